@@ -1,0 +1,33 @@
+# cmsim: the two quick-start commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test seal bench soak typecheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Seal the module's code (HMAC-SHA-256 over module/*.py), as OpenSSL's fipsinstall does.
+seal: $(STAMP)
+	$(VENV)/bin/cmsim-seal
+
+demo: seal
+	$(VENV)/bin/cmsim-demo
+
+test: $(STAMP)
+	$(PY) -m mypy
+	$(PY) -m pytest -q -m "not soak"
+
+soak: $(STAMP)
+	$(PY) -m pytest -q -m soak
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) module/integrity.seal

@@ -1,0 +1,76 @@
+"""The audit sink port: what the module core hands to the audit trail, one entry per call or event.
+
+The core never formats, chains or stores records itself; it builds an :class:`AuditEntry` and
+appends it. The sink stamps the sequence number, boot counter and time. ``MemoryAuditSink`` is
+the simple in-memory sink; the hash-chained ring in flash implements the same protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import IntEnum, unique
+from typing import Protocol, runtime_checkable
+
+from module.wire.defs import Role, Status
+
+__all__ = ["RecordKind", "AuditEntry", "StampedEntry", "AuditSink", "MemoryAuditSink", "EMPTY_DIGEST"]
+
+EMPTY_DIGEST = hashlib.sha256(b"").digest()
+
+
+@unique
+class RecordKind(IntEnum):
+    SERVICE = 1  # one service call (refused and failed calls included)
+    EVENT = 2  # power-on, self-test result, state change, login failure, ...
+    CHECKPOINT = 3  # signed statement of the chain head
+    LOSS = 4  # records overwritten under the wrap policy
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit record as the core knows it. Never holds a secret: digests only."""
+
+    kind: RecordKind
+    code: int  # a Command for SERVICE records, an AuditEvent for EVENT records
+    status: Status = Status.OK
+    approved: bool = False
+    session_id: int = 0
+    operator: str = ""  # operator id ("" when unauthenticated)
+    role: Role = Role.NONE
+    key_ids: tuple[int, ...] = ()
+    request_digest: bytes = EMPTY_DIGEST  # SHA-256 of the non-secret request parameters
+    response_digest: bytes = EMPTY_DIGEST  # SHA-256 of the response data
+    detail: str = ""  # short non-secret text: "OPERATIONAL->SOFT_ERROR", "CAST AES-GCM pass"
+
+
+@dataclass(frozen=True, slots=True)
+class StampedEntry:
+    """An entry as the sink recorded it: with its sequence number, boot counter and time."""
+
+    seq: int
+    boot: int
+    tick_ns: int
+    utc_ns: int
+    entry: AuditEntry = field(repr=True)
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    def append(self, entry: AuditEntry, *, boot: int, tick_ns: int, utc_ns: int) -> int:
+        """Record the entry durably before returning its sequence number."""
+        ...
+
+
+class MemoryAuditSink:
+    """Keeps every record in a list. For in-process use and tests of the core."""
+
+    def __init__(self) -> None:
+        self.records: list[StampedEntry] = []
+        self._next_seq = 0
+
+    def append(self, entry: AuditEntry, *, boot: int, tick_ns: int, utc_ns: int) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        self.records.append(StampedEntry(seq, boot, tick_ns, utc_ns, entry))
+        return seq
