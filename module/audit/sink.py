@@ -61,6 +61,10 @@ class AuditSink(Protocol):
         """Record the entry durably before returning its sequence number."""
         ...
 
+    def would_block(self) -> bool:
+        """True when the sink can take only the records of services allowed while it is full."""
+        ...
+
 
 class MemoryAuditSink:
     """Keeps every record in a list. For in-process use and tests of the core."""
@@ -74,3 +78,6 @@ class MemoryAuditSink:
         self._next_seq += 1
         self.records.append(StampedEntry(seq, boot, tick_ns, utc_ns, entry))
         return seq
+
+    def would_block(self) -> bool:
+        return False

@@ -1,0 +1,126 @@
+"""`make demo`: an end-to-end walk-through on a simulated device that this command starts itself.
+
+Power on (self-tests), initialise out of the factory state, log in as Crypto Officer and as User,
+generate keys, encrypt, sign, show the approved-service indicator, a refused call, status and the
+audit records every step left behind.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from firmware_sim.device import InProcessTransport, build_module
+from firmware_sim.integrity import DEFAULT_SEAL_PATH
+from host_tools.client import Client
+from host_tools.errors import DeviceError
+from module.audit.sink import MemoryAuditSink, RecordKind
+from module.wire.defs import AuditEvent, Command, DigestAlg, KeyType, Role
+
+__all__ = ["main", "run_demo"]
+
+# Demo credentials only: real operators choose their own (and the CLI never takes them as arguments).
+OFFICER_PASSWORD = "officer-demo-pass"
+ALICE_PASSWORD = "alice-demo-pass"
+
+
+def _code_name(kind: RecordKind, code: int) -> str:
+    enum = Command if kind is RecordKind.SERVICE else AuditEvent
+    try:
+        return enum(code).name
+    except ValueError:
+        return f"0x{code:04x}"
+
+
+def run_demo(state_dir: Path, console: Console, seal_path: Path = DEFAULT_SEAL_PATH) -> int:
+    """Run the walk-through; returns the number of audit records it produced."""
+    sink = MemoryAuditSink()
+    module = build_module(state_dir, seal_path=seal_path, audit=sink)
+    started = time.perf_counter()
+    module.power_on()
+    boot_ms = (time.perf_counter() - started) * 1000
+    console.rule("[bold]cmsim: simulated FIPS 140-3 module (a simulation, not a validated module)")
+    console.print(f"Power on -> [bold]{module.state.name}[/] in {boot_ms:.1f} ms "
+                  f"(integrity test, entropy start-up, DRBG health test and every CAST: {module.self_test_ms:.1f} ms)")
+    if module.status_data()["last_error"]:
+        console.print(f"[red]Self-test failure:[/] {module.status_data()['last_error']}")
+        return len(sink.records)
+
+    client = Client(InProcessTransport(module))
+    console.print("\n[bold]1. Initialise[/]: the factory Crypto Officer must replace the factory credential")
+    with client.login(module.config.factory_operator, module.config.factory_password) as factory:
+        factory.call(Command.INITIALISE, {"operator": "officer", "password": OFFICER_PASSWORD})
+    console.print(f"   state now {client.status()['state_name']}")
+
+    console.print("\n[bold]2. Crypto Officer[/] creates a User and an Auditor")
+    with client.login("officer", OFFICER_PASSWORD) as officer:
+        officer.call(Command.OPERATOR_CREATE, {"operator": "alice", "role": int(Role.USER), "password": ALICE_PASSWORD})
+        officer.call(Command.OPERATOR_CREATE, {"operator": "audrey", "role": int(Role.AUDITOR), "password": "audrey-demo-pass"})
+        ops = officer.call(Command.OPERATOR_LIST).data["operators"]
+        console.print("   operators: " + ", ".join(f"{o['operator']} ({Role(o['role']).name})" for o in ops))
+
+    console.print("\n[bold]3. User[/] generates keys, encrypts and signs")
+    table = Table("service", "result", "approved indicator")
+    with client.login("alice", ALICE_PASSWORD) as alice:
+        aes = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.AES_256), "label": "demo-aes"}).data["key_id"]
+        table.add_row("KEY_GENERATE AES-256", f"key {aes}", "approved")
+        enc = alice.call(Command.ENCRYPT, {"key_id": aes, "plaintext": b"attack at dawn", "aad": b"hdr"})
+        table.add_row("ENCRYPT AES-256-GCM", f"{len(enc.data['ciphertext'])} bytes", _indicator(enc.approved))
+        dec = alice.call(Command.DECRYPT, {"key_id": aes, "iv": enc.data["iv"], "ciphertext": enc.data["ciphertext"], "aad": b"hdr"})
+        table.add_row("DECRYPT AES-256-GCM", repr(dec.data["plaintext"]), _indicator(dec.approved))
+        for key_type in (KeyType.EC_P256, KeyType.ED25519, KeyType.ML_DSA_65):
+            kid = alice.call(Command.KEY_GENERATE, {"key_type": int(key_type)}).data["key_id"]
+            sig = alice.call(Command.SIGN, {"key_id": kid, "message": b"release v1.0"})
+            ver = alice.call(Command.VERIFY, {"key_id": kid, "message": b"release v1.0", "signature": sig.data["signature"]})
+            table.add_row(f"SIGN+VERIFY {key_type.name}", f"{len(sig.data['signature'])}-byte signature, valid={ver.data['valid']}", _indicator(sig.approved))
+        dig = alice.call(Command.DIGEST, {"algorithm": int(DigestAlg.SHA3_256), "message": b"abc"})
+        table.add_row("DIGEST SHA3-256", dig.data["digest"].hex()[:16] + "...", _indicator(dig.approved))
+        sha1 = alice.call(Command.DIGEST_SHA1, {"message": b"abc"})
+        table.add_row("DIGEST_SHA1", sha1.data["digest"].hex()[:16] + "...", _indicator(sha1.approved))
+        try:
+            alice.call(Command.OPERATOR_CREATE, {"operator": "mallory", "role": int(Role.CRYPTO_OFFICER), "password": "mallory-pass-1"})
+        except DeviceError as exc:
+            table.add_row("OPERATOR_CREATE as User", f"[red]refused: {exc.status.name}[/]", "-")
+    console.print(table)
+
+    status = client.status()
+    console.print(f"\n[bold]4. Status[/]: state={status['state_name']} boot={status['boot_counter']} "
+                  f"keys={status['keys']} approved_mode={status['approved_mode']}")
+
+    records = Table("seq", "kind", "code", "operator", "role", "status", "appr.", "detail", title="5. Audit records")
+    for rec in sink.records:
+        e = rec.entry
+        records.add_row(str(rec.seq), e.kind.name, _code_name(e.kind, e.code), e.operator or "-",
+                        e.role.name if e.role else "-", e.status.name, "yes" if e.approved else "no", e.detail[:48])
+    console.print(records)
+    services = sum(1 for r in sink.records if r.entry.kind is RecordKind.SERVICE)
+    console.print(f"{len(sink.records)} records: {services} service calls (one record each) and "
+                  f"{len(sink.records) - services} events. State directory: {state_dir}")
+    module.power_off()
+    return len(sink.records)
+
+
+def _indicator(approved: bool) -> str:
+    return "[green]approved[/]" if approved else "[yellow]NOT approved[/]"
+
+
+@click.command(name="cmsim-demo")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="State directory (flash); a temporary one when omitted.")
+def main(state_dir: Path | None) -> None:
+    """Walk through the module in-process on a simulated device."""
+    console = Console()
+    if state_dir is not None:
+        run_demo(state_dir, console)
+        return
+    with tempfile.TemporaryDirectory(prefix="cmsim-demo-") as tmp:
+        run_demo(Path(tmp), console)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,478 @@
+"""The module: state machine, self-tests, dispatch and access control, around the registry.
+
+Everything enters through :meth:`Module.call` (one service call, one response, exactly one audit
+record) or through the power methods. The module does no I/O of its own: flash, clock, entropy
+and its own code image come in through ports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from module import algorithms, cast
+from module.audit.sink import AuditEntry, AuditSink, MemoryAuditSink, RecordKind
+from module.drbg import DrbgHealthTestError, HmacDrbg, health_test, load_drbg_kat
+from module.entropy import EntropyHealthError, HealthTestedSource
+from module.errors import SelfTestFailure, ServiceError
+from module.fsm import ERROR_STATES, Trigger, next_state
+from module.integrity import check_seal
+from module.keystore import KeyStore
+from module.operators import AuthPolicy, Operator, OperatorStore
+from module.ports import Clock, CodeImage, EntropySource, Flash, FlashError
+from module.services.registry import ServiceResult, ServiceSpec, validate_params
+from module.sessions import Session, SessionTable
+from module.version import FIRMWARE_VERSION, MODULE_NAME
+from module.wire.defs import AuditEvent, Command, KeyType, Role, State, Status
+from module.wire.handshake import SALT_SIZE, derive_static_key
+from module.wire.messages import Reply
+from module.wire.params import ParamsError, digest_map
+
+__all__ = ["Module", "ModuleConfig", "CallContext", "FaultPlan", "PoweredOff"]
+
+BOOT_FLASH_NAME = "boot"
+
+
+class PoweredOff(Exception):
+    """A call reached a module that is powered off: nothing answers, nothing is recorded."""
+
+
+@dataclass(frozen=True)
+class ModuleConfig:
+    serial: str = "CMSIM-0001"
+    max_sessions: int = 8
+    session_idle_timeout_s: float = 300.0
+    handshake_timeout_s: float = 30.0
+    max_keys: int = 1024
+    max_random_bytes: int = 4096
+    factory_operator: str = "co"
+    factory_password: str = "cmsim-factory"
+    auth: AuthPolicy = field(default_factory=AuthPolicy)
+    drbg_reseed_interval: int = 2**20
+
+
+@dataclass
+class FaultPlan:
+    """Test and lab hooks that make a chosen self-test fail on its next run (one shot each)."""
+
+    corrupt_casts: set[str] = field(default_factory=set)
+    corrupt_integrity: bool = False
+    corrupt_drbg_kat: bool = False
+    corrupt_pct: bool = False
+
+
+@dataclass
+class CallContext:
+    """Who is calling, as far as the module has established it."""
+
+    session: Session | None
+    operator: str
+    role: Role
+    command: int
+
+
+class Module:
+    def __init__(
+        self,
+        *,
+        flash: Flash,
+        clock: Clock,
+        entropy: EntropySource,
+        code: CodeImage,
+        seal: bytes | None,
+        config: ModuleConfig | None = None,
+        audit: AuditSink | None = None,
+    ) -> None:
+        self.config = config or ModuleConfig()
+        self.flash = flash
+        self.clock = clock
+        self._entropy_port = entropy
+        self.entropy = HealthTestedSource(entropy)
+        self.code = code
+        self.seal = seal
+        self.audit: AuditSink = audit if audit is not None else MemoryAuditSink()
+        self.faults = FaultPlan()
+        self.state = State.POWER_OFF
+        self.boot_counter = 0
+        self.last_error: dict[str, str] = {}
+        self.operators = OperatorStore(flash)
+        self.keys = KeyStore(flash, self.config.max_keys)
+        self.sessions = SessionTable(
+            self.config.max_sessions,
+            int(self.config.session_idle_timeout_s * 1e9),
+            int(self.config.handshake_timeout_s * 1e9),
+        )
+        self.drbg = HmacDrbg(reseed_interval=self.config.drbg_reseed_interval)
+        self.self_test_ms = 0.0
+        self.initialised = False
+        self._enumeration_key = bytearray()
+        from module.services.catalog import SERVICES
+
+        self.services: Mapping[int, ServiceSpec] = SERVICES
+
+    # ------------------------------------------------------------------ power
+    def power_on(self) -> None:
+        """Boot: count the boot, run every pre-operational self-test, land in a usable state."""
+        if self.state is not State.POWER_OFF:
+            return
+        self.boot_counter = self._bump_boot_counter()
+        self._transition(Trigger.POWER_ON, "power on")
+        self.event(AuditEvent.POWER_ON, detail=f"boot {self.boot_counter}")
+        self._load_persistent()
+        self._run_self_tests(pre_operational=True)
+
+    def power_off(self) -> None:
+        """Authentication and every volatile secret are forgotten at power-off."""
+        if self.state is State.POWER_OFF:
+            return
+        self.event(AuditEvent.POWER_OFF, detail="power off")
+        self._transition(Trigger.POWER_OFF, "power off")
+        self.sessions.clear()
+        self.drbg.uninstantiate()
+        self.operators.wipe_memory()
+        self.keys.wipe_memory()
+        _wipe(self._enumeration_key)
+
+    def _bump_boot_counter(self) -> int:
+        raw = self.flash.read(BOOT_FLASH_NAME)
+        doc = json.loads(raw.decode()) if raw else {"boots": 0}
+        doc["boots"] = int(doc["boots"]) + 1
+        self.flash.write(BOOT_FLASH_NAME, json.dumps(doc).encode())
+        return int(doc["boots"])
+
+    def _load_persistent(self) -> None:
+        self.operators.load()
+        self.keys.load()
+        self.initialised = any(not op.factory for op in self.operators.all())
+        raw = self.flash.read("module_secret")
+        self._enumeration_key = bytearray(raw) if raw else bytearray()
+
+    # ------------------------------------------------------------ self-tests
+    def _run_self_tests(self, *, pre_operational: bool) -> bool:
+        """Integrity, entropy start-up, DRBG health and every CAST; True when all passed."""
+        started = time.perf_counter()
+        failure: SelfTestFailure | None = None
+        try:
+            self._self_test_integrity()
+            self._self_test_entropy()
+            self._self_test_drbg()
+            for name in cast.CAST_NAMES:
+                self._self_test_cast(name)
+            self._instantiate_drbg()
+        except SelfTestFailure as exc:
+            failure = exc
+        self.self_test_ms = (time.perf_counter() - started) * 1000
+        if failure is not None:
+            self._enter_error(failure)
+            return False
+        if not self.initialised:
+            self._ensure_factory_state()
+            self._transition(Trigger.SELF_TEST_PASS_FACTORY, "self-tests passed")
+        else:
+            self._transition(Trigger.SELF_TEST_PASS_INITIALISED, "self-tests passed")
+        self.last_error = {} if pre_operational else self.last_error
+        return True
+
+    def _self_test_result(self, name: str, passed: bool, message: str = "") -> None:
+        detail = f"{name}: {'pass' if passed else 'FAIL ' + message}"
+        self.event(AuditEvent.SELF_TEST_RESULT, status=Status.OK if passed else Status.SELF_TEST_FAILED, detail=detail)
+
+    def _self_test_integrity(self) -> None:
+        problem = check_seal(self.code, self.seal)
+        if self.faults.corrupt_integrity:
+            self.faults.corrupt_integrity = False
+            problem = "integrity seal does not match the module code (injected fault)"
+        self._self_test_result("integrity HMAC-SHA-256", problem is None, problem or "")
+        if problem is not None:
+            raise SelfTestFailure("integrity", problem, hard=True)
+
+    def _self_test_entropy(self) -> None:
+        self.entropy.reset()
+        try:
+            self.entropy.startup_test()
+        except EntropyHealthError as exc:
+            self._self_test_result(f"entropy start-up {exc.test}", False, str(exc))
+            raise SelfTestFailure(f"entropy {exc.test}", str(exc)) from None
+        self._self_test_result("entropy start-up RCT+APT", True)
+
+    def _self_test_drbg(self) -> None:
+        kat = load_drbg_kat()
+        if self.faults.corrupt_drbg_kat:
+            self.faults.corrupt_drbg_kat = False
+            kat = kat.corrupted()
+        try:
+            health_test(kat)
+        except DrbgHealthTestError as exc:
+            self._self_test_result("HMAC_DRBG health test", False, str(exc))
+            raise SelfTestFailure("HMAC_DRBG", str(exc)) from None
+        self._self_test_result("HMAC_DRBG health test", True)
+
+    def _self_test_cast(self, name: str) -> None:
+        corrupt = name in self.faults.corrupt_casts
+        self.faults.corrupt_casts.discard(name)
+        try:
+            cast.run_cast(name, corrupt=corrupt)
+        except cast.CastFailed as exc:
+            self._self_test_result(f"CAST {name}", False, str(exc))
+            raise SelfTestFailure(f"CAST {name}", str(exc)) from None
+        self._self_test_result(f"CAST {name}", True)
+
+    def _instantiate_drbg(self) -> None:
+        try:
+            entropy = self.entropy.entropy_input(384)
+            nonce = self.entropy.entropy_input(128)
+        except EntropyHealthError as exc:
+            raise SelfTestFailure(f"entropy {exc.test}", str(exc)) from None
+        personalization = f"{MODULE_NAME} {self.config.serial} boot {self.boot_counter}".encode()
+        self.drbg.instantiate(entropy, nonce, personalization)
+
+    def random_bytes(self, n: int) -> bytes:
+        """DRBG output, reseeding from the health-tested source when the interval runs out."""
+        from module.drbg import DrbgReseedRequired
+
+        try:
+            try:
+                return self.drbg.generate(n)
+            except DrbgReseedRequired:
+                self.drbg.reseed(self.entropy.entropy_input(384))
+                return self.drbg.generate(n)
+        except EntropyHealthError as exc:
+            self.event(AuditEvent.ENTROPY_HEALTH_FAILURE, status=Status.ENTROPY_FAILURE, detail=str(exc))
+            raise SelfTestFailure(f"entropy {exc.test}", str(exc)) from None
+
+    def pairwise_consistency(self, key_type: KeyType, private: bytes, public: bytes) -> None:
+        corrupt = self.faults.corrupt_pct
+        self.faults.corrupt_pct = False
+        try:
+            algorithms.pairwise_consistency_test(key_type, private, public, corrupt=corrupt)
+        except algorithms.PairwiseConsistencyFailed as exc:
+            self.event(AuditEvent.PCT_RESULT, status=Status.SELF_TEST_FAILED, detail=f"{key_type.name}: FAIL {exc}")
+            raise SelfTestFailure(f"PCT {key_type.name}", str(exc)) from None
+        self.event(AuditEvent.PCT_RESULT, detail=f"{key_type.name}: pass")
+
+    def _enter_error(self, failure: SelfTestFailure) -> None:
+        self.last_error = {"test": failure.test, "message": failure.message}
+        trigger = Trigger.HARD_FAULT if failure.hard else Trigger.SOFT_FAULT
+        if self.state is State.SOFT_ERROR and not failure.hard:
+            return
+        self.event(AuditEvent.ERROR_ENTERED, status=Status.SELF_TEST_FAILED, detail=f"{failure.test}: {failure.message}")
+        self.drbg.uninstantiate()
+        self._transition(trigger, failure.test)
+
+    def run_on_demand_self_test(self) -> bool:
+        self._transition(Trigger.SELF_TEST_REQUESTED, "self-test on demand")
+        return self._run_self_tests(pre_operational=False)
+
+    def _ensure_factory_state(self) -> None:
+        """A factory-fresh module has one Crypto Officer with the documented factory credential."""
+        if not self._enumeration_key:
+            secret = self.random_bytes(32)
+            self.flash.write("module_secret", secret)
+            self._enumeration_key = bytearray(secret)
+        if self.operators.count(Role.CRYPTO_OFFICER) == 0:
+            salt = self.random_bytes(SALT_SIZE)
+            iterations = self.config.auth.pbkdf2_iterations
+            key = derive_static_key(self.config.factory_password, salt, iterations)
+            self.operators.add(
+                Operator(self.config.factory_operator, Role.CRYPTO_OFFICER, salt, iterations, bytearray(key), factory=True)
+            )
+
+    # ---------------------------------------------------------------- states
+    def _transition(self, trigger: Trigger, reason: str) -> None:
+        before = self.state
+        self.state = next_state(before, trigger)
+        self.event(AuditEvent.STATE_CHANGE, detail=f"{before.name}->{self.state.name} ({trigger.name}: {reason})")
+
+    def transition(self, trigger: Trigger, reason: str) -> None:
+        self._transition(trigger, reason)
+
+    def enter_error(self, failure: SelfTestFailure) -> None:
+        self._enter_error(failure)
+
+    # ----------------------------------------------------------------- audit
+    def event(
+        self,
+        code: AuditEvent,
+        *,
+        status: Status = Status.OK,
+        detail: str = "",
+        operator: str = "",
+        role: Role = Role.NONE,
+        session_id: int = 0,
+        key_ids: tuple[int, ...] = (),
+    ) -> None:
+        self._append(
+            AuditEntry(
+                kind=RecordKind.EVENT,
+                code=int(code),
+                status=status,
+                approved=False,
+                session_id=session_id,
+                operator=operator,
+                role=role,
+                key_ids=key_ids,
+                detail=detail[:120],
+            )
+        )
+
+    def _append(self, entry: AuditEntry) -> None:
+        self.audit.append(entry, boot=self.boot_counter, tick_ns=self.clock.monotonic_ns(), utc_ns=self.clock.utc_ns())
+
+    def inject_fault(self, fault: str, target: str = "") -> None:
+        """Arm a one-shot self-test fault (test and lab use); the arming itself is audited."""
+        if fault == "cast":
+            if target not in cast.CAST_NAMES:
+                raise ValueError(f"unknown CAST {target!r}")
+            self.faults.corrupt_casts.add(target)
+        elif fault == "integrity":
+            self.faults.corrupt_integrity = True
+        elif fault == "drbg":
+            self.faults.corrupt_drbg_kat = True
+        elif fault == "pct":
+            self.faults.corrupt_pct = True
+        else:
+            raise ValueError(f"unknown fault {fault!r}")
+        self.event(AuditEvent.FAULT_INJECTED, detail=f"{fault} {target}".strip())
+
+    # -------------------------------------------------------------- dispatch
+    def call(self, command: int, params: Mapping[str, Any] | None = None, session_id: int = 0) -> Reply:
+        """Run one service call. Always returns a response and leaves exactly one service record."""
+        if self.state is State.POWER_OFF:
+            raise PoweredOff("the module is powered off")
+        params = dict(params or {})
+        now = self.clock.monotonic_ns()
+        for gone in self.sessions.expire(now):
+            self.event(
+                AuditEvent.SESSION_EXPIRED, operator=gone.operator, role=gone.role, session_id=gone.session_id,
+                detail="idle timeout" if gone.authenticated else "handshake timeout",
+            )
+        spec = self.services.get(command)
+        ctx = CallContext(session=None, operator="", role=Role.NONE, command=command)
+        result = ServiceResult()
+        public_params: Mapping[str, Any] = _strip_secret(spec, params)
+        approved = False
+        message = ""
+        try:
+            if spec is None:
+                raise ServiceError(Status.UNKNOWN_COMMAND, f"no service with code 0x{command:02x}")
+            self._identify(spec, ctx, session_id, now)
+            if self.state not in spec.states:
+                raise ServiceError(
+                    Status.MODULE_ERROR if self.state in ERROR_STATES else Status.INVALID_STATE,
+                    f"{spec.name} is not available in state {self.state.name}",
+                )
+            self._authorise(spec, ctx)
+            if not spec.allowed_when_audit_full and self._audit_would_block():
+                raise ServiceError(Status.AUDIT_FULL, "audit ring full: export and acknowledge records")
+            typed, public_params = validate_params(spec, params)
+            result = spec.handler(self, ctx, typed)
+            status = Status.OK
+            approved = spec.approved
+        except ServiceError as exc:
+            status, message = exc.status, exc.message
+        except SelfTestFailure as exc:
+            self._enter_error(exc)
+            status, message = Status.SELF_TEST_FAILED, f"{exc.test}: {exc.message}"
+        except FlashError as exc:
+            status, message = Status.FLASH_FAILURE, f"flash write failed, nothing changed: {exc}"
+        if status is not Status.OK:
+            result = ServiceResult(key_ids=result.key_ids)
+        response = Reply(status, approved, result.data, message)
+        self._append(
+            AuditEntry(
+                kind=RecordKind.SERVICE,
+                code=command,
+                status=status,
+                approved=approved,
+                session_id=ctx.session.session_id if ctx.session else session_id,
+                operator=ctx.operator,
+                role=ctx.role,
+                key_ids=tuple(result.key_ids) or _key_ids_of(public_params),
+                request_digest=_digest(public_params),
+                response_digest=_digest(response.data),
+                detail=message[:120] if status is not Status.OK else "",
+            )
+        )
+        return response
+
+    def _identify(self, spec: ServiceSpec, ctx: CallContext, session_id: int, now: int) -> None:
+        """Attach the caller's session (if any) so even a refusal is recorded against it."""
+        if not session_id:
+            return
+        sess = self.sessions.get(session_id)
+        if sess is not None and sess.authenticated:
+            sess.last_used_ns = now
+            ctx.session, ctx.operator, ctx.role = sess, sess.operator, sess.role
+        elif spec.command is not Command.AUTH_FINISH:
+            raise ServiceError(Status.SESSION_INVALID, "unknown, closed or expired session")
+
+    def _authorise(self, spec: ServiceSpec, ctx: CallContext) -> None:
+        if spec.public or spec.command is Command.AUTH_FINISH:
+            return
+        if ctx.session is None:
+            raise ServiceError(Status.NOT_AUTHENTICATED, f"{spec.name} needs an authenticated session")
+        if ctx.role not in spec.roles:
+            raise ServiceError(Status.ACCESS_DENIED, f"role {ctx.role.name} may not call {spec.name}")
+
+    def _audit_would_block(self) -> bool:
+        return self.audit.would_block()
+
+    # ---------------------------------------------------------------- helpers
+    def enumeration_salt(self, operator: str) -> bytes:
+        """A stable fake salt for unknown operators, so AUTH_BEGIN does not reveal who exists."""
+        return hashlib.sha256(bytes(self._enumeration_key) + operator.encode()).digest()[:SALT_SIZE]
+
+    def zeroise(self) -> None:
+        """Overwrite every SSP in memory and flash: keys, operators, sessions, DRBG state."""
+        self.sessions.clear()
+        self.keys.zeroise()
+        self.operators.zeroise()
+        self.drbg.uninstantiate()
+        _wipe(self._enumeration_key)
+        self.flash.delete("module_secret")
+        self.initialised = False
+
+    def status_data(self) -> dict[str, Any]:
+        return {
+            "module": MODULE_NAME,
+            "version": FIRMWARE_VERSION,
+            "serial": self.config.serial,
+            "state": int(self.state),
+            "state_name": self.state.name,
+            "approved_mode": self.state is State.OPERATIONAL,
+            "initialised": self.initialised,
+            "boot_counter": self.boot_counter,
+            "sessions": len(self.sessions),
+            "keys": len(self.keys) if self.state in (State.OPERATIONAL, State.UNINITIALISED) else 0,
+            "last_error": (f"{self.last_error['test']}: {self.last_error['message']}" if self.last_error else ""),
+            "self_test_ms": int(self.self_test_ms),
+        }
+
+
+def _strip_secret(spec: ServiceSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    secret = {p.name for p in spec.params if p.secret} if spec else set()
+    return {k: v for k, v in params.items() if k not in secret}
+
+
+def _digest(values: Mapping[str, Any]) -> bytes:
+    try:
+        return digest_map(values)
+    except (ParamsError, TypeError):
+        return hashlib.sha256(b"cmsim: unencodable parameters").digest()
+
+
+def _key_ids_of(params: Mapping[str, Any]) -> tuple[int, ...]:
+    ids = []
+    for name in ("key_id", "wrap_key_id", "base_key_id"):
+        value = params.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            ids.append(value)
+    return tuple(ids)
+
+
+def _wipe(buf: bytearray) -> None:
+    buf[:] = bytes(len(buf))

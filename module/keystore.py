@@ -1,0 +1,172 @@
+"""The SSP store: keys with ids and attributes, persisted crash-consistently through the flash port.
+
+The whole store is one flash object replaced atomically (write new, sync, rename on real flash),
+so after a power loss it holds either the old or the new set of keys, never half a key. Key
+material lives in bytearrays so zeroisation can overwrite it in place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from module.errors import ServiceError
+from module.ports import Flash, FlashError
+from module.wire.defs import KeyType, KeyUse, Status
+
+__all__ = ["StoredKey", "KeyStore", "ALLOWED_USES"]
+
+FLASH_NAME = "keystore"
+
+# Which uses each key type can carry at all (the attribute a caller asks for must fit).
+ALLOWED_USES: dict[KeyType, KeyUse] = {
+    KeyType.AES_256: KeyUse.ENCRYPT | KeyUse.DECRYPT | KeyUse.WRAP | KeyUse.UNWRAP,
+    KeyType.HMAC_SHA256: KeyUse.MAC,
+    KeyType.HMAC_SHA384: KeyUse.MAC,
+    KeyType.HMAC_SHA512: KeyUse.MAC,
+    KeyType.GENERIC_SECRET: KeyUse.DERIVE,
+    KeyType.EC_P256: KeyUse.SIGN | KeyUse.VERIFY | KeyUse.AGREE,
+    KeyType.EC_P384: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ED25519: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ML_DSA_65: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ML_KEM_768: KeyUse.DECAPSULATE,
+}
+
+
+@dataclass
+class StoredKey:
+    key_id: int
+    label: str
+    key_type: KeyType
+    uses: KeyUse
+    exportable: bool
+    origin: str  # generated, imported, derived, agreed
+    material: bytearray
+    public: bytes = b""
+
+    def require(self, use: KeyUse) -> None:
+        if not self.uses & use:
+            raise ServiceError(Status.KEY_USE_DENIED, f"key {self.key_id} does not allow {use.name}")
+
+    def attributes(self) -> dict[str, object]:
+        """Everything about the key except its secret part."""
+        return {
+            "key_id": self.key_id,
+            "label": self.label,
+            "key_type": int(self.key_type),
+            "uses": int(self.uses),
+            "exportable": self.exportable,
+            "origin": self.origin,
+            "public_key": self.public,
+        }
+
+    def wipe(self) -> None:
+        self.material[:] = bytes(len(self.material))
+
+
+class KeyStore:
+    def __init__(self, flash: Flash, capacity: int) -> None:
+        self._flash = flash
+        self._capacity = capacity
+        self._keys: dict[int, StoredKey] = {}
+        self._next_id = 1
+
+    def load(self) -> None:
+        self.wipe_memory()
+        raw = self._flash.read(FLASH_NAME)
+        if raw is None:
+            return
+        doc = json.loads(raw.decode())
+        self._next_id = int(doc["next_id"])
+        for item in doc["keys"]:
+            key = StoredKey(
+                key_id=int(item["key_id"]),
+                label=item["label"],
+                key_type=KeyType(item["key_type"]),
+                uses=KeyUse(item["uses"]),
+                exportable=bool(item["exportable"]),
+                origin=item["origin"],
+                material=bytearray.fromhex(item["material"]),
+                public=bytes.fromhex(item["public"]),
+            )
+            self._keys[key.key_id] = key
+
+    def _save(self) -> None:
+        doc = {
+            "next_id": self._next_id,
+            "keys": [
+                {
+                    "key_id": k.key_id,
+                    "label": k.label,
+                    "key_type": int(k.key_type),
+                    "uses": int(k.uses),
+                    "exportable": k.exportable,
+                    "origin": k.origin,
+                    "material": k.material.hex(),
+                    "public": k.public.hex(),
+                }
+                for k in self._keys.values()
+            ],
+        }
+        self._flash.write(FLASH_NAME, json.dumps(doc, sort_keys=True).encode())
+
+    def add(
+        self,
+        *,
+        label: str,
+        key_type: KeyType,
+        uses: KeyUse,
+        exportable: bool,
+        origin: str,
+        material: bytes | bytearray,
+        public: bytes = b"",
+    ) -> StoredKey:
+        if len(self._keys) >= self._capacity:
+            raise ServiceError(Status.KEYSTORE_FULL, f"key store holds its maximum of {self._capacity} keys")
+        if uses & ~ALLOWED_USES[key_type]:
+            raise ServiceError(
+                Status.INVALID_PARAMETER, f"uses 0x{int(uses):x} not allowed for {key_type.name}"
+            )
+        key = StoredKey(self._next_id, label, key_type, uses, exportable, origin, bytearray(material), public)
+        self._keys[key.key_id] = key
+        self._next_id += 1
+        try:
+            self._save()
+        except FlashError:
+            # The flash write failed: forget the key so memory matches flash, then re-raise.
+            self._keys.pop(key.key_id).wipe()
+            self._next_id -= 1
+            raise
+        return key
+
+    def get(self, key_id: int) -> StoredKey:
+        key = self._keys.get(key_id)
+        if key is None:
+            raise ServiceError(Status.KEY_NOT_FOUND, f"no key {key_id}")
+        return key
+
+    def delete(self, key_id: int) -> None:
+        key = self.get(key_id)
+        del self._keys[key_id]
+        try:
+            self._save()
+        except FlashError:
+            self._keys[key_id] = key
+            raise
+        key.wipe()
+
+    def all(self) -> list[StoredKey]:
+        return [self._keys[k] for k in sorted(self._keys)]
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def wipe_memory(self) -> None:
+        for key in self._keys.values():
+            key.wipe()
+        self._keys.clear()
+
+    def zeroise(self) -> None:
+        self.wipe_memory()
+        self._next_id = 1
+        self._flash.delete(FLASH_NAME)

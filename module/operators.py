@@ -1,0 +1,151 @@
+"""Operators (identity-based authentication), the credential policy and the failed-login policy.
+
+The module stores, per operator, only the PBKDF2-derived static key with its own salt. The
+failed-login policy is data so the security policy can print it and a test can compute from it
+the FIPS 140-3 bounds (random success < 1e-6 per attempt and < 1e-5 per minute).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import string
+from dataclasses import dataclass, field
+
+from module.errors import ServiceError
+from module.ports import Flash
+from module.wire.defs import Role, Status
+
+__all__ = ["AuthPolicy", "Operator", "OperatorStore", "check_password_policy", "PASSWORD_ALPHABET"]
+
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + string.punctuation + " "
+FLASH_NAME = "operators"
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """Login strength parameters. The bounds below follow from these numbers alone."""
+
+    min_password_length: int = 8
+    max_password_length: int = 128
+    alphabet_size: int = len(PASSWORD_ALPHABET)  # 95 printable ASCII characters
+    failure_delay_s: float = 1.0  # no new attempt for this operator until the delay has passed
+    lockout_threshold: int = 10  # consecutive failures before the operator is locked
+    lockout_s: float = 900.0  # a lock lasts this long (restarted, not cleared, by a power cycle)
+    pbkdf2_iterations: int = 100_000
+
+    def guess_probability_per_attempt(self) -> float:
+        """Chance a single random guess hits the shortest allowed password."""
+        return 1.0 / (self.alphabet_size**self.min_password_length)
+
+    def max_attempts_per_minute(self) -> int:
+        by_delay = math.floor(60.0 / self.failure_delay_s) + 1
+        return min(by_delay, self.lockout_threshold)
+
+    def guess_probability_per_minute(self) -> float:
+        return self.max_attempts_per_minute() * self.guess_probability_per_attempt()
+
+
+def check_password_policy(password: str, policy: AuthPolicy, factory_password: str) -> None:
+    """Refuse weak passwords and the factory credential (one status, no hint beyond the rule)."""
+    if not policy.min_password_length <= len(password) <= policy.max_password_length:
+        raise ServiceError(
+            Status.CREDENTIAL_REJECTED,
+            f"password must be {policy.min_password_length}..{policy.max_password_length} characters",
+        )
+    if any(ch not in PASSWORD_ALPHABET for ch in password):
+        raise ServiceError(Status.CREDENTIAL_REJECTED, "password must use printable ASCII characters")
+    if hmac.compare_digest(password.encode(), factory_password.encode()):
+        raise ServiceError(Status.CREDENTIAL_REJECTED, "the factory credential must be replaced")
+
+
+@dataclass
+class Operator:
+    name: str
+    role: Role
+    salt: bytes
+    iterations: int
+    static_key: bytearray
+    failures: int = 0
+    locked: bool = False
+    factory: bool = False
+    # Volatile: monotonic tick of the last failure and of the lock, per boot.
+    last_failure_ns: int | None = field(default=None, compare=False)
+    locked_at_ns: int | None = field(default=None, compare=False)
+
+    def wipe(self) -> None:
+        self.static_key[:] = bytes(len(self.static_key))
+
+
+class OperatorStore:
+    """The operator table, persisted as one atomically replaced flash object."""
+
+    def __init__(self, flash: Flash) -> None:
+        self._flash = flash
+        self._operators: dict[str, Operator] = {}
+
+    def load(self) -> None:
+        self.wipe_memory()
+        raw = self._flash.read(FLASH_NAME)
+        if raw is None:
+            return
+        for item in json.loads(raw.decode()):
+            op = Operator(
+                name=item["name"],
+                role=Role(item["role"]),
+                salt=bytes.fromhex(item["salt"]),
+                iterations=int(item["iterations"]),
+                static_key=bytearray.fromhex(item["static_key"]),
+                failures=int(item["failures"]),
+                locked=bool(item["locked"]),
+                factory=bool(item["factory"]),
+            )
+            self._operators[op.name] = op
+
+    def save(self) -> None:
+        items = [
+            {
+                "name": op.name,
+                "role": int(op.role),
+                "salt": op.salt.hex(),
+                "iterations": op.iterations,
+                "static_key": op.static_key.hex(),
+                "failures": op.failures,
+                "locked": op.locked,
+                "factory": op.factory,
+            }
+            for op in self._operators.values()
+        ]
+        self._flash.write(FLASH_NAME, json.dumps(items, sort_keys=True).encode())
+
+    def get(self, name: str) -> Operator | None:
+        return self._operators.get(name)
+
+    def all(self) -> list[Operator]:
+        return sorted(self._operators.values(), key=lambda op: op.name)
+
+    def add(self, op: Operator) -> None:
+        if op.name in self._operators:
+            raise ServiceError(Status.OPERATOR_EXISTS, f"operator {op.name!r} exists")
+        self._operators[op.name] = op
+        self.save()
+
+    def remove(self, name: str) -> None:
+        op = self._operators.pop(name, None)
+        if op is None:
+            raise ServiceError(Status.OPERATOR_NOT_FOUND, f"no operator {name!r}")
+        op.wipe()
+        self.save()
+
+    def count(self, role: Role) -> int:
+        return sum(1 for op in self._operators.values() if op.role is role)
+
+    def wipe_memory(self) -> None:
+        for op in self._operators.values():
+            op.wipe()
+        self._operators.clear()
+
+    def zeroise(self) -> None:
+        self.wipe_memory()
+        self._flash.delete(FLASH_NAME)

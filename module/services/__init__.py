@@ -1,0 +1,1 @@
+"""Service handlers, one module per domain; :mod:`module.services.catalog` declares them all."""

@@ -1,0 +1,169 @@
+"""The service catalogue: one declaration per service, and nothing else lists services.
+
+Dispatch, access control, parameter checking, the security-policy tables and the lab harness's
+role x service x state matrix are all driven by :data:`SERVICES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from module.services import auth, crypto, info, keys, lifecycle, nonapproved, operators
+from module.services.registry import AuditCategory as A
+from module.services.registry import Param, ParamType, ServiceSpec, SspUse
+from module.wire.defs import Command as C
+from module.wire.defs import DigestAlg, KdfAlg, KeyType, Role, SspAccess, State
+
+__all__ = ["SERVICES", "SPECS"]
+
+# --- who ---------------------------------------------------------------------------------------
+ANYONE = frozenset(Role)  # unauthenticated callers included
+AUTHENTICATED = frozenset({Role.CRYPTO_OFFICER, Role.USER, Role.AUDITOR})
+CO = frozenset({Role.CRYPTO_OFFICER})
+USER = frozenset({Role.USER})
+CO_USER = frozenset({Role.CRYPTO_OFFICER, Role.USER})
+NOBODY_BUT_LOGIN = frozenset({Role.NONE})
+
+# --- when --------------------------------------------------------------------------------------
+ALWAYS = frozenset(set(State) - {State.POWER_OFF})  # status is output even in error states
+SELF_TEST_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL, State.SOFT_ERROR})
+LOGIN_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL})
+SESSION_END_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL, State.SOFT_ERROR, State.HARD_ERROR})
+FACTORY = frozenset({State.UNINITIALISED})
+APPROVED = frozenset({State.OPERATIONAL})
+ZEROISE_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL, State.SOFT_ERROR, State.HARD_ERROR})
+
+# --- parameters --------------------------------------------------------------------------------
+P = ParamType
+OPERATOR = Param("operator", P.STR, min_len=1, max_len=32, doc="operator id")
+PASSWORD = Param("password", P.STR, secret=True, max_len=128, doc="new password (never audited)")
+KEY_ID = Param("key_id", P.UINT, doc="stored key id")
+LABEL = Param("label", P.STR, required=False, max_len=64, doc="free text")
+USES = Param("uses", P.UINT, required=False, max_value=0x3FF, doc="KeyUse flags (default: all the type allows)")
+EXPORTABLE = Param("exportable", P.BOOL, required=False, doc="may leave the module wrapped")
+KEY_TYPE = Param("key_type", P.UINT, enum=KeyType)
+MESSAGE = Param("message", P.BYTES, doc="data to process")
+NEW_KEY = (LABEL, EXPORTABLE)
+
+# --- SSPs --------------------------------------------------------------------------------------
+G, R, W, E, Z = SspAccess.G, SspAccess.R, SspAccess.W, SspAccess.E, SspAccess.Z
+DRBG = SspUse("DRBG state", E)
+OP_KEYS_E = SspUse("operator static keys", E)
+SESSION_KEYS_G = SspUse("session keys", G)
+
+_SPECS: tuple[ServiceSpec, ...] = (
+    ServiceSpec(C.GET_STATUS, "Show status", "State, boot counter, last error, counters.", ANYONE, ALWAYS,
+                True, A.INFORMATION, info.get_status, allowed_when_audit_full=True),
+    ServiceSpec(C.GET_VERSION, "Show version", "Module name, firmware version, serial.", ANYONE, ALWAYS,
+                True, A.INFORMATION, info.get_version, allowed_when_audit_full=True),
+    ServiceSpec(C.SELF_TEST, "Self-test", "Re-run the integrity test, DRBG and entropy tests and every CAST.",
+                ANYONE, SELF_TEST_STATES, True, A.SELF_TEST, info.self_test,
+                ssps=(SspUse("DRBG state", G | Z),), allowed_when_audit_full=True),
+    ServiceSpec(C.AUTH_BEGIN, "Login: begin", "Open a session with a challenge (mutual challenge-response).",
+                NOBODY_BUT_LOGIN, LOGIN_STATES, True, A.AUTHENTICATION, auth.auth_begin,
+                params=(OPERATOR, Param("host_challenge", P.BYTES, min_len=16, max_len=16)),
+                ssps=(OP_KEYS_E, SESSION_KEYS_G, DRBG), allowed_when_audit_full=True),
+    ServiceSpec(C.AUTH_FINISH, "Login: finish", "Check the host's proof, return the module's proof.",
+                NOBODY_BUT_LOGIN, LOGIN_STATES, True, A.AUTHENTICATION, auth.auth_finish,
+                params=(Param("session_id", P.UINT), Param("host_proof", P.BYTES, min_len=32, max_len=32)),
+                ssps=(SspUse("session keys", E),), allowed_when_audit_full=True),
+    ServiceSpec(C.LOGOUT, "Logout", "Close the session and wipe its keys.", AUTHENTICATED, SESSION_END_STATES,
+                True, A.AUTHENTICATION, auth.logout, ssps=(SspUse("session keys", Z),),
+                allowed_when_audit_full=True),
+    ServiceSpec(C.INITIALISE, "Initialise", "Replace the factory credential with the first Crypto Officer.",
+                CO, FACTORY, True, A.LIFE_CYCLE, lifecycle.initialise, params=(OPERATOR, PASSWORD),
+                ssps=(SspUse("operator static keys", G | W | Z), DRBG)),
+    ServiceSpec(C.OPERATOR_CREATE, "Create operator", "Add an operator with a role and a password.",
+                CO, APPROVED, True, A.OPERATOR_MANAGEMENT, operators.create,
+                params=(OPERATOR, Param("role", P.UINT, enum=Role), PASSWORD),
+                ssps=(SspUse("operator static keys", G | W), DRBG)),
+    ServiceSpec(C.OPERATOR_DELETE, "Delete operator", "Remove an operator and close its sessions.",
+                CO, APPROVED, True, A.OPERATOR_MANAGEMENT, operators.delete, params=(OPERATOR,),
+                ssps=(SspUse("operator static keys", Z),)),
+    ServiceSpec(C.OPERATOR_CHANGE_PASSWORD, "Change password", "Own password, or anyone's for a Crypto Officer.",
+                AUTHENTICATED, APPROVED, True, A.OPERATOR_MANAGEMENT, operators.change_password,
+                params=(Param("operator", P.STR, required=False, min_len=1, max_len=32), PASSWORD),
+                ssps=(SspUse("operator static keys", G | W | Z), DRBG)),
+    ServiceSpec(C.OPERATOR_LIST, "List operators", "Ids, roles, lock state.", CO, APPROVED, True,
+                A.OPERATOR_MANAGEMENT, operators.list_operators),
+    ServiceSpec(C.OPERATOR_UNLOCK, "Unlock operator", "Clear a lockout after repeated login failures.",
+                CO, APPROVED, True, A.OPERATOR_MANAGEMENT, operators.unlock, params=(OPERATOR,)),
+    ServiceSpec(C.KEY_GENERATE, "Generate key", "New key or key pair from the DRBG (pairs pass a PCT).",
+                CO_USER, APPROVED, True, A.KEY_MANAGEMENT, keys.generate,
+                params=(KEY_TYPE, USES, *NEW_KEY), ssps=(SspUse("stored keys", G | W), DRBG)),
+    ServiceSpec(C.KEY_IMPORT, "Import key", "Unwrap (AES-KWP) a key into the store (pairs pass a PCT).",
+                CO_USER, APPROVED, True, A.KEY_MANAGEMENT, keys.import_wrapped,
+                params=(Param("wrap_key_id", P.UINT), Param("wrapped", P.BYTES, min_len=16, max_len=4096),
+                        KEY_TYPE, USES, *NEW_KEY),
+                ssps=(SspUse("stored keys", W | E),)),
+    ServiceSpec(C.KEY_EXPORT, "Export key", "Wrap (AES-KWP) an exportable key under a wrapping key.",
+                CO_USER, APPROVED, True, A.KEY_MANAGEMENT, keys.export_wrapped,
+                params=(KEY_ID, Param("wrap_key_id", P.UINT)), ssps=(SspUse("stored keys", R | E),)),
+    ServiceSpec(C.KEY_DELETE, "Delete key", "Remove a key and overwrite its material.", CO_USER, APPROVED, True,
+                A.KEY_MANAGEMENT, keys.delete, params=(KEY_ID,), ssps=(SspUse("stored keys", Z),)),
+    ServiceSpec(C.KEY_LIST, "List keys", "Ids, labels, types.", CO_USER, APPROVED, True,
+                A.KEY_MANAGEMENT, keys.list_keys),
+    ServiceSpec(C.KEY_ATTRIBUTES, "Key attributes", "Attributes and, for key pairs, the public key.",
+                CO_USER, APPROVED, True, A.KEY_MANAGEMENT, keys.attributes, params=(KEY_ID,)),
+    ServiceSpec(C.ENCRYPT, "Encrypt", "AES-256-GCM with a module-chosen IV.", USER, APPROVED, True,
+                A.CRYPTOGRAPHIC, crypto.encrypt,
+                params=(KEY_ID, Param("plaintext", P.BYTES), Param("aad", P.BYTES, required=False)),
+                ssps=(SspUse("stored keys", E), DRBG)),
+    ServiceSpec(C.DECRYPT, "Decrypt", "AES-256-GCM; a bad tag outputs nothing.", USER, APPROVED, True,
+                A.CRYPTOGRAPHIC, crypto.decrypt,
+                params=(KEY_ID, Param("iv", P.BYTES, min_len=12, max_len=12),
+                        Param("ciphertext", P.BYTES, min_len=16), Param("aad", P.BYTES, required=False)),
+                ssps=(SspUse("stored keys", E),)),
+    ServiceSpec(C.SIGN, "Sign", "ECDSA P-256/P-384, Ed25519, ML-DSA-65.", USER, APPROVED, True,
+                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E), DRBG)),
+    ServiceSpec(C.VERIFY, "Verify", "With a stored key or a given public key.", USER, APPROVED, True,
+                A.CRYPTOGRAPHIC, crypto.verify,
+                params=(Param("key_id", P.UINT, required=False), Param("key_type", P.UINT, required=False, enum=KeyType),
+                        Param("public_key", P.BYTES, required=False, max_len=4096), MESSAGE,
+                        Param("signature", P.BYTES, max_len=8192)),
+                ssps=(SspUse("stored keys", E),)),
+    ServiceSpec(C.MAC_GENERATE, "MAC generate", "HMAC-SHA-256/384/512.", USER, APPROVED, True,
+                A.CRYPTOGRAPHIC, crypto.mac_generate, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),)),
+    ServiceSpec(C.MAC_VERIFY, "MAC verify", "HMAC-SHA-256/384/512, constant-time compare.", USER, APPROVED, True,
+                A.CRYPTOGRAPHIC, crypto.mac_verify, params=(KEY_ID, MESSAGE, Param("mac", P.BYTES, max_len=64)),
+                ssps=(SspUse("stored keys", E),)),
+    ServiceSpec(C.DIGEST, "Digest", "SHA-2 and SHA-3.", CO_USER, APPROVED, True, A.CRYPTOGRAPHIC,
+                crypto.digest, params=(Param("algorithm", P.UINT, enum=DigestAlg), MESSAGE)),
+    ServiceSpec(C.RANDOM, "Random bytes", "SP 800-90A HMAC_DRBG output.", CO_USER, APPROVED, True,
+                A.CRYPTOGRAPHIC, crypto.random, params=(Param("length", P.UINT),), ssps=(DRBG,)),
+    ServiceSpec(C.DERIVE, "Derive key", "HKDF or SP 800-108 KBKDF into a new stored key.", USER, APPROVED, True,
+                A.CRYPTOGRAPHIC, crypto.derive,
+                params=(Param("base_key_id", P.UINT), Param("kdf", P.UINT, enum=KdfAlg), KEY_TYPE, USES,
+                        Param("salt", P.BYTES, required=False, max_len=1024),
+                        Param("info", P.BYTES, required=False, max_len=1024), *NEW_KEY),
+                ssps=(SspUse("stored keys", G | E | W),)),
+    ServiceSpec(C.KEY_AGREE, "Key agreement", "ECDH P-256; the shared secret is stored, never output.",
+                USER, APPROVED, True, A.CRYPTOGRAPHIC, crypto.key_agree,
+                params=(KEY_ID, Param("peer_public_key", P.BYTES, max_len=133), *NEW_KEY),
+                ssps=(SspUse("stored keys", G | E | W),)),
+    ServiceSpec(C.ENCAPSULATE, "Encapsulate", "ML-KEM-768 to a given public key; secret stored.",
+                USER, APPROVED, True, A.CRYPTOGRAPHIC, crypto.encapsulate,
+                params=(Param("public_key", P.BYTES, max_len=1184), *NEW_KEY),
+                ssps=(SspUse("stored keys", G | W),)),
+    ServiceSpec(C.DECAPSULATE, "Decapsulate", "ML-KEM-768 with a stored key; secret stored.",
+                USER, APPROVED, True, A.CRYPTOGRAPHIC, crypto.decapsulate,
+                params=(KEY_ID, Param("ciphertext", P.BYTES, max_len=1088), *NEW_KEY),
+                ssps=(SspUse("stored keys", G | E | W),)),
+    ServiceSpec(C.ZEROISE, "Zeroise", "Overwrite every SSP in memory and flash.", CO, ZEROISE_STATES, True,
+                A.LIFE_CYCLE, lifecycle.zeroise,
+                ssps=(SspUse("stored keys", Z), SspUse("operator static keys", Z), SspUse("session keys", Z),
+                      SspUse("DRBG state", Z)),
+                allowed_when_audit_full=True),
+    ServiceSpec(C.DIGEST_SHA1, "SHA-1 digest (non-approved)", "Legacy SHA-1; the indicator says not approved.",
+                CO_USER, APPROVED, False, A.CRYPTOGRAPHIC, nonapproved.digest_sha1, params=(MESSAGE,)),
+    ServiceSpec(C.SIGN_ECDSA_SHA1, "ECDSA with SHA-1 (non-approved)", "Legacy signature; not approved.",
+                USER, APPROVED, False, A.CRYPTOGRAPHIC, nonapproved.sign_ecdsa_sha1, params=(KEY_ID, MESSAGE),
+                ssps=(SspUse("stored keys", E),)),
+)
+
+SPECS: tuple[ServiceSpec, ...] = _SPECS
+SERVICES: Mapping[int, ServiceSpec] = MappingProxyType({int(spec.command): spec for spec in _SPECS})
+
+if len(SERVICES) != len(_SPECS):  # pragma: no cover - a duplicate declaration is a defect
+    raise RuntimeError("two services declare the same command code")

@@ -1,0 +1,155 @@
+"""Approved cryptographic services over stored keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from module import algorithms
+from module.errors import ServiceError
+from module.services.keys import require_type, store_key
+from module.services.registry import ServiceResult
+from module.wire.defs import KdfAlg, KeyType, KeyUse, Status
+
+if TYPE_CHECKING:
+    from module.core import CallContext, Module
+
+GCM_IV_SIZE = 12
+SIGNATURE_KEY_TYPES = (KeyType.EC_P256, KeyType.EC_P384, KeyType.ED25519, KeyType.ML_DSA_65)
+HMAC_KEY_TYPES = (KeyType.HMAC_SHA256, KeyType.HMAC_SHA384, KeyType.HMAC_SHA512)
+DERIVABLE_KEY_TYPES = (KeyType.AES_256, KeyType.HMAC_SHA256, KeyType.HMAC_SHA384, KeyType.HMAC_SHA512, KeyType.GENERIC_SECRET)
+
+
+def encrypt(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """AES-256-GCM with a fresh 96-bit IV from the DRBG (never chosen by the caller)."""
+    key = module.keys.get(params["key_id"])
+    require_type(key, KeyType.AES_256)
+    key.require(KeyUse.ENCRYPT)
+    iv = module.random_bytes(GCM_IV_SIZE)
+    ciphertext = algorithms.aes_gcm_encrypt(bytes(key.material), iv, params["plaintext"], params.get("aad", b""))
+    return ServiceResult({"iv": iv, "ciphertext": ciphertext}, (key.key_id,))
+
+
+def decrypt(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key = module.keys.get(params["key_id"])
+    require_type(key, KeyType.AES_256)
+    key.require(KeyUse.DECRYPT)
+    try:
+        plaintext = algorithms.aes_gcm_decrypt(bytes(key.material), params["iv"], params["ciphertext"], params.get("aad", b""))
+    except algorithms.IntegrityCheckFailed:
+        raise ServiceError(Status.DECRYPT_FAILED, "authentication tag mismatch") from None
+    return ServiceResult({"plaintext": plaintext}, (key.key_id,))
+
+
+def sign(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key = module.keys.get(params["key_id"])
+    require_type(key, *SIGNATURE_KEY_TYPES)
+    key.require(KeyUse.SIGN)
+    signature = algorithms.sign(key.key_type, bytes(key.material), params["message"])
+    return ServiceResult({"signature": signature}, (key.key_id,))
+
+
+def verify(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """Verify with a stored key (key_id) or with a given public key (key_type + public_key)."""
+    if "key_id" in params:
+        if "public_key" in params:
+            raise ServiceError(Status.INVALID_PARAMETER, "give key_id or public_key, not both")
+        key = module.keys.get(params["key_id"])
+        require_type(key, *SIGNATURE_KEY_TYPES)
+        key.require(KeyUse.VERIFY)
+        key_type, public, ids = key.key_type, key.public, (key.key_id,)
+    else:
+        if "public_key" not in params or "key_type" not in params:
+            raise ServiceError(Status.INVALID_PARAMETER, "give key_id, or key_type and public_key")
+        key_type, public, ids = params["key_type"], params["public_key"], ()
+        if key_type not in SIGNATURE_KEY_TYPES:
+            raise ServiceError(Status.KEY_TYPE_MISMATCH, f"{key_type.name} is not a signature key type")
+    valid = algorithms.verify(key_type, public, params["message"], params["signature"])
+    return ServiceResult({"valid": valid}, ids)
+
+
+def mac_generate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key = module.keys.get(params["key_id"])
+    require_type(key, *HMAC_KEY_TYPES)
+    key.require(KeyUse.MAC)
+    return ServiceResult({"mac": algorithms.hmac_sign(key.key_type, bytes(key.material), params["message"])}, (key.key_id,))
+
+
+def mac_verify(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key = module.keys.get(params["key_id"])
+    require_type(key, *HMAC_KEY_TYPES)
+    key.require(KeyUse.MAC)
+    valid = algorithms.hmac_verify(key.key_type, bytes(key.material), params["message"], params["mac"])
+    return ServiceResult({"valid": valid}, (key.key_id,))
+
+
+def digest(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    return ServiceResult({"digest": algorithms.digest(params["algorithm"], params["message"])})
+
+
+def random(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    length: int = params["length"]
+    if not 1 <= length <= module.config.max_random_bytes:
+        raise ServiceError(Status.INVALID_PARAMETER, f"length must be 1..{module.config.max_random_bytes}")
+    return ServiceResult({"random": module.random_bytes(length)})
+
+
+def derive(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """HKDF or SP 800-108 KBKDF from a stored secret into a new stored key (never output)."""
+    base = module.keys.get(params["base_key_id"])
+    base.require(KeyUse.DERIVE)
+    key_type: KeyType = params["key_type"]
+    if key_type not in DERIVABLE_KEY_TYPES:
+        raise ServiceError(Status.KEY_TYPE_MISMATCH, f"cannot derive a {key_type.name} key")
+    from module.services.keys import SYMMETRIC_KEY_SIZES
+
+    length = SYMMETRIC_KEY_SIZES[key_type]
+    kdf: KdfAlg = params["kdf"]
+    salt, info = params.get("salt", b""), params.get("info", b"")
+    if kdf is KdfAlg.HKDF_SHA256:
+        material = algorithms.hkdf_sha256(bytes(base.material), salt, info, length)
+    else:
+        material = algorithms.kbkdf_ctr_hmac_sha256(bytes(base.material), salt, info, length)
+    key = store_key(module, params, key_type, material, "derived")
+    return ServiceResult(key.attributes(), (key.key_id, base.key_id))
+
+
+def key_agree(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """ECDH P-256 (SP 800-56A): the shared secret is stored as a derivation key, never output."""
+    key = module.keys.get(params["key_id"])
+    require_type(key, KeyType.EC_P256)
+    key.require(KeyUse.AGREE)
+    try:
+        shared = algorithms.ecdh_p256(bytes(key.material), params["peer_public_key"])
+    except algorithms.InvalidKeyData as exc:
+        raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
+    secret = store_key(module, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    return ServiceResult(secret.attributes(), (secret.key_id, key.key_id))
+
+
+def encapsulate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """ML-KEM-768 encapsulation to a given public key; the shared secret stays inside."""
+    try:
+        shared, ciphertext = algorithms.mlkem768_encapsulate(params["public_key"])
+    except algorithms.InvalidKeyData as exc:
+        raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
+    secret = store_key(module, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    data = secret.attributes()
+    data["ciphertext"] = ciphertext
+    return ServiceResult(data, (secret.key_id,))
+
+
+def decapsulate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key = module.keys.get(params["key_id"])
+    require_type(key, KeyType.ML_KEM_768)
+    key.require(KeyUse.DECAPSULATE)
+    try:
+        shared = algorithms.mlkem768_decapsulate(bytes(key.material), params["ciphertext"])
+    except algorithms.InvalidKeyData as exc:
+        raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
+    secret = store_key(module, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    return ServiceResult(secret.attributes(), (secret.key_id, key.key_id))
+
+
+def _secret_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"label": params.get("label", ""), "exportable": params.get("exportable", False), "uses": int(KeyUse.DERIVE)}

@@ -1,0 +1,119 @@
+"""Key management: generate, import and export (AES-KWP wrapped), delete, list, attributes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from module import algorithms
+from module.errors import ServiceError
+from module.keystore import ALLOWED_USES, StoredKey
+from module.services.registry import ServiceResult
+from module.wire.defs import ASYMMETRIC_KEY_TYPES, KeyType, KeyUse, Status
+
+if TYPE_CHECKING:
+    from module.core import CallContext, Module
+
+SYMMETRIC_KEY_SIZES: dict[KeyType, int] = {
+    KeyType.AES_256: 32,
+    KeyType.HMAC_SHA256: 32,
+    KeyType.HMAC_SHA384: 48,
+    KeyType.HMAC_SHA512: 64,
+    KeyType.GENERIC_SECRET: 32,
+}
+
+
+def requested_uses(key_type: KeyType, params: Mapping[str, Any]) -> KeyUse:
+    """The uses asked for, or every use the type allows when none is given."""
+    raw = params.get("uses")
+    uses = ALLOWED_USES[key_type] if raw is None else KeyUse(raw)
+    if uses == KeyUse.NONE or uses & ~ALLOWED_USES[key_type]:
+        raise ServiceError(Status.INVALID_PARAMETER, f"uses 0x{int(uses):x} do not fit {key_type.name}")
+    return uses
+
+
+def store_key(
+    module: Module, params: Mapping[str, Any], key_type: KeyType, material: bytes, origin: str
+) -> StoredKey:
+    """Store new key material; key pairs pass the pairwise consistency test first."""
+    uses = requested_uses(key_type, params)
+    public = b""
+    if key_type in ASYMMETRIC_KEY_TYPES:
+        try:
+            public = algorithms.public_key(key_type, material)
+        except algorithms.InvalidKeyData as exc:
+            raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
+        module.pairwise_consistency(key_type, material, public)
+    elif len(material) != SYMMETRIC_KEY_SIZES[key_type]:
+        raise ServiceError(Status.INVALID_KEY_DATA, f"{key_type.name} needs {SYMMETRIC_KEY_SIZES[key_type]} bytes")
+    return module.keys.add(
+        label=params.get("label", ""),
+        key_type=key_type,
+        uses=uses,
+        exportable=bool(params.get("exportable", False)),
+        origin=origin,
+        material=material,
+        public=public,
+    )
+
+
+def generate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key_type: KeyType = params["key_type"]
+    requested_uses(key_type, params)
+    if key_type in ASYMMETRIC_KEY_TYPES:
+        material = algorithms.generate_private(key_type, module.random_bytes)
+    else:
+        material = module.random_bytes(SYMMETRIC_KEY_SIZES[key_type])
+    key = store_key(module, params, key_type, material, "generated")
+    return ServiceResult(key.attributes(), (key.key_id,))
+
+
+def import_wrapped(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    wrap_key = module.keys.get(params["wrap_key_id"])
+    _require_type(wrap_key, KeyType.AES_256)
+    wrap_key.require(KeyUse.UNWRAP)
+    try:
+        material = algorithms.aes_kwp_unwrap(bytes(wrap_key.material), params["wrapped"])
+    except algorithms.IntegrityCheckFailed:
+        raise ServiceError(Status.DECRYPT_FAILED, "wrapped key failed its integrity check") from None
+    key = store_key(module, params, params["key_type"], material, "imported")
+    return ServiceResult(key.attributes(), (key.key_id, wrap_key.key_id))
+
+
+def export_wrapped(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key = module.keys.get(params["key_id"])
+    wrap_key = module.keys.get(params["wrap_key_id"])
+    if not key.exportable:
+        raise ServiceError(Status.KEY_NOT_EXPORTABLE, f"key {key.key_id} is not exportable")
+    _require_type(wrap_key, KeyType.AES_256)
+    wrap_key.require(KeyUse.WRAP)
+    wrapped = algorithms.aes_kwp_wrap(bytes(wrap_key.material), bytes(key.material))
+    return ServiceResult(
+        {"key_id": key.key_id, "key_type": int(key.key_type), "wrapped": wrapped}, (key.key_id, wrap_key.key_id)
+    )
+
+
+def delete(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key_id: int = params["key_id"]
+    module.keys.delete(key_id)
+    return ServiceResult({"key_id": key_id}, (key_id,))
+
+
+def list_keys(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    return ServiceResult(
+        {"keys": [{"key_id": k.key_id, "label": k.label, "key_type": int(k.key_type)} for k in module.keys.all()]}
+    )
+
+
+def attributes(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    key = module.keys.get(params["key_id"])
+    return ServiceResult(key.attributes(), (key.key_id,))
+
+
+def _require_type(key: StoredKey, *types: KeyType) -> None:
+    if key.key_type not in types:
+        names = ", ".join(t.name for t in types)
+        raise ServiceError(Status.KEY_TYPE_MISMATCH, f"key {key.key_id} is {key.key_type.name}, needs {names}")
+
+
+require_type = _require_type

@@ -1,0 +1,49 @@
+"""Life-cycle services: initialise into the approved mode, zeroise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from module.errors import ServiceError
+from module.fsm import Trigger
+from module.operators import Operator, check_password_policy
+from module.services.registry import ServiceResult
+from module.wire.defs import AuditEvent, Role, Status
+from module.wire.handshake import SALT_SIZE, derive_static_key
+
+if TYPE_CHECKING:
+    from module.core import CallContext, Module
+
+
+def new_operator(module: Module, name: str, role: Role, password: str) -> Operator:
+    """Check the credential policy and derive the stored static key (the password is not kept)."""
+    check_password_policy(password, module.config.auth, module.config.factory_password)
+    salt = module.random_bytes(SALT_SIZE)
+    iterations = module.config.auth.pbkdf2_iterations
+    return Operator(name, role, salt, iterations, bytearray(derive_static_key(password, salt, iterations)))
+
+
+def initialise(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """The factory Crypto Officer names the first real Crypto Officer; the factory account goes."""
+    factory = module.operators.get(ctx.operator)
+    if factory is None or not factory.factory:
+        raise ServiceError(Status.ACCESS_DENIED, "only the factory Crypto Officer initialises the module")
+    name: str = params["operator"]
+    if module.operators.get(name) is not None and name != factory.name:
+        raise ServiceError(Status.OPERATOR_EXISTS, f"operator {name!r} exists")
+    officer = new_operator(module, name, Role.CRYPTO_OFFICER, params["password"])
+    module.operators.remove(factory.name)
+    module.operators.add(officer)
+    module.sessions.clear()
+    module.initialised = True
+    module.transition(Trigger.INITIALISE, f"initialised by {officer.name}")
+    return ServiceResult({"operator": officer.name, "state": int(module.state)})
+
+
+def zeroise(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """Overwrite every SSP; the module then waits for a power cycle, which brings the factory state."""
+    module.zeroise()
+    module.event(AuditEvent.ZEROISATION, operator=ctx.operator, role=ctx.role, detail="all SSPs zeroised")
+    module.transition(Trigger.ZEROISE, f"zeroised by {ctx.operator}")
+    return ServiceResult({"zeroised": True})

@@ -1,0 +1,73 @@
+"""Operator management by the Crypto Officer (and password change by the operator)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from module.errors import ServiceError
+from module.services.lifecycle import new_operator
+from module.services.registry import ServiceResult
+from module.wire.defs import Role, Status
+
+if TYPE_CHECKING:
+    from module.core import CallContext, Module
+
+
+def create(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    role: Role = params["role"]
+    if role is Role.NONE:
+        raise ServiceError(Status.INVALID_PARAMETER, "an operator needs a role")
+    name: str = params["operator"]
+    if module.operators.get(name) is not None:
+        raise ServiceError(Status.OPERATOR_EXISTS, f"operator {name!r} exists")
+    module.operators.add(new_operator(module, name, role, params["password"]))
+    return ServiceResult({"operator": name, "role": int(role)})
+
+
+def delete(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    name: str = params["operator"]
+    op = module.operators.get(name)
+    if op is None:
+        raise ServiceError(Status.OPERATOR_NOT_FOUND, f"no operator {name!r}")
+    if op.role is Role.CRYPTO_OFFICER and module.operators.count(Role.CRYPTO_OFFICER) == 1:
+        raise ServiceError(Status.LAST_CRYPTO_OFFICER, "the module must keep one Crypto Officer")
+    module.operators.remove(name)
+    module.sessions.close_operator(name)
+    return ServiceResult({"operator": name})
+
+
+def change_password(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """Anyone may change their own password; only a Crypto Officer may change another's."""
+    name: str = params.get("operator", ctx.operator)
+    if name != ctx.operator and ctx.role is not Role.CRYPTO_OFFICER:
+        raise ServiceError(Status.ACCESS_DENIED, "only a Crypto Officer changes another operator's password")
+    op = module.operators.get(name)
+    if op is None:
+        raise ServiceError(Status.OPERATOR_NOT_FOUND, f"no operator {name!r}")
+    fresh = new_operator(module, name, op.role, params["password"])
+    op.wipe()
+    op.salt, op.iterations, op.static_key = fresh.salt, fresh.iterations, fresh.static_key
+    module.operators.save()
+    return ServiceResult({"operator": name})
+
+
+def list_operators(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    return ServiceResult(
+        {
+            "operators": [
+                {"operator": op.name, "role": int(op.role), "locked": op.locked, "failures": op.failures}
+                for op in module.operators.all()
+            ]
+        }
+    )
+
+
+def unlock(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    name: str = params["operator"]
+    op = module.operators.get(name)
+    if op is None:
+        raise ServiceError(Status.OPERATOR_NOT_FOUND, f"no operator {name!r}")
+    op.locked, op.failures, op.locked_at_ns, op.last_failure_ns = False, 0, None, None
+    module.operators.save()
+    return ServiceResult({"operator": name})

@@ -1,0 +1,147 @@
+"""Types of the service registry: one declaration per service drives everything about it.
+
+A :class:`ServiceSpec` says what a service is (code, name, roles, states, approved or not, SSPs
+touched and how, audit category, parameters) and which handler runs it. Dispatch, access
+control, parameter checking, the security-policy tables and the lab harness's role matrix all
+read the same declarations from :mod:`module.services.catalog`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum, unique
+from typing import TYPE_CHECKING, Any
+
+from module.errors import ServiceError
+from module.wire.defs import Command, Role, SspAccess, State, Status
+
+if TYPE_CHECKING:
+    from module.core import CallContext, Module
+
+__all__ = [
+    "ParamType",
+    "Param",
+    "SspUse",
+    "AuditCategory",
+    "ServiceResult",
+    "ServiceSpec",
+    "Handler",
+    "validate_params",
+]
+
+
+class ParamType(Enum):
+    BYTES = "bytes"
+    UINT = "uint"
+    STR = "str"
+    BOOL = "bool"
+
+
+@unique
+class AuditCategory(IntEnum):
+    INFORMATION = 1  # status, version
+    SELF_TEST = 2
+    AUTHENTICATION = 3
+    OPERATOR_MANAGEMENT = 4
+    KEY_MANAGEMENT = 5
+    CRYPTOGRAPHIC = 6
+    AUDIT = 7
+    LIFE_CYCLE = 8  # initialise, zeroise
+
+
+@dataclass(frozen=True)
+class Param:
+    """One request parameter. ``secret`` parameters never enter the audit digest."""
+
+    name: str
+    type: ParamType
+    required: bool = True
+    secret: bool = False
+    enum: type[IntEnum] | None = None
+    max_len: int = 65536  # bytes or characters
+    min_len: int = 0
+    max_value: int = 2**32 - 1
+    doc: str = ""
+
+    def check(self, value: object) -> object:
+        """Return the value in its internal form or raise INVALID_PARAMETER naming the problem."""
+        expected = {
+            ParamType.BYTES: (bytes, bytearray),
+            ParamType.UINT: (int,),
+            ParamType.STR: (str,),
+            ParamType.BOOL: (bool,),
+        }[self.type]
+        if isinstance(value, bool) and self.type is ParamType.UINT:
+            raise _bad(self.name, "must be an unsigned integer")
+        if not isinstance(value, expected):
+            raise _bad(self.name, f"must be {self.type.value}")
+        if isinstance(value, (bytes, bytearray, str)) and not self.min_len <= len(value) <= self.max_len:
+            raise _bad(self.name, f"length must be {self.min_len}..{self.max_len}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value <= self.max_value:
+                raise _bad(self.name, f"must be 0..{self.max_value}")
+            if self.enum is not None:
+                try:
+                    return self.enum(value)
+                except ValueError:
+                    raise _bad(self.name, f"{value} is not a valid {self.enum.__name__}") from None
+        return bytes(value) if isinstance(value, bytearray) else value
+
+
+def _bad(name: str, why: str) -> ServiceError:
+    return ServiceError(Status.INVALID_PARAMETER, f"parameter {name!r} {why}")
+
+
+@dataclass(frozen=True)
+class SspUse:
+    ssp: str
+    access: SspAccess
+
+
+@dataclass
+class ServiceResult:
+    data: dict[str, Any] = field(default_factory=dict)
+    key_ids: tuple[int, ...] = ()
+
+
+Handler = Callable[["Module", "CallContext", Mapping[str, Any]], ServiceResult]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    command: Command
+    name: str
+    summary: str
+    roles: frozenset[Role]  # Role.NONE: callable without a session
+    states: frozenset[State]
+    approved: bool
+    audit_category: AuditCategory
+    handler: Handler
+    params: tuple[Param, ...] = ()
+    ssps: tuple[SspUse, ...] = ()
+    allowed_when_audit_full: bool = False  # under the block policy, still served when the ring is full
+
+    @property
+    def public(self) -> bool:
+        return Role.NONE in self.roles
+
+
+def validate_params(spec: ServiceSpec, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check params against the declaration. Returns (typed params, non-secret params for the digest)."""
+    known = {p.name: p for p in spec.params}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ServiceError(Status.INVALID_PARAMETER, f"unknown parameter(s) {', '.join(unknown)}")
+    typed: dict[str, Any] = {}
+    public: dict[str, Any] = {}
+    for param in spec.params:
+        if param.name not in params:
+            if param.required:
+                raise _bad(param.name, "is required")
+            continue
+        typed[param.name] = param.check(params[param.name])
+        if not param.secret:
+            raw = params[param.name]
+            public[param.name] = bytes(raw) if isinstance(raw, bytearray) else raw
+    return typed, public

@@ -1,0 +1,94 @@
+"""Login sessions: a bounded table with idle timeouts.
+
+A session is created half-open by AUTH_BEGIN and becomes authenticated only after the host's
+proof checks out. Session keys are kept in bytearrays and wiped when the session ends; the
+secure channel of the serial protocol uses them for per-message AES-GCM protection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from module.wire.defs import Role
+
+__all__ = ["Session", "SessionTable"]
+
+
+@dataclass
+class Session:
+    session_id: int
+    operator: str
+    role: Role
+    context: bytes  # handshake transcript (operator, id, both challenges)
+    host_to_module: bytearray
+    module_to_host: bytearray
+    proof_key: bytearray
+    created_ns: int
+    last_used_ns: int
+    authenticated: bool = False
+    known_operator: bool = True
+    counters: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
+
+    def wipe(self) -> None:
+        for secret in (self.host_to_module, self.module_to_host, self.proof_key):
+            secret[:] = bytes(len(secret))
+
+
+class SessionTable:
+    def __init__(self, capacity: int, idle_timeout_ns: int, handshake_timeout_ns: int) -> None:
+        self.capacity = capacity
+        self.idle_timeout_ns = idle_timeout_ns
+        self.handshake_timeout_ns = handshake_timeout_ns
+        self._sessions: dict[int, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __contains__(self, session_id: int) -> bool:
+        return session_id in self._sessions
+
+    def expire(self, now_ns: int) -> list[Session]:
+        """Drop sessions idle too long (or half-open too long); returns them for auditing."""
+        gone = []
+        for sid, sess in list(self._sessions.items()):
+            limit = self.idle_timeout_ns if sess.authenticated else self.handshake_timeout_ns
+            if now_ns - sess.last_used_ns > limit:
+                gone.append(self._sessions.pop(sid))
+                sess.wipe()
+        return gone
+
+    def make_room(self) -> Session | bool:
+        """True if a slot is free; else evict the oldest half-open login (returned, for the
+        audit), so a flood of unfinished logins cannot lock out real operators; False if every
+        slot holds an authenticated session."""
+        if len(self._sessions) < self.capacity:
+            return True
+        pending = [s for s in self._sessions.values() if not s.authenticated]
+        if not pending:
+            return False
+        oldest = min(pending, key=lambda s: s.last_used_ns)
+        self.close(oldest.session_id)
+        return oldest
+
+    def add(self, session: Session) -> None:
+        self._sessions[session.session_id] = session
+
+    def get(self, session_id: int) -> Session | None:
+        return self._sessions.get(session_id)
+
+    def close(self, session_id: int) -> None:
+        sess = self._sessions.pop(session_id, None)
+        if sess is not None:
+            sess.wipe()
+
+    def close_operator(self, operator: str) -> None:
+        for sid, sess in list(self._sessions.items()):
+            if sess.operator == operator:
+                self.close(sid)
+
+    def clear(self) -> None:
+        for sid in list(self._sessions):
+            self.close(sid)
+
+    def all(self) -> list[Session]:
+        return list(self._sessions.values())

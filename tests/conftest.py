@@ -1,0 +1,96 @@
+"""Shared fixtures: modules on in-memory flash with a manual clock and the real noise source."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from firmware_sim.device import InProcessTransport
+from firmware_sim.entropy import OsNoiseSource
+from firmware_sim.integrity import PackageCodeImage
+from host_tools.client import Client
+from module.audit.sink import MemoryAuditSink
+from module.core import Module, ModuleConfig
+from module.integrity import compute_seal
+from module.operators import AuthPolicy
+from module.ports import EntropySource, Flash, ManualClock, MemoryFlash
+from module.wire.defs import Command, Role
+
+# Fewer PBKDF2 iterations keep the suite fast; the policy maths does not depend on them.
+TEST_CONFIG = ModuleConfig(auth=AuthPolicy(pbkdf2_iterations=1000))
+PASSWORDS = {"officer": "officer-pass-1", "alice": "alice-pass-12", "audrey": "audrey-pass-1"}
+ROLES = {"officer": Role.CRYPTO_OFFICER, "alice": Role.USER, "audrey": Role.AUDITOR}
+
+_SEAL = compute_seal(PackageCodeImage())
+
+
+@pytest.fixture(scope="session")
+def seal() -> bytes:
+    return _SEAL
+
+
+ModuleFactory = Callable[..., Module]
+
+
+@pytest.fixture
+def make_module() -> ModuleFactory:
+    """Build and power on a module; keyword arguments override flash, clock, entropy, config, seal."""
+
+    def factory(
+        *,
+        flash: Flash | None = None,
+        clock: ManualClock | None = None,
+        entropy: EntropySource | None = None,
+        config: ModuleConfig | None = None,
+        seal: bytes | None = _SEAL,
+        power_on: bool = True,
+    ) -> Module:
+        module = Module(
+            flash=flash if flash is not None else MemoryFlash(),
+            clock=clock if clock is not None else ManualClock(),
+            entropy=entropy if entropy is not None else OsNoiseSource(),
+            code=PackageCodeImage(),
+            seal=seal,
+            config=config or TEST_CONFIG,
+            audit=MemoryAuditSink(),
+        )
+        if power_on:
+            module.power_on()
+        return module
+
+    return factory
+
+
+def initialise(module: Module) -> Client:
+    """Take a factory module to OPERATIONAL with a Crypto Officer, a User and an Auditor."""
+    client = Client(InProcessTransport(module))
+    with client.login(module.config.factory_operator, module.config.factory_password) as factory:
+        factory.call(Command.INITIALISE, {"operator": "officer", "password": PASSWORDS["officer"]})
+    with client.login("officer", PASSWORDS["officer"]) as officer:
+        for name in ("alice", "audrey"):
+            officer.call(Command.OPERATOR_CREATE, {"operator": name, "role": int(ROLES[name]), "password": PASSWORDS[name]})
+    return client
+
+
+@pytest.fixture
+def module(make_module: ModuleFactory) -> Module:
+    """An initialised, operational module."""
+    mod = make_module()
+    initialise(mod)
+    return mod
+
+
+@pytest.fixture
+def client(module: Module) -> Client:
+    return Client(InProcessTransport(module))
+
+
+def sink_of(module: Module) -> MemoryAuditSink:
+    assert isinstance(module.audit, MemoryAuditSink)
+    return module.audit
+
+
+def with_config(**changes: object) -> ModuleConfig:
+    return replace(TEST_CONFIG, **changes)  # type: ignore[arg-type]
