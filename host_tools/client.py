@@ -61,6 +61,11 @@ class Client:
         return Session(self, session_id, operator, Role(finish["role"]))
 
 
+# Services after whose success the module holds no session at all (the factory credential is
+# replaced, or every SSP is gone), so there is nothing left to log out of.
+ENDS_ALL_SESSIONS = frozenset({Command.INITIALISE, Command.ZEROISE})
+
+
 class Session:
     """An authenticated session; use it as a context manager so it is always closed."""
 
@@ -72,7 +77,10 @@ class Session:
         self.open = True
 
     def call(self, command: Command, params: Mapping[str, Any] | None = None) -> Reply:
-        return self.client.call(command, params, self.session_id)
+        reply = self.client.call(command, params, self.session_id)
+        if command in ENDS_ALL_SESSIONS:
+            self.open = False  # the module closed every session, this one included
+        return reply
 
     def logout(self) -> None:
         if self.open:

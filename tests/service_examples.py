@@ -6,6 +6,7 @@ service in the catalogue has an example, so a new service cannot slip past the m
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,13 +35,14 @@ DISRUPTIVE = frozenset(
 class Fixture:
     """Keys and blobs made while the module was operational, for example requests."""
 
-    keys: dict[KeyType, int] = field(default_factory=dict)
+    # A module with no keys (factory state) still gets well-formed requests: unknown ids, empty keys.
+    keys: dict[KeyType, int] = field(default_factory=lambda: defaultdict(lambda: 1))
     wrap: int = 0
     wrapped: bytes = b""
-    ciphertext: dict[str, bytes] = field(default_factory=dict)
+    ciphertext: dict[str, bytes] = field(default_factory=lambda: {"iv": bytes(12), "ciphertext": bytes(16)})
     signature: bytes = b""
     mac: bytes = b""
-    public: dict[KeyType, bytes] = field(default_factory=dict)
+    public: dict[KeyType, bytes] = field(default_factory=lambda: defaultdict(bytes))
     encapsulation: bytes = b""
 
 

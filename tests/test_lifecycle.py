@@ -100,7 +100,6 @@ def test_zeroise_wipes_everything_and_needs_power_cycle(make_module: ModuleFacto
     stored = [module.keys.get(1)]
     officer = client.login("officer", PASSWORDS["officer"])
     officer.call(Command.ZEROISE)
-    officer.open = False  # the session went with the zeroisation
     assert module.state is State.ZEROISED
     assert all(not any(k.material) for k in stored)  # the in-memory copy was overwritten
     assert not (tmp_path / "keystore").exists() and not (tmp_path / "operators").exists()

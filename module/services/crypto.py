@@ -57,7 +57,8 @@ def verify(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Servi
         key = module.keys.get(params["key_id"])
         require_type(key, *SIGNATURE_KEY_TYPES)
         key.require(KeyUse.VERIFY)
-        key_type, public, ids = key.key_type, key.public, (key.key_id,)
+        key_type, public = key.key_type, key.public
+        ids: tuple[int, ...] = (key.key_id,)
     else:
         if "public_key" not in params or "key_type" not in params:
             raise ServiceError(Status.INVALID_PARAMETER, "give key_id, or key_type and public_key")

@@ -8,6 +8,7 @@ read the same declarations from :mod:`module.services.catalog`.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, unique
@@ -58,7 +59,7 @@ class Param:
     type: ParamType
     required: bool = True
     secret: bool = False
-    enum: type[IntEnum] | None = None
+    enum: builtins.type[IntEnum] | None = None
     max_len: int = 65536  # bytes or characters
     min_len: int = 0
     max_value: int = 2**32 - 1
