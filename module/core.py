@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from module import algorithms, cast
-from module.audit.sink import AuditEntry, AuditSink, MemoryAuditSink, RecordKind
+from module.audit.ring import AuditError, AuditRingCorrupted
+from module.audit.sink import AuditEntry, AuditSink, RecordKind
+from module.audit.trail import AuditConfig, AuditTrail
 from module.drbg import DrbgHealthTestError, HmacDrbg, health_test, load_drbg_kat
 from module.entropy import EntropyHealthError, HealthTestedSource
 from module.errors import SelfTestFailure, ServiceError
@@ -35,6 +37,7 @@ from module.wire.params import ParamsError, digest_map
 __all__ = ["Module", "ModuleConfig", "CallContext", "FaultPlan", "PoweredOff"]
 
 BOOT_FLASH_NAME = "boot"
+AUDIT_KEY_FLASH_NAME = "audit_key"  # the audit signing key's Ed25519 seed (an SSP)
 
 
 class PoweredOff(Exception):
@@ -53,6 +56,7 @@ class ModuleConfig:
     factory_password: str = "cmsim-factory"
     auth: AuthPolicy = field(default_factory=AuthPolicy)
     drbg_reseed_interval: int = 2**20
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 @dataclass
@@ -94,7 +98,11 @@ class Module:
         self.entropy = HealthTestedSource(entropy)
         self.code = code
         self.seal = seal
-        self.audit: AuditSink = audit if audit is not None else MemoryAuditSink()
+        # The module's own sink is the hash-chained ring in flash; tests of the core and the
+        # benchmarks' "audit off" baseline may plug in another AuditSink.
+        self.audit: AuditSink = audit if audit is not None else AuditTrail(flash, self.config.serial, self.config.audit)
+        self.audit_fault = ""  # why the audit trail could not be opened (the module is then in HARD_ERROR)
+        self.unrecorded_events = 0  # events the sink could not take (ring exhausted or flash failure)
         self.faults = FaultPlan()
         self.state = State.POWER_OFF
         self.boot_counter = 0
@@ -120,8 +128,22 @@ class Module:
         if self.state is not State.POWER_OFF:
             return
         self.boot_counter = self._bump_boot_counter()
+        self.audit_fault = ""
+        try:
+            self.audit.open(self.boot_counter)
+        except AuditRingCorrupted as exc:
+            # Never repaired silently: the module stops in HARD_ERROR and says why in status.
+            # The ring cannot take the record of its own corruption; the count shows in status.
+            self.audit_fault = str(exc)
+            self._transition(Trigger.POWER_ON, "power on")
+            self.last_error = {"test": "audit ring", "message": f"corrupted: {exc}"}
+            self._transition(Trigger.HARD_FAULT, "audit ring corrupted")
+            return
         self._transition(Trigger.POWER_ON, "power on")
         self.event(AuditEvent.POWER_ON, detail=f"boot {self.boot_counter}")
+        if isinstance(self.audit, AuditTrail) and self.audit.status().torn_slot_discarded is not None:
+            torn = self.audit.status().torn_slot_discarded
+            self.event(AuditEvent.AUDIT_TORN_SLOT, detail=f"torn append of seq {torn} discarded (power lost mid-write)")
         self._load_persistent()
         self._run_self_tests(pre_operational=True)
 
@@ -131,6 +153,7 @@ class Module:
             return
         self.event(AuditEvent.POWER_OFF, detail="power off")
         self._transition(Trigger.POWER_OFF, "power off")
+        self.audit.close()
         self.sessions.clear()
         self.drbg.uninstantiate()
         self.operators.wipe_memory()
@@ -150,6 +173,9 @@ class Module:
         self.initialised = any(not op.factory for op in self.operators.all())
         raw = self.flash.read("module_secret")
         self._enumeration_key = bytearray(raw) if raw else bytearray()
+        seed = self.flash.read(AUDIT_KEY_FLASH_NAME)
+        if seed and isinstance(self.audit, AuditTrail):
+            self.audit.set_signing_key(seed)
 
     # ------------------------------------------------------------ self-tests
     def _run_self_tests(self, *, pre_operational: bool) -> bool:
@@ -262,6 +288,11 @@ class Module:
         self.event(AuditEvent.ERROR_ENTERED, status=Status.SELF_TEST_FAILED, detail=f"{failure.test}: {failure.message}")
         self.drbg.uninstantiate()
         self._transition(trigger, failure.test)
+        if isinstance(self.audit, AuditTrail):
+            try:  # the last signed word before the error state: what the trail held when it struck
+                self.audit.error_checkpoint(**self._times())
+            except (AuditError, FlashError):
+                self.unrecorded_events += 1
 
     def run_on_demand_self_test(self) -> bool:
         self._transition(Trigger.SELF_TEST_REQUESTED, "self-test on demand")
@@ -305,22 +336,69 @@ class Module:
         session_id: int = 0,
         key_ids: tuple[int, ...] = (),
     ) -> None:
-        self._append(
-            AuditEntry(
-                kind=RecordKind.EVENT,
-                code=int(code),
-                status=status,
-                approved=False,
-                session_id=session_id,
-                operator=operator,
-                role=role,
-                key_ids=key_ids,
-                detail=detail[:120],
+        """Record an event. One the sink cannot take is counted (status shows it), never raised:
+        an event happens whether or not it could be written down."""
+        if self.audit_fault:
+            self.unrecorded_events += 1
+            return
+        try:
+            self._append(
+                AuditEntry(
+                    kind=RecordKind.EVENT,
+                    code=int(code),
+                    status=status,
+                    approved=False,
+                    session_id=session_id,
+                    operator=operator,
+                    role=role,
+                    key_ids=key_ids,
+                    detail=detail[:120],
+                )
             )
-        )
+        except (AuditError, FlashError):
+            self.unrecorded_events += 1
 
     def _append(self, entry: AuditEntry) -> None:
-        self.audit.append(entry, boot=self.boot_counter, tick_ns=self.clock.monotonic_ns(), utc_ns=self.clock.utc_ns())
+        """Write-ahead: returns only once the record is in flash (raises AuditError, FlashError)."""
+        self.audit.append(entry, **self._times())
+
+    def _times(self) -> dict[str, int]:
+        return {"boot": self.boot_counter, "tick_ns": self.clock.monotonic_ns(), "utc_ns": self.clock.utc_ns()}
+
+    def provision_audit_key(self) -> None:
+        """At initialisation: the module's first audit signing key, unless it already has one
+        (a zeroisation leaves the key that its handover named, for the next initialisation)."""
+        if not isinstance(self.audit, AuditTrail) or self.audit.has_signing_key:
+            return
+        seed = self.random_bytes(32)
+        self.flash.write(AUDIT_KEY_FLASH_NAME, seed)
+        self.audit.rotate_key(seed, **self._times())
+
+    def rotate_audit_key(self) -> None:
+        """At zeroisation: the old key signs a handover to a fresh one and is destroyed. From an
+        error state (no DRBG to make a successor) it signs a last checkpoint and is destroyed."""
+        if not isinstance(self.audit, AuditTrail):
+            return
+        if not self.drbg.instantiated:
+            try:
+                self.audit.retire_key(**self._times())
+            finally:
+                self.flash.delete(AUDIT_KEY_FLASH_NAME)
+            self.event(AuditEvent.AUDIT_KEY_ROTATED, detail="audit signing key destroyed at zeroisation")
+            return
+        seed = self.random_bytes(32)
+        try:
+            self.audit.rotate_key(seed, **self._times())
+        finally:  # the old seed is gone from the trail either way; flash must not keep it
+            self.flash.write(AUDIT_KEY_FLASH_NAME, seed)
+        self.event(AuditEvent.AUDIT_KEY_ROTATED, detail="audit signing key replaced at zeroisation")
+
+    @property
+    def trail(self) -> AuditTrail:
+        """The hash-chained trail, for the audit services (refused when another sink is plugged in)."""
+        if not isinstance(self.audit, AuditTrail):
+            raise ServiceError(Status.INVALID_STATE, "this module runs without its audit trail")
+        return self.audit
 
     def inject_fault(self, fault: str, target: str = "") -> None:
         """Arm a one-shot self-test fault (test and lab use); the arming itself is audited."""
@@ -344,13 +422,17 @@ class Module:
         if self.state is State.POWER_OFF:
             raise PoweredOff("the module is powered off")
         params = dict(params or {})
+        spec = self.services.get(command)
+        if not self.audit.has_room(spec.audit_records if spec else 1) and not (spec and spec.drains_audit):
+            # Nothing runs that could not be recorded: refused unrecorded, and counted by the sink.
+            self.audit.count_refusal()
+            return Reply(Status.AUDIT_FULL, False, {}, "audit ring exhausted: export and acknowledge records")
         now = self.clock.monotonic_ns()
         for gone in self.sessions.expire(now):
             self.event(
                 AuditEvent.SESSION_EXPIRED, operator=gone.operator, role=gone.role, session_id=gone.session_id,
                 detail="idle timeout" if gone.authenticated else "handshake timeout",
             )
-        spec = self.services.get(command)
         ctx = CallContext(session=None, operator="", role=Role.NONE, command=command)
         result = ServiceResult()
         public_params: Mapping[str, Any] = _strip_secret(spec, params)
@@ -382,21 +464,30 @@ class Module:
         if status is not Status.OK:
             result = ServiceResult(key_ids=result.key_ids)
         response = Reply(status, approved, result.data, message)
-        self._append(
-            AuditEntry(
-                kind=RecordKind.SERVICE,
-                code=command,
-                status=status,
-                approved=approved,
-                session_id=ctx.session.session_id if ctx.session else session_id,
-                operator=ctx.operator,
-                role=ctx.role,
-                key_ids=tuple(result.key_ids) or _key_ids_of(public_params),
-                request_digest=_digest(public_params),
-                response_digest=_digest(response.data),
-                detail=message[:120] if status is not Status.OK else "",
-            )
+        entry = AuditEntry(
+            kind=RecordKind.SERVICE,
+            code=command,
+            status=status,
+            approved=approved,
+            session_id=ctx.session.session_id if ctx.session else session_id,
+            operator=ctx.operator,
+            role=ctx.role,
+            key_ids=tuple(result.key_ids) or _key_ids_of(public_params),
+            request_digest=_digest(public_params),
+            response_digest=_digest(response.data),
+            detail=(message if status is not Status.OK else result.audit_detail)[:120],
         )
+        try:
+            self._append(entry)
+        except AuditError:
+            # The call's events took the room its record needed (the sink counted the refusal).
+            # A drain service is still answered, so an exhausted ring can always be drained;
+            # any other result is withheld, as it could not be recorded.
+            if not (spec and spec.drains_audit):
+                return Reply(Status.AUDIT_FULL, False, {}, "audit ring exhausted: result withheld")
+        except FlashError as exc:
+            # Write-ahead: a result whose record is not in flash is not released.
+            return Reply(Status.FLASH_FAILURE, False, {}, f"audit record could not be written, result withheld: {exc}")
         return response
 
     def _identify(self, spec: ServiceSpec, ctx: CallContext, session_id: int, now: int) -> None:
@@ -428,6 +519,10 @@ class Module:
 
     def zeroise(self) -> None:
         """Overwrite every SSP in memory and flash: keys, operators, sessions, DRBG state."""
+        try:
+            self.rotate_audit_key()
+        except AuditError:  # the ring cannot take the handover: the old key is wiped regardless
+            self.unrecorded_events += 1
         self.sessions.clear()
         self.keys.zeroise()
         self.operators.zeroise()
@@ -450,7 +545,24 @@ class Module:
             "keys": len(self.keys) if self.state in (State.OPERATIONAL, State.UNINITIALISED) else 0,
             "last_error": (f"{self.last_error['test']}: {self.last_error['message']}" if self.last_error else ""),
             "self_test_ms": int(self.self_test_ms),
+            "audit": self._audit_status(),
         }
+
+    def _audit_status(self) -> dict[str, Any]:
+        """What a host needs to drain in time: fill, policy, losses, refusals, the chain head."""
+        info: dict[str, Any] = {"fault": self.audit_fault, "unrecorded_events": self.unrecorded_events}
+        if isinstance(self.audit, AuditTrail) and not self.audit_fault and self.state is not State.POWER_OFF:
+            st = self.audit.status()
+            info |= {
+                "next_seq": st.next_seq, "oldest_retained": st.oldest_retained, "used": st.used,
+                "capacity": st.capacity, "policy": st.policy, "high_water_permille": round(st.high_water * 1000),
+                "high_water_reached": st.high_water_reached, "would_block": st.would_block,
+                "records_lost": st.records_lost, "records_refused": st.records_refused, "head": st.head,
+                "signing_key": st.signing_key,
+            }
+            if st.acked_through is not None:
+                info["acked_through"] = st.acked_through
+        return info
 
 
 def _strip_secret(spec: ServiceSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from firmware_sim.device import InProcessTransport
 from firmware_sim.entropy import OsNoiseSource
 from firmware_sim.integrity import PackageCodeImage
 from host_tools.client import Client
-from module.audit.sink import MemoryAuditSink
 from module.core import Module, ModuleConfig
 from module.integrity import compute_seal
 from module.operators import AuthPolicy
@@ -54,7 +53,6 @@ def make_module() -> ModuleFactory:
             code=PackageCodeImage(),
             seal=seal,
             config=config or TEST_CONFIG,
-            audit=MemoryAuditSink(),
         )
         if power_on:
             module.power_on()
@@ -87,9 +85,7 @@ def client(module: Module) -> Client:
     return Client(InProcessTransport(module))
 
 
-def sink_of(module: Module) -> MemoryAuditSink:
-    assert isinstance(module.audit, MemoryAuditSink)
-    return module.audit
+from audit_view import sink_of  # noqa: E402  (re-exported for the tests that import it from here)
 
 
 def with_config(**changes: object) -> ModuleConfig:

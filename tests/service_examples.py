@@ -16,18 +16,17 @@ from firmware_sim.device import InProcessTransport
 from firmware_sim.entropy import OsNoiseSource
 from firmware_sim.integrity import PackageCodeImage
 from host_tools.client import Client
-from module.audit.sink import MemoryAuditSink
 from module.core import Module
 from module.integrity import compute_seal
 from module.ports import ManualClock, MemoryFlash
-from module.wire.defs import Command, DigestAlg, KdfAlg, KeyType, Role, State
+from module.wire.defs import AuditPolicy, Command, DigestAlg, KdfAlg, KeyType, Role, State
 
 SEAL = compute_seal(PackageCodeImage())
 OBSERVABLE_STATES = (State.UNINITIALISED, State.OPERATIONAL, State.SOFT_ERROR, State.HARD_ERROR, State.ZEROISED)
 # Services whose success changes the module or the calling session: each gets a fresh module.
 DISRUPTIVE = frozenset(
     {Command.ZEROISE, Command.SELF_TEST, Command.INITIALISE, Command.LOGOUT,
-     Command.OPERATOR_DELETE, Command.OPERATOR_CHANGE_PASSWORD, Command.KEY_DELETE}
+     Command.OPERATOR_DELETE, Command.OPERATOR_CHANGE_PASSWORD, Command.KEY_DELETE, Command.AUDIT_ACK}
 )
 
 
@@ -44,6 +43,7 @@ class Fixture:
     mac: bytes = b""
     public: dict[KeyType, bytes] = field(default_factory=lambda: defaultdict(bytes))
     encapsulation: bytes = b""
+    ack_head: bytes = bytes(32)  # the chain hash at seq 0, for an acknowledgement the module accepts
 
 
 Example = Callable[[Fixture], dict[str, Any]]
@@ -81,6 +81,11 @@ EXAMPLES: dict[Command, Example] = {
     Command.ENCAPSULATE: lambda f: {"public_key": f.public[KeyType.ML_KEM_768]},
     Command.DECAPSULATE: lambda f: {"key_id": f.keys[KeyType.ML_KEM_768], "ciphertext": f.encapsulation},
     Command.ZEROISE: lambda f: {},
+    Command.AUDIT_PUBKEY: lambda f: {},
+    Command.AUDIT_EXPORT: lambda f: {"from_seq": 0, "max_records": 4},
+    Command.AUDIT_CHECKPOINT: lambda f: {"nonce": b"n" * 16},
+    Command.AUDIT_ACK: lambda f: {"seq": 0, "head": f.ack_head},
+    Command.AUDIT_SET_POLICY: lambda f: {"policy": int(AuditPolicy.BLOCK), "high_water_permille": 900},
     Command.DIGEST_SHA1: lambda f: {"message": b"m"},
     Command.SIGN_ECDSA_SHA1: lambda f: {"key_id": f.keys[KeyType.EC_P256], "message": b"m"},
 }
@@ -89,7 +94,7 @@ EXAMPLES: dict[Command, Example] = {
 def new_module() -> Module:
     module = Module(
         flash=MemoryFlash(), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
-        seal=SEAL, config=TEST_CONFIG, audit=MemoryAuditSink(),
+        seal=SEAL, config=TEST_CONFIG,
     )
     module.power_on()
     return module
@@ -127,9 +132,11 @@ def prepare(state: State) -> Prepared:
     client = Client(InProcessTransport(module))
     if state is State.UNINITIALISED:
         factory = client.login(module.config.factory_operator, module.config.factory_password)
-        return Prepared(module, {Role.NONE: 0, Role.CRYPTO_OFFICER: factory.session_id}, Fixture())
+        return Prepared(module, {Role.NONE: 0, Role.CRYPTO_OFFICER: factory.session_id},
+                        Fixture(ack_head=module.trail.chain_hash(0)))
     initialise(module)
     fixture = make_fixture(client)
+    fixture.ack_head = module.trail.chain_hash(0)
     names = {Role.CRYPTO_OFFICER: "officer", Role.USER: "alice", Role.AUDITOR: "audrey"}
     sessions = {Role.NONE: 0} | {role: client.login(name, PASSWORDS[name]).session_id for role, name in names.items()}
     if state is State.SOFT_ERROR:

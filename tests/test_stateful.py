@@ -14,7 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from conftest import PASSWORDS, initialise
 from firmware_sim.device import InProcessTransport
 from host_tools.client import Client
-from module.audit.sink import MemoryAuditSink, RecordKind
+from audit_view import TrailView, sink_of
+from module.audit.sink import RecordKind
 from module.services.catalog import SPECS
 from module.wire.defs import Command, Role, State, Status
 from service_examples import DISRUPTIVE, EXAMPLES, Fixture, make_fixture, new_module
@@ -36,14 +37,13 @@ class ModuleMachine(RuleBasedStateMachine):
         self.sessions: dict[Role, int] = {Role.NONE: 0}
 
     @property
-    def sink(self) -> MemoryAuditSink:
-        assert isinstance(self.module.audit, MemoryAuditSink)
-        return self.module.audit
+    def sink(self) -> TrailView:
+        return sink_of(self.module)
 
     def _call(self, command: Command, params: dict[str, object], session_id: int) -> Status:
-        before = len(self.sink.records)
+        before = self.sink.next_seq
         reply = self.module.call(command, params, session_id)
-        services = [r for r in self.sink.records[before:] if r.entry.kind is RecordKind.SERVICE]
+        services = [r for r in self.sink.since(before) if r.entry.kind is RecordKind.SERVICE]
         assert len(services) == 1 and services[0].entry.status is reply.status
         return reply.status
 

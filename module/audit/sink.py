@@ -2,7 +2,8 @@
 
 The core never formats, chains or stores records itself; it builds an :class:`AuditEntry` and
 appends it. The sink stamps the sequence number, boot counter and time. ``MemoryAuditSink`` is
-the simple in-memory sink; the hash-chained ring in flash implements the same protocol.
+an in-memory sink for tests of the core and for the "audit off" baseline of the benchmarks; the
+module's own sink is :class:`module.audit.trail.AuditTrail`, the hash-chained ring in flash.
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ class AuditSink(Protocol):
         """True when the sink can take only the records of services allowed while it is full."""
         ...
 
+    def has_room(self, records: int) -> bool:
+        """Whether ``records`` more appends fit; when not, the core refuses the call unrecorded."""
+        ...
+
+    def count_refusal(self) -> None:
+        """Count a call refused for want of room (the sink reports the count once it has room)."""
+        ...
+
+    def open(self, boot: int) -> None:
+        """Power-on: recover and verify what the sink holds before the first append."""
+        ...
+
+    def close(self) -> None:
+        """Power-off: forget volatile state."""
+        ...
+
 
 class MemoryAuditSink:
     """Keeps every record in a list. For in-process use and tests of the core."""
@@ -81,3 +98,15 @@ class MemoryAuditSink:
 
     def would_block(self) -> bool:
         return False
+
+    def has_room(self, records: int) -> bool:
+        return True
+
+    def count_refusal(self) -> None:
+        """Never called: a list always has room."""
+
+    def open(self, boot: int) -> None:
+        """Nothing to recover: the list lives as long as the object."""
+
+    def close(self) -> None:
+        """The records stay readable after power-off (tests inspect them)."""

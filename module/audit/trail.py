@@ -257,6 +257,23 @@ class AuditTrail:
         self._require_open()
         return self._policy == "block" and self._used >= self.config.capacity - self.config.reserve
 
+    def has_room(self, records: int) -> bool:
+        """Whether ``records`` more appends fit before the ring is exhausted (always, under wrap).
+
+        The core asks before it runs a service, so a service that could not be recorded is
+        refused before it does anything rather than done and left unrecorded."""
+        self._require_open()
+        return self._policy == "wrap" or self._used + records <= self.config.capacity - INTERNAL_RESERVE
+
+    def count_refusal(self) -> None:
+        """A call refused for want of a slot: counted in flash, summarised by a LOSS(REFUSED) record."""
+        self._require_open()
+        self._count_refusal()
+
+    @property
+    def has_signing_key(self) -> bool:
+        return self._key is not None
+
     # ------------------------------------------------------------------ keys
     def set_signing_key(self, private_seed: bytes) -> None:
         """Use this Ed25519 seed (kept by the core in its SSP store) for checkpoints; no record."""
@@ -298,6 +315,20 @@ class AuditTrail:
             self._write_checkpoint(CheckpointReason.KEY_START, b"", t, LinkKind.PREV_KEY, old_public)
         else:
             self._write_checkpoint(CheckpointReason.KEY_START, b"", t)
+
+    def retire_key(self, *, boot: int, tick_ns: int, utc_ns: int) -> None:
+        """Zeroisation without a DRBG to make a successor (from an error state): the old key's last
+        act signs a ZEROISATION checkpoint naming no next key, then it is wiped. The key made at
+        the next initialisation starts its own line of checkpoints (KEY_START, no link)."""
+        self._require_open()
+        t = _Times(boot, tick_ns, utc_ns)
+        try:
+            if self._key is not None:
+                self._reserve_slot(t, _HANDOVER)
+                self._write_checkpoint(CheckpointReason.ZEROISATION, b"", t)
+        finally:
+            self._wipe_key()
+            self._public = b""
 
     # ----------------------------------------------------------- checkpoints
     def checkpoint(self, nonce: bytes = b"", *, boot: int, tick_ns: int, utc_ns: int) -> bytes:

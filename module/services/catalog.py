@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from module.services import auth, crypto, info, keys, lifecycle, nonapproved, operators
+from module.cast import CAST_NAMES
+from module.services import audit, auth, crypto, info, keys, lifecycle, nonapproved, operators
 from module.services.registry import AuditCategory as A
 from module.services.registry import Param, ParamType, ServiceSpec, SspUse
 from module.wire.defs import Command as C
-from module.wire.defs import DigestAlg, KdfAlg, KeyType, Role, SspAccess, State
+from module.wire.audit_format import MAX_NONCE_BYTES
+from module.wire.defs import AuditPolicy, DigestAlg, KdfAlg, KeyType, Role, SspAccess, State
 
 __all__ = ["SERVICES", "SPECS"]
 
@@ -23,6 +25,7 @@ AUTHENTICATED = frozenset({Role.CRYPTO_OFFICER, Role.USER, Role.AUDITOR})
 CO = frozenset({Role.CRYPTO_OFFICER})
 USER = frozenset({Role.USER})
 CO_USER = frozenset({Role.CRYPTO_OFFICER, Role.USER})
+CO_AUDITOR = frozenset({Role.CRYPTO_OFFICER, Role.AUDITOR})
 NOBODY_BUT_LOGIN = frozenset({Role.NONE})
 
 # --- when --------------------------------------------------------------------------------------
@@ -32,6 +35,7 @@ LOGIN_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL})
 SESSION_END_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL, State.SOFT_ERROR, State.HARD_ERROR})
 FACTORY = frozenset({State.UNINITIALISED})
 APPROVED = frozenset({State.OPERATIONAL})
+AUDIT_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL})
 ZEROISE_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL, State.SOFT_ERROR, State.HARD_ERROR})
 
 # --- parameters --------------------------------------------------------------------------------
@@ -51,29 +55,32 @@ G, R, W, E, Z = SspAccess.G, SspAccess.R, SspAccess.W, SspAccess.E, SspAccess.Z
 DRBG = SspUse("DRBG state", E)
 OP_KEYS_E = SspUse("operator static keys", E)
 SESSION_KEYS_G = SspUse("session keys", G)
+SEQ = Param("seq", P.UINT, max_value=2**64 - 1, doc="audit sequence number")
 
 _SPECS: tuple[ServiceSpec, ...] = (
     ServiceSpec(C.GET_STATUS, "Show status", "State, boot counter, last error, counters.", ANYONE, ALWAYS,
-                True, A.INFORMATION, info.get_status, allowed_when_audit_full=True),
+                True, A.INFORMATION, info.get_status, allowed_when_audit_full=True, drains_audit=True),
     ServiceSpec(C.GET_VERSION, "Show version", "Module name, firmware version, serial.", ANYONE, ALWAYS,
-                True, A.INFORMATION, info.get_version, allowed_when_audit_full=True),
+                True, A.INFORMATION, info.get_version, allowed_when_audit_full=True, drains_audit=True),
     ServiceSpec(C.SELF_TEST, "Self-test", "Re-run the integrity test, DRBG and entropy tests and every CAST.",
                 ANYONE, SELF_TEST_STATES, True, A.SELF_TEST, info.self_test,
-                ssps=(SspUse("DRBG state", G | Z),), allowed_when_audit_full=True),
+                ssps=(SspUse("DRBG state", G | Z),), allowed_when_audit_full=True,
+                audit_records=len(CAST_NAMES) + 8),
     ServiceSpec(C.AUTH_BEGIN, "Login: begin", "Open a session with a challenge (mutual challenge-response).",
                 NOBODY_BUT_LOGIN, LOGIN_STATES, True, A.AUTHENTICATION, auth.auth_begin,
                 params=(OPERATOR, Param("host_challenge", P.BYTES, min_len=16, max_len=16)),
-                ssps=(OP_KEYS_E, SESSION_KEYS_G, DRBG), allowed_when_audit_full=True),
+                ssps=(OP_KEYS_E, SESSION_KEYS_G, DRBG), allowed_when_audit_full=True, drains_audit=True),
     ServiceSpec(C.AUTH_FINISH, "Login: finish", "Check the host's proof, return the module's proof.",
                 NOBODY_BUT_LOGIN, LOGIN_STATES, True, A.AUTHENTICATION, auth.auth_finish,
                 params=(Param("session_id", P.UINT), Param("host_proof", P.BYTES, min_len=32, max_len=32)),
-                ssps=(SspUse("session keys", E),), allowed_when_audit_full=True),
+                ssps=(SspUse("session keys", E),), allowed_when_audit_full=True, drains_audit=True),
     ServiceSpec(C.LOGOUT, "Logout", "Close the session and wipe its keys.", AUTHENTICATED, SESSION_END_STATES,
                 True, A.AUTHENTICATION, auth.logout, ssps=(SspUse("session keys", Z),),
-                allowed_when_audit_full=True),
+                allowed_when_audit_full=True, drains_audit=True),
     ServiceSpec(C.INITIALISE, "Initialise", "Replace the factory credential with the first Crypto Officer.",
                 CO, FACTORY, True, A.LIFE_CYCLE, lifecycle.initialise, params=(OPERATOR, PASSWORD),
-                ssps=(SspUse("operator static keys", G | W | Z), DRBG)),
+                ssps=(SspUse("operator static keys", G | W | Z), DRBG, SspUse("audit signing key", G | W)),
+                audit_records=4),
     ServiceSpec(C.OPERATOR_CREATE, "Create operator", "Add an operator with a role and a password.",
                 CO, APPROVED, True, A.OPERATOR_MANAGEMENT, operators.create,
                 params=(OPERATOR, Param("role", P.UINT, enum=Role), PASSWORD),
@@ -153,7 +160,28 @@ _SPECS: tuple[ServiceSpec, ...] = (
     ServiceSpec(C.ZEROISE, "Zeroise", "Overwrite every SSP in memory and flash.", CO, ZEROISE_STATES, True,
                 A.LIFE_CYCLE, lifecycle.zeroise,
                 ssps=(SspUse("stored keys", Z), SspUse("operator static keys", Z), SspUse("session keys", Z),
-                      SspUse("DRBG state", Z)),
+                      SspUse("DRBG state", Z), SspUse("audit signing key", G | W | E | Z)),
+                allowed_when_audit_full=True, audit_records=7),
+    ServiceSpec(C.AUDIT_PUBKEY, "Audit public key", "Ed25519 public key and its self-signed serial statement.",
+                ANYONE, AUDIT_STATES, True, A.AUDIT, audit.public_key, allowed_when_audit_full=True,
+                drains_audit=True),
+    ServiceSpec(C.AUDIT_EXPORT, "Audit export", "A page of records from a sequence number, with its anchor.",
+                CO_AUDITOR, AUDIT_STATES, True, A.AUDIT, audit.export,
+                params=(Param("from_seq", P.UINT, required=False, max_value=2**64 - 1),
+                        Param("max_records", P.UINT, required=False, max_value=audit.MAX_EXPORT_PAGE)),
+                allowed_when_audit_full=True, drains_audit=True),
+    ServiceSpec(C.AUDIT_CHECKPOINT, "Audit checkpoint", "A signed checkpoint now, binding a host nonce.",
+                CO_AUDITOR, AUDIT_STATES, True, A.AUDIT, audit.checkpoint,
+                params=(Param("nonce", P.BYTES, required=False, max_len=MAX_NONCE_BYTES),),
+                ssps=(SspUse("audit signing key", E),), allowed_when_audit_full=True, audit_records=3),
+    ServiceSpec(C.AUDIT_ACK, "Audit acknowledge", "Free records through seq, given the chain hash there.",
+                CO_AUDITOR, AUDIT_STATES, True, A.AUDIT, audit.acknowledge,
+                params=(SEQ, Param("head", P.BYTES, min_len=32, max_len=32)),
+                allowed_when_audit_full=True, drains_audit=True),
+    ServiceSpec(C.AUDIT_SET_POLICY, "Audit policy", "Full-ring policy (block or wrap) and high-water mark.",
+                CO, AUDIT_STATES, True, A.AUDIT, audit.set_policy,
+                params=(Param("policy", P.UINT, enum=AuditPolicy),
+                        Param("high_water_permille", P.UINT, required=False, max_value=1000)),
                 allowed_when_audit_full=True),
     ServiceSpec(C.DIGEST_SHA1, "SHA-1 digest (non-approved)", "Legacy SHA-1; the indicator says not approved.",
                 CO_USER, APPROVED, False, A.CRYPTOGRAPHIC, nonapproved.digest_sha1, params=(MESSAGE,)),

@@ -37,6 +37,7 @@ def initialise(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> S
     module.operators.add(officer)
     module.sessions.clear()
     module.initialised = True
+    module.provision_audit_key()
     module.transition(Trigger.INITIALISE, f"initialised by {officer.name}")
     return ServiceResult({"operator": officer.name, "state": int(module.state)})
 

@@ -104,6 +104,7 @@ class SspUse:
 class ServiceResult:
     data: dict[str, Any] = field(default_factory=dict)
     key_ids: tuple[int, ...] = ()
+    audit_detail: str = ""  # short non-secret note for the call's record ("acknowledged through 41")
 
 
 Handler = Callable[["Module", "CallContext", Mapping[str, Any]], ServiceResult]
@@ -122,6 +123,10 @@ class ServiceSpec:
     params: tuple[Param, ...] = ()
     ssps: tuple[SspUse, ...] = ()
     allowed_when_audit_full: bool = False  # under the block policy, still served when the ring is full
+    # Needed to drain an exhausted ring (status, public key, export, acknowledge): served even
+    # when its own record cannot be written (the refusal counter then counts the record).
+    drains_audit: bool = False
+    audit_records: int = 2  # most records one call writes (its own and its events): room checked first
 
     @property
     def public(self) -> bool:

@@ -14,6 +14,7 @@ __all__ = [
     "Role",
     "State",
     "AuditEvent",
+    "AuditPolicy",
     "KeyType",
     "KeyUse",
     "DigestAlg",
@@ -58,6 +59,11 @@ class Command(IntEnum):
     KEY_AGREE = 0x49  # ECDH P-256
     ENCAPSULATE = 0x4A  # ML-KEM-768 to a given public key
     DECAPSULATE = 0x4B  # ML-KEM-768 with a stored key
+    AUDIT_PUBKEY = 0x60  # the audit public key with its self-signed statement of the serial
+    AUDIT_EXPORT = 0x61  # a page of records from a sequence number, with its chain anchor
+    AUDIT_CHECKPOINT = 0x62  # a signed checkpoint now, binding a host nonce
+    AUDIT_ACK = 0x63  # acknowledge (seq, chain head at seq): frees those slots
+    AUDIT_SET_POLICY = 0x64  # full-ring policy (block or wrap) and high-water mark
     ZEROISE = 0x70
     DIGEST_SHA1 = 0xE0  # non-approved: SHA-1
     SIGN_ECDSA_SHA1 = 0xE1  # non-approved: ECDSA with SHA-1
@@ -139,6 +145,17 @@ class AuditEvent(IntEnum):
     ERROR_ENTERED = 0x100B
     ZEROISATION = 0x100C
     FAULT_INJECTED = 0x100D
+    AUDIT_RING_CORRUPTED = 0x100E  # the ring failed verification at boot (kept in status; see core)
+    AUDIT_TORN_SLOT = 0x100F  # a torn append (power lost mid-write) was discarded at boot
+    AUDIT_KEY_ROTATED = 0x1010  # zeroisation handed the audit trail over to a new signing key
+
+
+@unique
+class AuditPolicy(IntEnum):
+    """What the module does when the audit ring is full."""
+
+    BLOCK = 1  # refuse all but status, login and the drain services until records are acknowledged
+    WRAP = 2  # overwrite the oldest records after a checkpoint, and chain a LOSS record naming them
 
 
 @unique
