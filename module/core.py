@@ -423,10 +423,20 @@ class Module:
             raise PoweredOff("the module is powered off")
         params = dict(params or {})
         spec = self.services.get(command)
-        if not self.audit.has_room(spec.audit_records if spec else 1) and not (spec and spec.drains_audit):
-            # Nothing runs that could not be recorded: refused unrecorded, and counted by the sink.
+        drains = bool(spec and spec.drains_audit)
+        if self.audit_fault:  # no trail to write to: only status (and what may run unrecorded) answers
+            if not drains:
+                self.unrecorded_events += 1
+                return Reply(Status.MODULE_ERROR, False, {}, f"audit trail unusable: {self.audit_fault}")
+        elif not drains and (
+            not self.audit.has_room(spec.audit_records if spec else 1)
+            or (self.audit.would_block() and not (spec and spec.allowed_when_audit_full))
+        ):
+            # Under block, a full ring refuses before anything runs. The refusal is counted, not
+            # recorded (records would eat the reserve the drain needs); the sink writes one chained
+            # LOSS(REFUSED) record with the count as soon as it has room again.
             self.audit.count_refusal()
-            return Reply(Status.AUDIT_FULL, False, {}, "audit ring exhausted: export and acknowledge records")
+            return Reply(Status.AUDIT_FULL, False, {}, "audit ring full: export and acknowledge records")
         now = self.clock.monotonic_ns()
         for gone in self.sessions.expire(now):
             self.event(
@@ -448,8 +458,6 @@ class Module:
                     f"{spec.name} is not available in state {self.state.name}",
                 )
             self._authorise(spec, ctx)
-            if not spec.allowed_when_audit_full and self._audit_would_block():
-                raise ServiceError(Status.AUDIT_FULL, "audit ring full: export and acknowledge records")
             typed, public_params = validate_params(spec, params)
             result = spec.handler(self, ctx, typed)
             status = Status.OK
@@ -483,8 +491,10 @@ class Module:
             # The call's events took the room its record needed (the sink counted the refusal).
             # A drain service is still answered, so an exhausted ring can always be drained;
             # any other result is withheld, as it could not be recorded.
-            if not (spec and spec.drains_audit):
+            if not drains:
                 return Reply(Status.AUDIT_FULL, False, {}, "audit ring exhausted: result withheld")
+            if self.audit_fault:
+                self.unrecorded_events += 1
         except FlashError as exc:
             # Write-ahead: a result whose record is not in flash is not released.
             return Reply(Status.FLASH_FAILURE, False, {}, f"audit record could not be written, result withheld: {exc}")
@@ -508,9 +518,6 @@ class Module:
             raise ServiceError(Status.NOT_AUTHENTICATED, f"{spec.name} needs an authenticated session")
         if ctx.role not in spec.roles:
             raise ServiceError(Status.ACCESS_DENIED, f"role {ctx.role.name} may not call {spec.name}")
-
-    def _audit_would_block(self) -> bool:
-        return self.audit.would_block()
 
     # ---------------------------------------------------------------- helpers
     def enumeration_salt(self, operator: str) -> bytes:
