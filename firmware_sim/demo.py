@@ -7,8 +7,10 @@ audit records every step left behind.
 
 from __future__ import annotations
 
+import io
 import tempfile
 import time
+from enum import IntEnum
 from pathlib import Path
 
 import click
@@ -19,8 +21,17 @@ from firmware_sim.device import InProcessTransport, build_module
 from firmware_sim.integrity import DEFAULT_SEAL_PATH
 from host_tools.client import Client
 from host_tools.errors import DeviceError
-from module.audit.sink import MemoryAuditSink, RecordKind
-from module.wire.defs import AuditEvent, Command, DigestAlg, KeyType, Role
+from host_tools.audit_drain import drain, fetch_public_key
+from host_tools.audit_verify import verify_export
+from module.wire.audit_format import (
+    CheckpointReason,
+    LossReason,
+    RecordItem,
+    RecordKind,
+    decode_record,
+    iter_export,
+)
+from module.wire.defs import AuditEvent, Command, DigestAlg, KeyType, Role, Status
 
 __all__ = ["main", "run_demo"]
 
@@ -30,17 +41,14 @@ ALICE_PASSWORD = "alice-demo-pass"
 
 
 def _code_name(kind: RecordKind, code: int) -> str:
-    enum = Command if kind is RecordKind.SERVICE else AuditEvent
-    try:
-        return enum(code).name
-    except ValueError:
-        return f"0x{code:04x}"
+    enums: dict[RecordKind, type[IntEnum]] = {RecordKind.SERVICE: Command, RecordKind.EVENT: AuditEvent,
+                                              RecordKind.CHECKPOINT: CheckpointReason, RecordKind.LOSS: LossReason}
+    return _enum_name(enums[kind], code)
 
 
 def run_demo(state_dir: Path, console: Console, seal_path: Path = DEFAULT_SEAL_PATH) -> int:
     """Run the walk-through; returns the number of audit records it produced."""
-    sink = MemoryAuditSink()
-    module = build_module(state_dir, seal_path=seal_path, audit=sink)
+    module = build_module(state_dir, seal_path=seal_path)
     started = time.perf_counter()
     module.power_on()
     boot_ms = (time.perf_counter() - started) * 1000
@@ -49,7 +57,7 @@ def run_demo(state_dir: Path, console: Console, seal_path: Path = DEFAULT_SEAL_P
                   f"(integrity test, entropy start-up, DRBG health test and every CAST: {module.self_test_ms:.1f} ms)")
     if module.status_data()["last_error"]:
         console.print(f"[red]Self-test failure:[/] {module.status_data()['last_error']}")
-        return len(sink.records)
+        return 0
 
     client = Client(InProcessTransport(module))
     console.print("\n[bold]1. Initialise[/]: the factory Crypto Officer must replace the factory credential")
@@ -92,17 +100,46 @@ def run_demo(state_dir: Path, console: Console, seal_path: Path = DEFAULT_SEAL_P
     console.print(f"\n[bold]4. Status[/]: state={status['state_name']} boot={status['boot_counter']} "
                   f"keys={status['keys']} approved_mode={status['approved_mode']}")
 
-    records = Table("seq", "kind", "code", "operator", "role", "status", "appr.", "detail", title="5. Audit records")
-    for rec in sink.records:
-        e = rec.entry
-        records.add_row(str(rec.seq), e.kind.name, _code_name(e.kind, e.code), e.operator or "-",
-                        e.role.name if e.role else "-", e.status.name, "yes" if e.approved else "no", e.detail[:48])
+    console.print("\n[bold]5. Auditor[/] drains the audit trail: checkpoint with a fresh nonce, export, "
+                  "verify offline against the public key, acknowledge what verified")
+    key = fetch_public_key(client, expected_serial=module.config.serial)
+    export_path = state_dir / "audit-export.bin"
+    with client.login("audrey", "audrey-demo-pass") as auditor, export_path.open("wb+") as out:
+        drained = drain(auditor, key, out)
+    result = drained.verify
+    console.print(f"   public key {key.public_key.hex()[:16]}... (self-signed statement of serial {key.serial} verified)")
+    console.print(f"   {drained.records} records exported to {export_path}; verification: "
+                  + ("[green]OK[/]" if result.ok else f"[red]{result.reason}[/]")
+                  + f", {result.checkpoints} signed checkpoint(s), verified through seq {result.verified_through}; "
+                  + f"acknowledged: {drained.acknowledged}")
+
+    records = Table("seq", "kind", "code", "operator", "role", "status", "appr.", "detail", title="6. Audit records")
+    decoded = [decode_record(item.data) for item in iter_export(io.BytesIO(export_path.read_bytes()))
+               if isinstance(item, RecordItem)]
+    for rec in decoded:
+        records.add_row(str(rec.seq), rec.kind.name, _code_name(rec.kind, rec.code), rec.operator or "-",
+                        _enum_name(Role, rec.role) if rec.role else "-", _enum_name(Status, rec.status),
+                        "yes" if rec.approved else "no", rec.detail[:48])
     console.print(records)
-    services = sum(1 for r in sink.records if r.entry.kind is RecordKind.SERVICE)
-    console.print(f"{len(sink.records)} records: {services} service calls (one record each) and "
-                  f"{len(sink.records) - services} events. State directory: {state_dir}")
+    services = sum(1 for r in decoded if r.kind is RecordKind.SERVICE)
+    console.print(f"{len(decoded)} records: {services} service calls (one record each), "
+                  f"{len(decoded) - services} events and checkpoints.")
+
+    tampered = bytearray(export_path.read_bytes())
+    tampered[len(tampered) // 2] ^= 0x01
+    bad = verify_export(io.BytesIO(bytes(tampered)), key.public_key, expected_serial=key.serial)
+    console.print(f"\n[bold]7. Tamper evidence[/]: one bit flipped in the export -> verification "
+                  f"[red]{bad.reason.value if bad.reason else 'passed?!'}[/] at seq {bad.first_bad_seq}: {bad.message}")
+    console.print(f"State directory: {state_dir}")
     module.power_off()
-    return len(sink.records)
+    return len(decoded)
+
+
+def _enum_name(enum: type[IntEnum], value: int) -> str:
+    try:
+        return enum(value).name
+    except ValueError:
+        return str(value)
 
 
 def _indicator(approved: bool) -> str:
