@@ -31,6 +31,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from module.algorithms import approved as alg
 from module.wire.defs import DigestAlg, KeyType
+from module.wire.handshake import derive_static_key
 
 __all__ = ["Cast", "CASTS", "CAST_NAMES", "CastFailed", "run_cast", "run_all", "cast_source"]
 
@@ -86,6 +87,7 @@ CASTS: Final[tuple[Cast, ...]] = (
     Cast("ML-KEM-768 encapsulate", "ML-KEM-768", "encapsulate", "FIPS 203"),
     Cast("ML-KEM-768 decapsulate", "ML-KEM-768", "decapsulate", "FIPS 203"),
     Cast("ECDH P-256 shared secret", "KAS-ECC-SSC P-256", "shared secret", "SP 800-56A Rev. 3"),
+    Cast("PBKDF2-HMAC-SHA-256", "PBKDF2 HMAC-SHA2-256", "derive", "SP 800-132"),
 )
 
 CAST_NAMES: Final[tuple[str, ...]] = tuple(c.name for c in CASTS)
@@ -167,6 +169,12 @@ def _hmac(key_type: KeyType) -> Callable[[_Kat, bool], None]:
 def _hkdf(kat: _Kat, corrupt: bool) -> None:
     out = alg.hkdf_sha256(kat.raw("ikm"), kat.raw("salt"), kat.raw("info"), kat.number("length"))
     _expect(out, _expected(kat, "okm", corrupt), "output keying material")
+
+
+def _pbkdf2(kat: _Kat, corrupt: bool) -> None:
+    """The login's own derivation (the static key the handshake proves knowledge of)."""
+    out = derive_static_key(kat.raw("password").decode("utf-8"), kat.raw("salt"), kat.number("iterations"))
+    _expect(out, _expected(kat, "derived", corrupt), "derived key")
 
 
 def _kbkdf(kat: _Kat, corrupt: bool) -> None:
@@ -276,6 +284,7 @@ _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
     "ML-KEM-768 encapsulate": _mlkem_encapsulate,
     "ML-KEM-768 decapsulate": _mlkem_decapsulate,
     "ECDH P-256 shared secret": _ecdh,
+    "PBKDF2-HMAC-SHA-256": _pbkdf2,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
@@ -252,6 +253,17 @@ GCM = {"key": "key", "iv": "iv", "plaintext": "pt", "aad": "aad", "ciphertext": 
 DIGEST = {"message": "msg", "digest": "md"}
 HMAC = {"key": "key", "message": "msg", "mac": "md"}
 KW = {"kek": "k", "plaintext": "p", "wrapped": "c"}
+def check_pbkdf2(entry: Mapping[str, Any]) -> set[str]:
+    """Against the project's copy of RFC 7914's PBKDF2-HMAC-SHA256 vectors (none in cryptography-vectors)."""
+    doc = json.loads((Path(__file__).parent.parent / entry["file"]).read_text(encoding="utf-8"))
+    vector = doc["vectors"][entry["case"]["index"]]
+    assert bytes.fromhex(entry["password"]) == vector["password"].encode()
+    assert bytes.fromhex(entry["salt"]) == vector["salt"].encode()
+    assert entry["iterations"] == vector["iterations"]
+    assert vector["derived"].startswith(entry["derived"]) and len(entry["derived"]) == 64  # PBKDF2 block 1
+    return {"password", "salt", "iterations", "derived"}
+
+
 PROVENANCE: dict[str, Callable[[Mapping[str, Any]], set[str]]] = {
     "AES-256-GCM encrypt": same_fields(GCM),
     "AES-256-GCM decrypt": same_fields(GCM),
@@ -271,6 +283,7 @@ PROVENANCE: dict[str, Callable[[Mapping[str, Any]], set[str]]] = {
     "ML-KEM-768 encapsulate": check_mlkem_encapsulate,
     "ML-KEM-768 decapsulate": check_mlkem_decapsulate,
     "ECDH P-256 shared secret": check_ecdh,
+    "PBKDF2-HMAC-SHA-256": check_pbkdf2,
 }
 
 
