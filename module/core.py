@@ -290,7 +290,7 @@ class Module:
         self._transition(trigger, failure.test)
         if isinstance(self.audit, AuditTrail):
             try:  # the last signed word before the error state: what the trail held when it struck
-                self.audit.error_checkpoint(**self._times())
+                self.audit.error_checkpoint(**self.audit_times())
             except (AuditError, FlashError):
                 self.unrecorded_events += 1
 
@@ -360,9 +360,10 @@ class Module:
 
     def _append(self, entry: AuditEntry) -> None:
         """Write-ahead: returns only once the record is in flash (raises AuditError, FlashError)."""
-        self.audit.append(entry, **self._times())
+        self.audit.append(entry, **self.audit_times())
 
-    def _times(self) -> dict[str, int]:
+    def audit_times(self) -> dict[str, int]:
+        """Boot counter and clock readings for a record the trail writes on the core's behalf."""
         return {"boot": self.boot_counter, "tick_ns": self.clock.monotonic_ns(), "utc_ns": self.clock.utc_ns()}
 
     def provision_audit_key(self) -> None:
@@ -372,7 +373,7 @@ class Module:
             return
         seed = self.random_bytes(32)
         self.flash.write(AUDIT_KEY_FLASH_NAME, seed)
-        self.audit.rotate_key(seed, **self._times())
+        self.audit.rotate_key(seed, **self.audit_times())
 
     def rotate_audit_key(self) -> None:
         """At zeroisation: the old key signs a handover to a fresh one and is destroyed. From an
@@ -381,14 +382,14 @@ class Module:
             return
         if not self.drbg.instantiated:
             try:
-                self.audit.retire_key(**self._times())
+                self.audit.retire_key(**self.audit_times())
             finally:
                 self.flash.delete(AUDIT_KEY_FLASH_NAME)
             self.event(AuditEvent.AUDIT_KEY_ROTATED, detail="audit signing key destroyed at zeroisation")
             return
         seed = self.random_bytes(32)
         try:
-            self.audit.rotate_key(seed, **self._times())
+            self.audit.rotate_key(seed, **self.audit_times())
         finally:  # the old seed is gone from the trail either way; flash must not keep it
             self.flash.write(AUDIT_KEY_FLASH_NAME, seed)
         self.event(AuditEvent.AUDIT_KEY_ROTATED, detail="audit signing key replaced at zeroisation")

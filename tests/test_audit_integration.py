@@ -226,3 +226,38 @@ def test_records_never_hold_secrets(module: Module, client: Client) -> None:
     blob = b"".join(module.trail.export(0, 10_000))
     for needle in (secret, b"bob-password-99", PASSWORDS["alice"].encode(), bytes(module.keys.get(key).material)):
         assert needle not in blob
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    ("command", "params", "status"),
+    [
+        (Command.AUDIT_ACK, {"seq": 2**64 - 1, "head": bytes(32)}, Status.INVALID_PARAMETER),
+        (Command.AUDIT_ACK, {"seq": 1, "head": bytes(31)}, Status.INVALID_PARAMETER),
+        (Command.AUDIT_ACK, {"seq": 1}, Status.INVALID_PARAMETER),
+        (Command.AUDIT_EXPORT, {"max_records": 10_000}, Status.INVALID_PARAMETER),
+        (Command.AUDIT_EXPORT, {"from_seq": -1}, Status.INVALID_PARAMETER),
+        (Command.AUDIT_CHECKPOINT, {"nonce": bytes(33)}, Status.INVALID_PARAMETER),
+        (Command.AUDIT_SET_POLICY, {"policy": 3}, Status.INVALID_PARAMETER),
+        (Command.AUDIT_SET_POLICY, {"policy": 1, "high_water_permille": 0}, Status.INVALID_PARAMETER),
+        (Command.AUDIT_SET_POLICY, {"policy": 1, "high_water_permille": 1001}, Status.INVALID_PARAMETER),
+    ],
+)
+def test_bad_audit_requests_change_nothing_but_their_record(
+    module: Module, client: Client, command: Command, params: dict[str, object], status: Status
+) -> None:
+    with client.login("officer", PASSWORDS["officer"]) as officer:
+        before = module.trail.status()
+        reply = module.call(command, params, officer.session_id)
+        after = module.trail.status()
+    assert reply.status is status and reply.data == {}
+    assert (after.oldest_retained, after.policy, after.high_water) == (before.oldest_retained, before.policy,
+                                                                       before.high_water)
+    assert after.next_seq == before.next_seq + 1  # exactly the refusal's own record
+
+
+def test_export_pages_past_the_end_are_empty(module: Module, client: Client) -> None:
+    with client.login("audrey", PASSWORDS["audrey"]) as auditor:
+        data = auditor.call(Command.AUDIT_EXPORT, {"from_seq": 10**12, "max_records": 5}).data
+        assert data["records"] == [] and data["first_seq"] == data["next_seq"]  # anchored at the head
+        assert auditor.call(Command.AUDIT_EXPORT, {"max_records": 0}).data["records"] == []

@@ -53,7 +53,7 @@ def checkpoint(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> S
     """A signed checkpoint now, binding the host's nonce (freshness); it is itself a record."""
     trail = module.trail
     try:
-        record = trail.checkpoint(params.get("nonce", b""), **module._times())
+        record = trail.checkpoint(params.get("nonce", b""), **module.audit_times())
     except AuditKeyMissing:
         raise _no_key() from None
     except AuditRingExhausted:
