@@ -13,6 +13,7 @@ from firmware_sim.integrity import DEFAULT_SEAL_PATH, PackageCodeImage, read_sea
 from module.audit.sink import AuditSink
 from module.core import Module, ModuleConfig
 from module.ports import EntropySource
+from module.wire.handshake import SessionKeys
 from module.wire.messages import Reply
 
 __all__ = ["build_module", "InProcessTransport"]
@@ -40,10 +41,16 @@ def build_module(
 
 
 class InProcessTransport:
-    """Carries calls straight into a module in this process (the serial line comes later)."""
+    """Carries calls straight into a module in this process (tests and the benchmarks' baseline)."""
 
     def __init__(self, module: Module) -> None:
         self.module = module
 
     def call(self, command: int, params: Mapping[str, Any], session_id: int) -> Reply:
         return self.module.call(command, params, session_id)
+
+    def bind_session(self, session_id: int, keys: SessionKeys) -> None:
+        """Nothing to protect in process: the call never leaves the module's address space."""
+
+    def unbind_session(self, session_id: int) -> None:
+        """Nothing bound."""

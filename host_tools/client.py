@@ -17,6 +17,7 @@ from module.wire.defs import Command, Role, Status
 from module.wire.messages import Reply
 from module.wire.handshake import (
     CHALLENGE_SIZE,
+    SessionKeys,
     derive_session_keys,
     derive_static_key,
     host_proof,
@@ -29,6 +30,12 @@ __all__ = ["Reply", "CallTransport", "Client", "Session"]
 
 class CallTransport(Protocol):
     def call(self, command: int, params: Mapping[str, Any], session_id: int) -> Reply: ...
+
+    def bind_session(self, session_id: int, keys: SessionKeys) -> None:
+        """After a login: the session's keys, for a transport that protects its messages."""
+        ...
+
+    def unbind_session(self, session_id: int) -> None: ...
 
 
 class Client:
@@ -58,6 +65,7 @@ class Client:
         ).data
         if not hmac.compare_digest(finish["module_proof"], module_proof(keys, context)):
             raise InvalidResponseError("the module failed to prove knowledge of the operator's key")
+        self.transport.bind_session(session_id, keys)
         return Session(self, session_id, operator, Role(finish["role"]))
 
 
@@ -80,12 +88,16 @@ class Session:
         reply = self.client.call(command, params, self.session_id)
         if command in ENDS_ALL_SESSIONS:
             self.open = False  # the module closed every session, this one included
+            self.client.transport.unbind_session(self.session_id)
         return reply
 
     def logout(self) -> None:
         if self.open:
             self.open = False
-            self.client.call(Command.LOGOUT, {}, self.session_id)
+            try:
+                self.client.call(Command.LOGOUT, {}, self.session_id)
+            finally:
+                self.client.transport.unbind_session(self.session_id)
 
     def __enter__(self) -> Session:
         return self

@@ -501,6 +501,29 @@ class Module:
             return Reply(Status.FLASH_FAILURE, False, {}, f"audit record could not be written, result withheld: {exc}")
         return response
 
+    def record_refusal(self, command: int, session_id: int, status: Status, message: str) -> Reply:
+        """A call the line refused before dispatch (a message that failed the secure channel, or
+        parameters that do not decode): answered with ``status``, recorded like any other call."""
+        if self.state is State.POWER_OFF:
+            raise PoweredOff("the module is powered off")
+        sess = self.sessions.get(session_id) if session_id else None
+        known = sess is not None and sess.authenticated
+        entry = AuditEntry(
+            kind=RecordKind.SERVICE, code=command, status=status, approved=False, session_id=session_id,
+            operator=sess.operator if sess is not None and known else "",
+            role=sess.role if sess is not None and known else Role.NONE, detail=message[:120],
+        )
+        if self.audit_fault:
+            self.unrecorded_events += 1
+        elif not self.audit.has_room(1):
+            self.audit.count_refusal()
+        else:
+            try:
+                self._append(entry)
+            except (AuditError, FlashError):
+                self.unrecorded_events += 1
+        return Reply(status, False, {}, message)
+
     def _identify(self, spec: ServiceSpec, ctx: CallContext, session_id: int, now: int) -> None:
         """Attach the caller's session (if any) so even a refusal is recorded against it."""
         if not session_id:

@@ -77,6 +77,7 @@ class Status(IntEnum):
     OK = 0x00  # the service ran
     UNKNOWN_COMMAND = 0x01  # no service has this code
     INVALID_PARAMETER = 0x02  # a parameter is missing, of the wrong type or out of range
+    BAD_FRAME = 0x03  # a frame failed its CRC, length or version check (nothing was run)
     INVALID_STATE = 0x10  # the service is not available in the module's current state
     MODULE_ERROR = 0x11  # the module is in an error state: no data output
     NOT_AUTHENTICATED = 0x20  # the service needs an authenticated session
@@ -90,6 +91,7 @@ class Status(IntEnum):
     OPERATOR_EXISTS = 0x28
     OPERATOR_NOT_FOUND = 0x29
     LAST_CRYPTO_OFFICER = 0x2A  # deleting this operator would leave no Crypto Officer
+    MESSAGE_REJECTED = 0x2B  # secure channel: replayed, reordered, altered or unprotected message
     KEY_NOT_FOUND = 0x30
     KEY_USE_DENIED = 0x31  # the key's attributes forbid this use
     KEY_NOT_EXPORTABLE = 0x32

@@ -1,0 +1,104 @@
+"""The protocol layer on the host: service calls as frames over a byte transport.
+
+One request in flight per session. A response that does not arrive within ``timeout`` seconds
+makes the host send the very same frame again (same sequence number, same bytes), up to
+``retries`` times: the device answers a repeat from its cache, so nothing runs twice. Inside a
+session every request is protected with the session's keys (``module.wire.channel``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from host_tools.errors import InvalidResponseError, TransportError
+from host_tools.transport import Transport
+from module.wire.channel import ChannelError, reply_of, request_frame
+from module.wire.defs import Status
+from module.wire.frame import Frame, FrameDecoder, FrameError, encode_frame
+from module.wire.handshake import SessionKeys
+from module.wire.messages import Reply
+
+__all__ = ["WireTransport"]
+
+
+@dataclass
+class _SessionState:
+    outbound: AESGCM
+    inbound: AESGCM
+    seq: int = 0
+
+
+class WireTransport:
+    """A :class:`host_tools.client.CallTransport` over a serial line, pty or socket."""
+
+    def __init__(self, transport: Transport, *, timeout: float = 5.0, retries: int = 2) -> None:
+        self.transport = transport
+        self.timeout = timeout
+        self.retries = retries
+        self._decoder = FrameDecoder()
+        self._sessions: dict[int, _SessionState] = {}
+        self._clear_seq = 0
+        self.retransmits = 0
+
+    # --------------------------------------------------------- CallTransport
+    def call(self, command: int, params: Mapping[str, Any], session_id: int) -> Reply:
+        state = self._sessions.get(session_id) if session_id else None
+        if session_id and state is None:
+            raise TransportError(f"session {session_id} is not bound on this transport (log in first)")
+        if state is not None:
+            state.seq += 1
+            seq = state.seq
+            frame = request_frame(command, params, session_id, seq, state.outbound)
+        else:
+            self._clear_seq = self._clear_seq % 0xFFFFFFFF + 1
+            seq = self._clear_seq
+            frame = request_frame(command, params, 0, seq)
+        response = self._exchange(encode_frame(frame), session_id, seq)
+        try:
+            # A refusal before dispatch comes back in the clear; reply_of accepts either.
+            return reply_of(response, state.inbound if state is not None else None)
+        except ChannelError as exc:
+            raise InvalidResponseError(str(exc)) from None
+
+    def bind_session(self, session_id: int, keys: SessionKeys) -> None:
+        """After a login: protect this session's messages with its keys."""
+        self._sessions[session_id] = _SessionState(AESGCM(keys.host_to_module), AESGCM(keys.module_to_host))
+
+    def unbind_session(self, session_id: int) -> None:
+        self._sessions.pop(session_id, None)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # -------------------------------------------------------------- exchange
+    def _exchange(self, data: bytes, session_id: int, seq: int) -> Frame:
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.retransmits += 1
+            self.transport.write(data)
+            frame = self._await(session_id, seq)
+            if frame is not None:
+                return frame
+        raise TransportError(f"no response in {self.timeout} s after {self.retries + 1} attempts")
+
+    def _await(self, session_id: int, seq: int) -> Frame | None:
+        """The response to (session, seq); stale responses and line noise are skipped."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._decoder.expire()  # a partial frame will not be completed now
+                return None
+            chunk = self.transport.read(remaining)
+            for item in self._decoder.feed(chunk):
+                if isinstance(item, FrameError):
+                    continue
+                if item.session_id == session_id and item.seq == seq:
+                    return item
+                if item.session_id == 0 and item.seq == 0 and item.code == Status.BAD_FRAME:
+                    return None  # the device saw our frame damaged: send it again now

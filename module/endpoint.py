@@ -1,0 +1,152 @@
+"""The module's end of the line: frames in, frames out, secure channel and retransmission.
+
+Pure logic like the rest of ``module/``: the device (``firmware_sim``) reads bytes from a pty,
+tty or socket, cuts them into frames with :class:`~module.wire.frame.FrameDecoder` and hands each
+one to :meth:`Endpoint.handle`; what comes back goes on the line.
+
+Rules it keeps:
+- A frame that fails its CRC or header checks runs nothing and changes nothing; it is answered
+  with BAD_FRAME (session 0, sequence 0) so a host learns the line is noisy.
+- Session 0 is the clear channel (public services and the login handshake). Any other session id
+  must carry an AES-GCM-protected payload under that session's keys, with the next sequence
+  number; anything else is refused with MESSAGE_REJECTED and recorded.
+- Retransmission: a request identical to the last one of its session (same sequence number,
+  same bytes) gets the cached response again; the service does not run twice and is recorded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from module.core import Module
+from module.wire.channel import (
+    HOST_TO_MODULE,
+    ChannelError,
+    open_payload,
+    request_params,
+    response_frame,
+)
+from module.wire.defs import Status
+from module.wire.frame import Flags, Frame, FrameError, encode_frame
+from module.wire.messages import Reply
+
+__all__ = ["Endpoint"]
+
+CLOSED_CHANNELS_KEPT = 16  # closed sessions whose last response is still kept for a retransmit
+
+
+@dataclass
+class _Channel:
+    """One session's channel state: keys as of the handshake, last sequence and its answer."""
+
+    inbound: AESGCM | None
+    outbound: AESGCM | None
+    last_seq: int = 0
+    last_request: bytes = b""  # digest of the last request frame's bytes
+    last_response: bytes = b""  # the encoded response frame, for a retransmit
+    closed: bool = False
+    rejected: int = field(default=0)
+
+
+class Endpoint:
+    def __init__(self, module: Module) -> None:
+        self.module = module
+        self._channels: OrderedDict[int, _Channel] = OrderedDict()
+        self._clear = _Channel(None, None)  # session 0: single-entry retransmit cache
+        self.frames_rejected = 0
+
+    def handle_bytes(self, frame: Frame | FrameError) -> bytes:
+        """One decoded item from the line to the bytes to write back."""
+        if isinstance(frame, FrameError):
+            self.frames_rejected += 1
+            return encode_frame(response_frame(Reply(Status.BAD_FRAME, False, {}, str(frame)), 0, 0))
+        return self.handle(frame)
+
+    def handle(self, frame: Frame) -> bytes:
+        if frame.flags & Flags.RESPONSE:
+            self.frames_rejected += 1
+            return encode_frame(response_frame(Reply(Status.BAD_FRAME, False, {}, "a response sent to the module"), 0, 0))
+        fingerprint = hashlib.sha256(frame.header() + frame.payload).digest()
+        if frame.session_id == 0:
+            return self._clear_request(frame, fingerprint)
+        return self._session_request(frame, fingerprint)
+
+    # ----------------------------------------------------------------- session 0
+    def _clear_request(self, frame: Frame, fingerprint: bytes) -> bytes:
+        cache = self._clear
+        if cache.last_response and frame.seq == cache.last_seq and fingerprint == cache.last_request:
+            return cache.last_response
+        if frame.flags & Flags.ENCRYPTED:
+            reply = self.module.record_refusal(frame.code, 0, Status.MESSAGE_REJECTED, "encrypted payload outside a session")
+        else:
+            reply = self._dispatch(frame, frame.payload, 0)
+        out = encode_frame(response_frame(reply, 0, frame.seq))
+        cache.last_seq, cache.last_request, cache.last_response = frame.seq, fingerprint, out
+        return out
+
+    # ---------------------------------------------------------- protected sessions
+    def _session_request(self, frame: Frame, fingerprint: bytes) -> bytes:
+        sid = frame.session_id
+        channel = self._channels.get(sid)
+        if channel is not None and channel.last_response and frame.seq == channel.last_seq \
+                and fingerprint == channel.last_request:
+            return channel.last_response  # a retransmit: answered again, not run again
+        if channel is None or channel.closed or not self._session_alive(sid):
+            channel = self._open_channel(sid)
+            if channel is None:
+                return self._reject(frame, Status.SESSION_INVALID, "unknown, closed or expired session")
+        if not frame.flags & Flags.ENCRYPTED:
+            return self._reject(frame, Status.MESSAGE_REJECTED, "a session message must be protected")
+        if frame.seq != channel.last_seq + 1:
+            return self._reject(frame, Status.MESSAGE_REJECTED,
+                                f"sequence {frame.seq}, expected {channel.last_seq + 1} (replayed or reordered)")
+        try:
+            plaintext = open_payload(frame, channel.inbound, HOST_TO_MODULE)
+        except ChannelError as exc:
+            return self._reject(frame, Status.MESSAGE_REJECTED, str(exc))
+        reply = self._dispatch(frame, plaintext, sid)
+        out = encode_frame(response_frame(reply, sid, frame.seq, channel.outbound))
+        channel.last_seq, channel.last_request, channel.last_response = frame.seq, fingerprint, out
+        if not self._session_alive(sid):  # logout, zeroisation: keep the answer for a retransmit
+            channel.closed = True
+            self._prune()
+        return out
+
+    def _session_alive(self, sid: int) -> bool:
+        sess = self.module.sessions.get(sid)
+        return sess is not None and sess.authenticated
+
+    def _open_channel(self, sid: int) -> _Channel | None:
+        """Bind a channel to a session the module authenticated (its keys are copied now, so
+        the answer to a LOGOUT can still be protected after the module wiped them)."""
+        sess = self.module.sessions.get(sid)
+        if sess is None or not sess.authenticated:
+            self._channels.pop(sid, None)
+            return None
+        channel = _Channel(AESGCM(bytes(sess.host_to_module)), AESGCM(bytes(sess.module_to_host)))
+        self._channels[sid] = channel
+        self._channels.move_to_end(sid)
+        self._prune()
+        return channel
+
+    def _prune(self) -> None:
+        closed = [sid for sid, ch in self._channels.items() if ch.closed or not self._session_alive(sid)]
+        for sid in closed[: max(0, len(closed) - CLOSED_CHANNELS_KEPT)]:
+            del self._channels[sid]
+
+    def _reject(self, frame: Frame, status: Status, message: str) -> bytes:
+        """Refused before dispatch: recorded, answered in the clear (nothing secret in a refusal)."""
+        self.frames_rejected += 1
+        reply = self.module.record_refusal(frame.code, frame.session_id, status, message)
+        return encode_frame(response_frame(reply, frame.session_id, frame.seq))
+
+    def _dispatch(self, frame: Frame, plaintext: bytes, sid: int) -> Reply:
+        try:
+            params = request_params(plaintext)
+        except ChannelError as exc:
+            return self.module.record_refusal(frame.code, sid, Status.INVALID_PARAMETER, str(exc))
+        return self.module.call(frame.code, params, sid)
