@@ -12,11 +12,13 @@ from firmware_sim.flash import DirectoryFlash
 from firmware_sim.integrity import DEFAULT_SEAL_PATH, PackageCodeImage, read_seal
 from module.audit.sink import AuditSink
 from module.core import Module, ModuleConfig
+from module.endpoint import Endpoint
 from module.ports import EntropySource
+from module.wire.frame import FrameDecoder
 from module.wire.handshake import SessionKeys
 from module.wire.messages import Reply
 
-__all__ = ["build_module", "InProcessTransport"]
+__all__ = ["build_module", "InProcessTransport", "EndpointLine"]
 
 
 def build_module(
@@ -54,3 +56,34 @@ class InProcessTransport:
 
     def unbind_session(self, session_id: int) -> None:
         """Nothing bound."""
+
+
+class EndpointLine:
+    """A byte line wired straight into an :class:`~module.endpoint.Endpoint` in this process.
+
+    It honours :class:`host_tools.transport.Transport` (open, close, read, write) the way pyserial's
+    ``loop://`` honours a serial port: the full frame codec and secure channel run, only the pty
+    is missing. Unit tests use it; integration tests use a real pty.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._decoder = FrameDecoder()
+        self._outbox = bytearray()
+        self.written: list[bytes] = []  # every chunk the host wrote, for tests that replay them
+
+    def open(self) -> None:
+        """Always open."""
+
+    def close(self) -> None:
+        self._outbox.clear()
+
+    def write(self, data: bytes) -> None:
+        self.written.append(bytes(data))
+        for item in self._decoder.feed(data):
+            self._outbox += self.endpoint.handle_bytes(item)
+
+    def read(self, timeout: float) -> bytes:
+        out = bytes(self._outbox)
+        self._outbox.clear()
+        return out

@@ -156,11 +156,12 @@ def _powered(module: Module) -> Iterator[Module]:
 @click.option("--pbkdf2-iterations", type=click.IntRange(min=1000),
               help="PBKDF2 iterations for credentials set from now on (default 100,000).")
 @click.option("--serial", "serial_number", help="Module serial number.")
+@click.option("--session-timeout", type=click.FloatRange(min=0.1), help="Idle session timeout in seconds (default 300).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
               show_default=True)
 def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_dir: Path | None,
          capacity: int | None, seal_path: Path, pbkdf2_iterations: int | None, serial_number: str | None,
-         log_level: str) -> None:
+         session_timeout: float | None, log_level: str) -> None:
     """Run a simulated cmsim device."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="cmsim-device: %(message)s")
     if sum(bool(x) for x in (use_pty, tty_path, tcp)) > 1:
@@ -175,6 +176,8 @@ def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_
         config = replace(config, auth=AuthPolicy(pbkdf2_iterations=pbkdf2_iterations))
     if serial_number:
         config = replace(config, serial=serial_number)
+    if session_timeout is not None:
+        config = replace(config, session_idle_timeout_s=session_timeout)
     stop = Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

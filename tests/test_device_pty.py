@@ -1,0 +1,154 @@
+"""Integration over a real pty: a `cmsim-device` subprocess driven through pyserial.
+
+Every service, the handshake, session limits and idle timeouts, line noise, reconnection and a
+power cut (SIGKILL) followed by a reboot on the same state directory.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import PASSWORDS, ROLES
+from firmware_sim.integrity import write_seal
+from host_tools.audit_drain import drain, fetch_public_key
+from host_tools.device import Device
+from host_tools.device_process import DeviceProcess, running_device
+from host_tools.errors import DeviceError, TransportError
+from module.services.catalog import SPECS
+from module.wire.defs import Command, Role, State, Status
+from service_examples import DISRUPTIVE, EXAMPLES, make_fixture
+
+FAST = ["--pbkdf2-iterations", "1000"]
+
+
+@pytest.fixture(scope="module")
+def seal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
+    write_seal(path)
+    return path
+
+
+def initialise(dev: Device) -> None:
+    with dev.login("co", "cmsim-factory") as factory:
+        factory.call(Command.INITIALISE, {"operator": "officer", "password": PASSWORDS["officer"]})
+    with dev.login("officer", PASSWORDS["officer"]) as officer:
+        for name in ("alice", "audrey"):
+            officer.call(Command.OPERATOR_CREATE, {"operator": name, "role": int(ROLES[name]), "password": PASSWORDS[name]})
+
+
+@pytest.fixture(scope="module")
+def device(seal: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
+    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal)]) as proc:
+        with Device.open(proc.port) as dev:
+            initialise(dev)
+        yield proc
+
+
+@pytest.fixture
+def dev(device: DeviceProcess) -> Iterator[Device]:
+    with Device.open(device.port, timeout=5) as d:
+        yield d
+
+
+def test_the_first_stdout_line_is_the_pty(device: DeviceProcess) -> None:
+    assert device.port.startswith("/dev/") and os.path.exists(device.port)
+
+
+def test_every_service_over_the_pty(dev: Device) -> None:
+    fixture = make_fixture(dev)
+    names = {Role.CRYPTO_OFFICER: "officer", Role.USER: "alice", Role.AUDITOR: "audrey"}
+    sessions = {role: dev.login(name, PASSWORDS[name]) for role, name in names.items()}
+    try:
+        for spec in SPECS:
+            if spec.command in DISRUPTIVE:
+                continue
+            role = next(r for r in (Role.USER, Role.CRYPTO_OFFICER, Role.AUDITOR, Role.NONE) if r in spec.roles)
+            sid = sessions[role].session_id if role is not Role.NONE else 0
+            reply = dev.transport.call(int(spec.command), EXAMPLES[spec.command](fixture), sid)
+            expected = Status.SESSION_INVALID if spec.command is Command.AUTH_FINISH else Status.OK
+            assert reply.status is expected, f"{spec.command.name}: {reply.status.name} {reply.message}"
+            assert reply.approved is (spec.approved and reply.status is Status.OK)
+    finally:
+        for session in sessions.values():
+            session.logout()
+
+
+def test_session_limit(dev: Device) -> None:
+    opened = []
+    try:
+        with pytest.raises(DeviceError) as info:
+            for _ in range(20):
+                opened.append(dev.login("alice", PASSWORDS["alice"]))
+        assert info.value.status is Status.SESSION_LIMIT
+        assert len(opened) == 8  # ModuleConfig.max_sessions
+    finally:
+        for session in opened:
+            session.logout()
+    dev.login("alice", PASSWORDS["alice"]).logout()  # room again
+
+
+def test_idle_session_times_out(seal: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path, args=[*FAST, "--seal", str(seal), "--session-timeout", "0.5"]) as proc:
+        with Device.open(proc.port) as dev:
+            initialise(dev)
+            session = dev.login("alice", PASSWORDS["alice"])
+            session.call(Command.RANDOM, {"length": 4})
+            time.sleep(0.8)
+            with pytest.raises(DeviceError) as info:
+                session.call(Command.RANDOM, {"length": 4})
+            assert info.value.status is Status.SESSION_INVALID
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(noise=st.binary(min_size=1, max_size=600))
+def test_line_noise_never_hurts_the_device(dev: Device, noise: bytes) -> None:
+    line = dev.transport.transport
+    line.write(noise + b"\x00")
+    time.sleep(0.005)
+    line.read(0.05)  # BAD_FRAME answers, if any
+    assert dev.status()["state_name"] == "OPERATIONAL"
+
+
+def test_the_audit_chain_verifies_after_everything(dev: Device) -> None:
+    key = fetch_public_key(dev)
+    with dev.login("audrey", PASSWORDS["audrey"]) as auditor:
+        result = drain(auditor, key)
+    assert result.verify.ok, result.verify.message
+
+
+def test_a_host_can_close_and_reopen_the_pty(device: DeviceProcess) -> None:
+    for _ in range(3):
+        with Device.open(device.port) as dev:
+            assert dev.status()["state"] == State.OPERATIONAL
+
+
+def test_power_cut_then_reboot_on_the_same_state(seal: Path, tmp_path: Path) -> None:
+    args = [*FAST, "--seal", str(seal)]
+    with running_device(tmp_path, args=args) as proc:
+        with Device.open(proc.port) as dev:
+            initialise(dev)
+            with dev.login("alice", PASSWORDS["alice"]) as alice:
+                for _ in range(20):
+                    alice.call(Command.RANDOM, {"length": 16})
+            boots = dev.status()["boot_counter"]
+        proc.power_cut()
+    with running_device(tmp_path, args=args) as proc:
+        with Device.open(proc.port) as dev:
+            status = dev.status()
+            assert status["state_name"] == "OPERATIONAL" and status["boot_counter"] == boots + 1
+            key = fetch_public_key(dev)
+            with dev.login("audrey", PASSWORDS["audrey"]) as auditor:
+                result = drain(auditor, key)
+            assert result.verify.ok, result.verify.message
+
+
+def test_no_device_no_hang() -> None:
+    with pytest.raises(TransportError):
+        Device.open("/dev/pts/does-not-exist")
