@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test seal bench soak typecheck clean
+.PHONY: demo test seal bench soak docs typecheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m pytest -q -m soak
+
+# Regenerate the tables and worked examples in docs/protocol.md from the code (a test checks them).
+docs: $(STAMP)
+	$(PY) docs/generate.py
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from firmware_sim.demo import run_demo
+from host_tools.demo import run_demo
 from firmware_sim.integrity import write_seal
 
 
@@ -18,6 +18,6 @@ def test_demo_runs_and_its_audit_export_verifies(tmp_path: Path) -> None:
     records = run_demo(tmp_path / "state", Console(file=out, width=200), seal_path=seal)
     text = out.getvalue()
     assert records > 50
-    assert "Power on -> UNINITIALISED" in text
+    assert "reached UNINITIALISED" in text and "Device started on pty /dev/" in text
     assert "verification: OK" in text and "acknowledged: True" in text
     assert "Tamper evidence" in text and "passed?!" not in text

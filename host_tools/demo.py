@@ -1,4 +1,5 @@
-"""`make demo`: an end-to-end walk-through on a simulated device that this command starts itself.
+"""`make demo`: an end-to-end walk-through on a simulated device that this command starts itself
+(a `cmsim-device` subprocess on a fresh pty), driven through the host API over the serial protocol.
 
 Power on (self-tests), initialise out of the factory state, log in as Crypto Officer and as User,
 generate keys, encrypt, sign, show the approved-service indicator, a refused call, status and the
@@ -17,9 +18,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from firmware_sim.device import InProcessTransport, build_module
-from firmware_sim.integrity import DEFAULT_SEAL_PATH
-from host_tools.client import Client
+from host_tools.device import Device
+from host_tools.device_process import running_device
 from host_tools.errors import DeviceError
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.audit_verify import verify_export
@@ -38,6 +38,7 @@ __all__ = ["main", "run_demo"]
 # Demo credentials only: real operators choose their own (and the CLI never takes them as arguments).
 OFFICER_PASSWORD = "officer-demo-pass"
 ALICE_PASSWORD = "alice-demo-pass"
+FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
 
 
 def _code_name(kind: RecordKind, code: int) -> str:
@@ -46,22 +47,26 @@ def _code_name(kind: RecordKind, code: int) -> str:
     return _enum_name(enums[kind], code)
 
 
-def run_demo(state_dir: Path, console: Console, seal_path: Path = DEFAULT_SEAL_PATH) -> int:
-    """Run the walk-through; returns the number of audit records it produced."""
-    module = build_module(state_dir, seal_path=seal_path)
+def run_demo(state_dir: Path, console: Console, seal_path: Path | None = None) -> int:
+    """Run the walk-through against a device subprocess on a pty; returns the audit records drained."""
+    args = ["--seal", str(seal_path)] if seal_path is not None else []
     started = time.perf_counter()
-    module.power_on()
-    boot_ms = (time.perf_counter() - started) * 1000
-    console.rule("[bold]cmsim: simulated FIPS 140-3 module (a simulation, not a validated module)")
-    console.print(f"Power on -> [bold]{module.state.name}[/] in {boot_ms:.1f} ms "
-                  f"(integrity test, entropy start-up, DRBG health test and every CAST: {module.self_test_ms:.1f} ms)")
-    if module.status_data()["last_error"]:
-        console.print(f"[red]Self-test failure:[/] {module.status_data()['last_error']}")
-        return 0
+    with running_device(state_dir, args=args) as proc, Device.open(proc.port) as client:
+        status = client.status()
+        boot_ms = (time.perf_counter() - started) * 1000
+        console.rule("[bold]cmsim: simulated FIPS 140-3 module (a simulation, not a validated module)")
+        console.print(f"Device started on pty [bold]{proc.port}[/] (state directory {state_dir}) and reached "
+                      f"[bold]{status['state_name']}[/] in {boot_ms:.0f} ms, process start included; self-tests "
+                      f"(integrity, entropy start-up, DRBG health, every CAST) took {status['self_test_ms']} ms")
+        if status["last_error"]:
+            console.print(f"[red]Self-test failure:[/] {status['last_error']}")
+            return 0
+        return _walk_through(client, console, state_dir)
 
-    client = Client(InProcessTransport(module))
+
+def _walk_through(client: Device, console: Console, state_dir: Path) -> int:
     console.print("\n[bold]1. Initialise[/]: the factory Crypto Officer must replace the factory credential")
-    with client.login(module.config.factory_operator, module.config.factory_password) as factory:
+    with client.login(FACTORY_OPERATOR, FACTORY_PASSWORD) as factory:  # the documented factory credential
         factory.call(Command.INITIALISE, {"operator": "officer", "password": OFFICER_PASSWORD})
     console.print(f"   state now {client.status()['state_name']}")
 
@@ -102,7 +107,7 @@ def run_demo(state_dir: Path, console: Console, seal_path: Path = DEFAULT_SEAL_P
 
     console.print("\n[bold]5. Auditor[/] drains the audit trail: checkpoint with a fresh nonce, export, "
                   "verify offline against the public key, acknowledge what verified")
-    key = fetch_public_key(client, expected_serial=module.config.serial)
+    key = fetch_public_key(client, expected_serial=client.status()["serial"])
     export_path = state_dir / "audit-export.bin"
     with client.login("audrey", "audrey-demo-pass") as auditor, export_path.open("wb+") as out:
         drained = drain(auditor, key, out)
@@ -131,7 +136,6 @@ def run_demo(state_dir: Path, console: Console, seal_path: Path = DEFAULT_SEAL_P
     console.print(f"\n[bold]7. Tamper evidence[/]: one bit flipped in the export -> verification "
                   f"[red]{bad.reason.value if bad.reason else 'passed?!'}[/] at seq {bad.first_bad_seq}: {bad.message}")
     console.print(f"State directory: {state_dir}")
-    module.power_off()
     return len(decoded)
 
 
@@ -150,7 +154,7 @@ def _indicator(approved: bool) -> str:
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="State directory (flash); a temporary one when omitted.")
 def main(state_dir: Path | None) -> None:
-    """Walk through the module in-process on a simulated device."""
+    """Start a simulated device on a pty and walk through it with the host API."""
     console = Console()
     if state_dir is not None:
         run_demo(state_dir, console)
