@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
+from host_tools.api import SessionServices
 from host_tools.errors import CmsimError, InvalidResponseError, error_for_status
 from module.wire.defs import Command, Role, Status
 from module.wire.messages import Reply
@@ -74,7 +75,7 @@ class Client:
 ENDS_ALL_SESSIONS = frozenset({Command.INITIALISE, Command.ZEROISE})
 
 
-class Session:
+class Session(SessionServices):
     """An authenticated session; use it as a context manager so it is always closed."""
 
     def __init__(self, client: Client, session_id: int, operator: str, role: Role) -> None:

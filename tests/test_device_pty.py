@@ -23,6 +23,7 @@ from host_tools.device_process import DeviceProcess, running_device
 from host_tools.errors import DeviceError, TransportError
 from module.services.catalog import SPECS
 from module.wire.defs import Command, Role, State, Status
+from module.wire.frame import Flags, Frame, FrameDecoder, FrameError
 from service_examples import DISRUPTIVE, EXAMPLES, make_fixture
 
 FAST = ["--pbkdf2-iterations", "1000"]
@@ -109,10 +110,21 @@ def test_idle_session_times_out(seal: Path, tmp_path: Path) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(noise=st.binary(min_size=1, max_size=600))
 def test_line_noise_never_hurts_the_device(dev: Device, noise: bytes) -> None:
+    """Garbage gets well-formed answers with a defined status (or none), and changes nothing."""
     line = dev.transport.transport
     line.write(noise + b"\x00")
-    time.sleep(0.005)
-    line.read(0.05)  # BAD_FRAME answers, if any
+    answers: list[Frame | FrameError] = []
+    decoder = FrameDecoder()
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        answers += decoder.feed(line.read(0.02))
+        if answers and not decoder.pending:
+            break
+    for answer in answers:
+        assert isinstance(answer, Frame), answer
+        assert answer.flags & Flags.RESPONSE and answer.code in Status._value2member_map_
+        assert answer.code in (Status.BAD_FRAME, Status.UNKNOWN_COMMAND, Status.INVALID_PARAMETER,
+                               Status.NOT_AUTHENTICATED, Status.MESSAGE_REJECTED, Status.SESSION_INVALID, Status.OK)
     assert dev.status()["state_name"] == "OPERATIONAL"
 
 
@@ -152,3 +164,36 @@ def test_power_cut_then_reboot_on_the_same_state(seal: Path, tmp_path: Path) -> 
 def test_no_device_no_hang() -> None:
     with pytest.raises(TransportError):
         Device.open("/dev/pts/does-not-exist")
+
+
+def test_tcp_line(seal: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path, args=[*FAST, "--seal", str(seal), "--tcp", "127.0.0.1:0"]) as proc:
+        assert proc.port.startswith("socket://127.0.0.1:")
+        with Device.open(proc.port) as dev:
+            initialise(dev)
+            with dev.login("alice", PASSWORDS["alice"]) as alice:
+                assert len(alice.random(32)) == 32
+
+
+def test_tty_line(seal: Path, tmp_path: Path) -> None:
+    """--tty serves on an existing serial device: here the slave end of a pty the test owns."""
+    import tty
+
+    from module.wire.channel import reply_of, request_frame
+    from module.wire.frame import FrameDecoder, encode_frame
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    try:
+        with running_device(tmp_path, args=[*FAST, "--seal", str(seal), "--tty", os.ttyname(slave)]) as proc:
+            assert proc.port == os.ttyname(slave)
+            os.write(master, encode_frame(request_frame(int(Command.GET_STATUS), {}, 0, 1)))
+            decoder, frames = FrameDecoder(), []
+            deadline = time.monotonic() + 10
+            while not frames and time.monotonic() < deadline:
+                frames = decoder.feed(os.read(master, 65536))
+            assert reply_of(frames[0]).data["state_name"] == "UNINITIALISED"  # type: ignore[arg-type]
+    finally:
+        os.close(master)
+        os.close(slave)
