@@ -151,6 +151,9 @@ def _powered(module: Module) -> Iterator[Module]:
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
               help="State directory (the flash). A temporary one when omitted.")
 @click.option("--capacity", type=click.IntRange(min=16), help="Audit ring capacity in records.")
+@click.option("--fsync", type=click.Choice(["always", "os"]), default="always", show_default=True,
+              help="Audit write-ahead: fsync each record (survives power loss) or leave it to the OS "
+                   "(survives a crash of this process only).")
 @click.option("--seal", "seal_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SEAL_PATH,
               show_default=True, help="Integrity seal written by `cmsim-seal` (`make seal`).")
 @click.option("--pbkdf2-iterations", type=click.IntRange(min=1000),
@@ -160,7 +163,7 @@ def _powered(module: Module) -> Iterator[Module]:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
               show_default=True)
 def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_dir: Path | None,
-         capacity: int | None, seal_path: Path, pbkdf2_iterations: int | None, serial_number: str | None,
+         capacity: int | None, fsync: str, seal_path: Path, pbkdf2_iterations: int | None, serial_number: str | None,
          session_timeout: float | None, log_level: str) -> None:
     """Run a simulated cmsim device."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="cmsim-device: %(message)s")
@@ -170,8 +173,10 @@ def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_
         state_dir = Path(tempfile.mkdtemp(prefix="cmsim-state-"))
         click.echo(f"cmsim-device: no --state given, using {state_dir}", err=True)
     config = ModuleConfig()
+    audit = AuditConfig(fsync="os") if fsync == "os" else config.audit
     if capacity is not None:
-        config = replace(config, audit=AuditConfig(capacity=capacity, reserve=min(32, capacity // 4)))
+        audit = replace(audit, capacity=capacity, reserve=min(audit.reserve, capacity // 4))
+    config = replace(config, audit=audit)
     if pbkdf2_iterations is not None:
         config = replace(config, auth=AuthPolicy(pbkdf2_iterations=pbkdf2_iterations))
     if serial_number:
