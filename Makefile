@@ -20,6 +20,7 @@ demo: seal
 	$(VENV)/bin/cmsim-demo
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q -m "not soak"
 

@@ -7,6 +7,7 @@ side never imports the device.
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -49,8 +50,6 @@ class DeviceProcess:
 
 def _first_line(process: subprocess.Popen[bytes]) -> str:
     assert process.stdout is not None
-    import selectors
-
     with selectors.DefaultSelector() as sel:
         sel.register(process.stdout, selectors.EVENT_READ)
         if not sel.select(START_TIMEOUT):

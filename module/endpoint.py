@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -49,7 +49,6 @@ class _Channel:
     last_request: bytes = b""  # digest of the last request frame's bytes
     last_response: bytes = b""  # the encoded response frame, for a retransmit
     closed: bool = False
-    rejected: int = field(default=0)
 
 
 class Endpoint:

@@ -85,7 +85,6 @@ def client(module: Module) -> Client:
     return Client(InProcessTransport(module))
 
 
-from audit_view import sink_of  # noqa: E402  (re-exported for the tests that import it from here)
 
 
 def with_config(**changes: object) -> ModuleConfig:

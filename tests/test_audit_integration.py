@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import random
-from dataclasses import replace
 
 import pytest
 
@@ -32,7 +31,7 @@ from module.wire.audit_format import (
     decode_record,
     iter_export,
 )
-from module.wire.defs import AuditEvent, AuditPolicy, Command, DigestAlg, KeyType, State, Status
+from module.wire.defs import AuditPolicy, Command, DigestAlg, KeyType, State, Status
 
 
 def small(capacity: int = 128, **audit: object) -> ModuleConfig:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from conftest import PASSWORDS, ModuleFactory, initialise, sink_of, with_config
-from firmware_sim.device import InProcessTransport
 from host_tools.client import Client
 from host_tools.errors import AuthenticationError, DeviceError
 from module.operators import AuthPolicy
