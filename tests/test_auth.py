@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORDS, ModuleFactory, initialise, sink_of, with_config
+from audit_view import sink_of
+from conftest import PASSWORDS, ModuleFactory, initialise, with_config
 from host_tools.client import Client
 from host_tools.errors import AuthenticationError, DeviceError
 from module.operators import AuthPolicy

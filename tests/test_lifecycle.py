@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORDS, ModuleFactory, initialise, sink_of
+from audit_view import sink_of
+from conftest import PASSWORDS, ModuleFactory, initialise
 from firmware_sim.device import InProcessTransport
 from firmware_sim.flash import DirectoryFlash
 from host_tools.client import Client

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORDS, ModuleFactory, initialise, sink_of
+from audit_view import sink_of
+from conftest import PASSWORDS, ModuleFactory, initialise
 from firmware_sim.entropy import BiasedSource, StuckSource
 from module import cast
 from module.core import Module

@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mlkem
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from conftest import PASSWORDS, sink_of
+from audit_view import sink_of
+from conftest import PASSWORDS
 from host_tools.client import Client, Session
 from host_tools.errors import DeviceError
 from module.core import Module
