@@ -27,6 +27,7 @@ PAGE = 64
 class TrustedKey:
     serial: str
     public_key: bytes
+    statement: bytes = b""  # the self-signed key statement it was accepted from
 
 
 def fetch_public_key(client: Client, expected_serial: str | None = None) -> TrustedKey:
@@ -37,7 +38,7 @@ def fetch_public_key(client: Client, expected_serial: str | None = None) -> Trus
         raise InvalidResponseError("the audit key statement does not verify")
     if expected_serial is not None and statement.serial != expected_serial:
         raise InvalidResponseError(f"the audit key belongs to {statement.serial}, not {expected_serial}")
-    return TrustedKey(statement.serial, statement.public_key)
+    return TrustedKey(statement.serial, statement.public_key, bytes(data["statement"]))
 
 
 def export_through(session: Session, out: BinaryIO, serial: str, last_seq: int, *, from_seq: int = 0,

@@ -1,0 +1,421 @@
+"""The host's audit archive: verified records in SQLite, append-only, continuing a chain.
+
+As a Certificate Transparency client keeps the last verified tree head and refuses a log that
+does not extend it, the archive keeps the last verified (seq, chain head) and takes only an
+export that continues it under a fresh, nonce-bound checkpoint signed by a key it trusts.
+
+One ``archive`` run:
+1. checkpoint on the device with a fresh nonce; export from the archive's next seq through it
+   (to a temporary file, streaming);
+2. verify the file against the archive's trusted key, starting from the archived head;
+3. store the verified records and checkpoints in one transaction (append-only: triggers refuse
+   updates and deletes);
+4. acknowledge the stored range on the device (digest-bound).
+A crash between 3 and 4 loses nothing (the device still holds the records) and duplicates
+nothing (the next run exports from the archive's new head). Memory stays bounded throughout.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from host_tools.audit_drain import TrustedKey, export_through
+from host_tools.audit_verify import ExportVerifier, Reason, VerifyResult
+from host_tools.client import Session
+from host_tools.errors import CmsimError
+from module.wire.audit_format import (
+    CHAIN_TAG,
+    Anchor,
+    AuditRecord,
+    ExportEnd,
+    ExportFormat,
+    ExportHeader,
+    ExportItem,
+    RecordBatch,
+    RecordItem,
+    RecordKind,
+    ZERO_DIGEST,
+    decode_record,
+    genesis,
+    iter_export,
+)
+from module.wire.defs import AuditEvent, Command, Role, Status
+
+__all__ = ["Archive", "ArchiveRefused", "ArchiveResult", "QueryFilter", "FORMATS"]
+
+SCHEMA_VERSION = 1
+BATCH = 2000  # rows per executemany
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    schema_version INTEGER NOT NULL,
+    serial TEXT NOT NULL,
+    public_key BLOB NOT NULL,          -- the key trusted first (from its self-signed statement)
+    key_statement BLOB NOT NULL,
+    last_seq INTEGER,                  -- the last archived (verified) record
+    last_head BLOB                     -- the chain value after it
+);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    kind INTEGER NOT NULL,
+    code INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    approved INTEGER NOT NULL,
+    role INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    session_id INTEGER NOT NULL,
+    boot INTEGER NOT NULL,
+    tick_ns INTEGER NOT NULL,
+    utc_ns INTEGER NOT NULL,
+    key_ids TEXT NOT NULL,             -- space-separated, for LIKE-free lookups see record_keys
+    detail TEXT NOT NULL,
+    hash BLOB NOT NULL,                -- h_seq, the chain value after this record
+    record BLOB NOT NULL               -- the record exactly as the module encoded it
+);
+CREATE TABLE IF NOT EXISTS record_keys (seq INTEGER NOT NULL, key_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS record_keys_key ON record_keys (key_id);
+CREATE INDEX IF NOT EXISTS records_time ON records (utc_ns);
+CREATE TABLE IF NOT EXISTS signers (public_key BLOB PRIMARY KEY, first_seq INTEGER NOT NULL);
+-- Where the archived chain starts or restarts (its first record, and after a gap that a LOSS
+-- record names): the chain value before that record, as the device's export anchored it.
+CREATE TABLE IF NOT EXISTS anchors (seq INTEGER PRIMARY KEY, head BLOB NOT NULL);
+CREATE TRIGGER IF NOT EXISTS anchors_no_update BEFORE UPDATE ON anchors
+    BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS anchors_no_delete BEFORE DELETE ON anchors
+    BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
+    BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+    BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS record_keys_no_update BEFORE UPDATE ON record_keys
+    BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS record_keys_no_delete BEFORE DELETE ON record_keys
+    BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS signers_no_delete BEFORE DELETE ON signers
+    BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
+"""
+
+
+class ArchiveRefused(CmsimError):
+    """An export that does not extend the archive: nothing was stored."""
+
+    def __init__(self, reason: Reason, message: str, result: VerifyResult | None = None) -> None:
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.result = result
+
+    @classmethod
+    def of(cls, result: VerifyResult) -> ArchiveRefused:
+        where = f" at seq {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        return cls(result.reason or Reason.MALFORMED, f"{result.message}{where}", result)
+
+
+@dataclass(frozen=True)
+class ArchiveResult:
+    stored: int  # records added this run
+    last_seq: int | None  # the archive's last record after the run
+    acknowledged: bool
+    verify: VerifyResult
+
+
+@dataclass(frozen=True)
+class QueryFilter:
+    since_ns: int | None = None
+    until_ns: int | None = None
+    operator: str | None = None
+    role: Role | None = None
+    service: Command | None = None
+    status: Status | None = None  # outcome
+    key_id: int | None = None
+    limit: int | None = None
+
+
+class Archive:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions below
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ state
+    def trusted_key(self) -> TrustedKey | None:
+        row = self.db.execute("SELECT serial, public_key FROM meta WHERE id = 1").fetchone()
+        return TrustedKey(row[0], bytes(row[1])) if row else None
+
+    def current_signer(self) -> bytes | None:
+        """The newest audit key that signed an archived checkpoint (trusted through the handovers)."""
+        row = self.db.execute("SELECT public_key FROM signers ORDER BY first_seq DESC LIMIT 1").fetchone()
+        return bytes(row[0]) if row else None
+
+    def head(self) -> tuple[int, bytes] | None:
+        """(last archived seq, chain value after it), or None for an empty archive."""
+        row = self.db.execute("SELECT last_seq, last_head FROM meta WHERE id = 1").fetchone()
+        return (int(row[0]), bytes(row[1])) if row and row[0] is not None else None
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def bind(self, key: TrustedKey) -> None:
+        """First use: trust this key (from its verified self-signed statement). Later: same module only.
+
+        Keys after the first are never taken on the device's word: they are trusted only through
+        a handover checkpoint the old key signed, which the verifier follows."""
+        current = self.trusted_key()
+        if current is None:
+            self.db.execute("INSERT INTO meta (id, schema_version, serial, public_key, key_statement) "
+                            "VALUES (1, ?, ?, ?, ?)", (SCHEMA_VERSION, key.serial, key.public_key, key.statement))
+        elif current.serial != key.serial:
+            raise CmsimError(f"this archive belongs to {current.serial}, not {key.serial}")
+
+    # --------------------------------------------------------------- archive
+    def archive(self, session: Session, key: TrustedKey, *, acknowledge: bool = True,
+                after_store: Callable[[], None] | None = None) -> ArchiveResult:
+        """Pull, verify, store and acknowledge what the device has beyond the archive's head."""
+        trusted = self.trusted_key()
+        if trusted is None:
+            raise CmsimError("bind the archive to the device's audit key first")
+        nonce = os.urandom(16)
+        cp = session.audit.checkpoint(nonce)
+        head = self.head()
+        start = head[0] + 1 if head else 0
+        if cp.seq < start:  # a device's new checkpoint always lies beyond what was archived
+            raise ArchiveRefused(Reason.FORK, f"the device's chain ends at seq {cp.seq}, before the archive's "
+                                 f"{start - 1}: rolled back, or not the module this archive belongs to")
+        with tempfile.TemporaryFile() as tmp:
+            export_through(session, tmp, trusted.serial, cp.seq, from_seq=start)
+            tmp.seek(0)
+            signer = self.current_signer() or trusted.public_key
+            verifier = ExportVerifier(signer, expected_serial=trusted.serial, expected_nonce=nonce, start=head)
+            result = verifier.run(iter_export(tmp, batch=True))
+            if not result.ok or result.verified_through is None or result.verified_head is None:
+                raise ArchiveRefused.of(result)
+            tmp.seek(0)
+            stored = self._store(iter_export(tmp), head, result)
+        if after_store is not None:
+            after_store()  # tests cut the process here to show a crash loses and duplicates nothing
+        acked = False
+        if acknowledge:
+            session.audit.acknowledge(result.verified_through, result.verified_head)
+            acked = True
+        return ArchiveResult(stored, result.verified_through, acked, result)
+
+    def _store(self, items: Iterator[ExportItem], head: tuple[int, bytes] | None, result: VerifyResult) -> int:
+        """One transaction: the verified records (through ``verified_through``) and the new head."""
+        assert result.verified_through is not None and result.verified_head is not None
+        last = result.verified_through
+        h = head[1] if head else b""
+        rows: list[tuple[Any, ...]] = []
+        key_rows: list[tuple[int, int]] = []
+        stored = 0
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            expected = head[0] + 1 if head else None
+            for item in items:
+                if isinstance(item, Anchor):
+                    if item.next_seq != expected:  # the chain starts here, or restarts after a gap
+                        self.db.execute("INSERT OR IGNORE INTO anchors (seq, head) VALUES (?, ?)",
+                                        (item.next_seq, item.head))
+                    h, expected = item.head, item.next_seq
+                    continue
+                if not isinstance(item, RecordItem):
+                    continue
+                rec = decode_record(item.data)
+                h = _chain(h, item.data)
+                if rec.seq > last:
+                    break
+                rows.append(_row(rec, h, item.data))
+                expected = rec.seq + 1
+                key_rows += [(rec.seq, k) for k in rec.key_ids]
+                if rec.kind is RecordKind.CHECKPOINT and rec.checkpoint is not None \
+                        and rec.checkpoint.statement.signer != ZERO_DIGEST:
+                    signer = rec.checkpoint.statement.signer
+                    self.db.execute("INSERT OR IGNORE INTO signers (public_key, first_seq) VALUES (?, ?)",
+                                    (signer, rec.seq))
+                if len(rows) >= BATCH:
+                    stored += self._flush(rows, key_rows)
+            stored += self._flush(rows, key_rows)
+            if h != result.verified_head:  # the verifier proved this chain; recomputing it must agree
+                raise CmsimError("internal error: stored chain differs from the verified one")
+            self.db.execute("UPDATE meta SET last_seq = ?, last_head = ? WHERE id = 1", (last, result.verified_head))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return stored
+
+    def _flush(self, rows: list[tuple[Any, ...]], key_rows: list[tuple[int, int]]) -> int:
+        n = len(rows)
+        if rows:
+            self.db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if key_rows:
+            self.db.executemany("INSERT INTO record_keys VALUES (?, ?)", key_rows)
+        rows.clear()
+        key_rows.clear()
+        return n
+
+    # ---------------------------------------------------------------- verify
+    def verify(self) -> VerifyResult:
+        """Re-verify everything archived: the chain from its first record, every checkpoint's signature."""
+        trusted = self.trusted_key()
+        if trusted is None:
+            raise CmsimError("empty archive")
+        verifier = ExportVerifier(trusted.public_key, expected_serial=trusted.serial)
+        return verifier.run(self._items(trusted.serial))
+
+    def _items(self, serial: str) -> Iterator[ExportItem]:
+        """The archive as export items: anchors where the archived chain starts or restarts."""
+        yield ExportHeader(ExportFormat.BINARY, serial)
+        anchors = dict(self.db.execute("SELECT seq, head FROM anchors"))
+        count, head, next_seq = 0, genesis(serial), 0
+        batch: list[bytes] = []
+        expected: int | None = None
+        for seq, record, h in self.db.execute("SELECT seq, record, hash FROM records ORDER BY seq"):
+            if seq != expected:
+                if batch:
+                    yield RecordBatch(batch)
+                    batch = []
+                yield Anchor(seq, bytes(anchors.get(seq, b"")))  # a missing anchor fails verification
+            batch.append(bytes(record))
+            count, head, next_seq, expected = count + 1, bytes(h), seq + 1, seq + 1
+            if len(batch) >= BATCH:
+                yield RecordBatch(batch)
+                batch = []
+        if batch:
+            yield RecordBatch(batch)
+        yield ExportEnd(count, next_seq, head)
+
+    # ----------------------------------------------------------------- query
+    def query(self, f: QueryFilter) -> Iterator[tuple[AuditRecord, bytes]]:
+        """Archived records matching the filter, with their chain values, in sequence order."""
+        where: list[str] = []
+        args: list[object] = []
+        if f.since_ns is not None:
+            where.append("utc_ns >= ?")
+            args.append(f.since_ns)
+        if f.until_ns is not None:
+            where.append("utc_ns < ?")
+            args.append(f.until_ns)
+        if f.operator is not None:
+            where.append("operator = ?")
+            args.append(f.operator)
+        if f.role is not None:
+            where.append("role = ?")
+            args.append(int(f.role))
+        if f.service is not None:
+            where.append("kind = ? AND code = ?")
+            args += [int(RecordKind.SERVICE), int(f.service)]
+        if f.status is not None:
+            where.append("status = ?")
+            args.append(int(f.status))
+        if f.key_id is not None:
+            where.append("seq IN (SELECT seq FROM record_keys WHERE key_id = ?)")
+            args.append(f.key_id)
+        sql = "SELECT record, hash FROM records" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        if f.limit is not None:
+            sql += f" LIMIT {int(f.limit)}"
+        for record, h in self.db.execute(sql, args):
+            yield decode_record(bytes(record)), bytes(h)
+
+
+def _chain(prev: bytes, data: bytes) -> bytes:
+    return hashlib.sha256(CHAIN_TAG + prev + data).digest()
+
+
+def _row(rec: AuditRecord, h: bytes, data: bytes) -> tuple[Any, ...]:
+    return (rec.seq, int(rec.kind), rec.code, rec.status, int(rec.approved), rec.role, rec.operator, rec.session_id,
+            rec.boot, rec.tick_ns, rec.utc_ns, " ".join(str(k) for k in rec.key_ids), rec.detail, h, data)
+
+
+# ------------------------------------------------------------------ output formats
+def code_name(rec: AuditRecord) -> str:
+    from module.wire.audit_format import CheckpointReason, LossReason
+
+    enums: dict[RecordKind, Any] = {RecordKind.SERVICE: Command, RecordKind.EVENT: AuditEvent,
+                                    RecordKind.CHECKPOINT: CheckpointReason, RecordKind.LOSS: LossReason}
+    try:
+        return str(enums[rec.kind](rec.code).name)
+    except ValueError:
+        return f"0x{rec.code:04x}"
+
+
+def record_dict(rec: AuditRecord, h: bytes = b"") -> dict[str, Any]:
+    """The stable JSON shape of one record (what --json, jsonl and csv show)."""
+    return {
+        "seq": rec.seq, "kind": rec.kind.name, "code": rec.code, "name": code_name(rec),
+        "status": Status(rec.status).name if rec.status in Status._value2member_map_ else rec.status,
+        "approved": rec.approved, "role": Role(rec.role).name if rec.role in Role._value2member_map_ else rec.role,
+        "operator": rec.operator, "session_id": rec.session_id, "boot": rec.boot,
+        "time": datetime.fromtimestamp(rec.utc_ns / 1e9, timezone.utc).isoformat(timespec="microseconds"),
+        "key_ids": list(rec.key_ids), "detail": rec.detail, "request_digest": rec.request_digest.hex(),
+        "response_digest": rec.response_digest.hex(), **({"hash": h.hex()} if h else {}),
+    }
+
+
+def _syslog(rec: AuditRecord, h: bytes) -> str:
+    """RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG. Facility 13 (log audit)."""
+    severity = 6 if rec.status == 0 else 4  # informational, or warning for a refusal or failure
+    d = record_dict(rec, h)
+    sd = (f'[cmsim@32473 seq="{rec.seq}" hash="{h.hex()}" status="{d["status"]}" role="{d["role"]}" '
+          f'operator="{_sd_escape(rec.operator)}" approved="{int(rec.approved)}"]')
+    msg = f"{d['kind']} {d['name']} {d['status']}" + (f": {rec.detail}" if rec.detail else "")
+    return f"<{13 * 8 + severity}>1 {d['time'].replace('+00:00', 'Z')} {socket.gethostname()} cmsim - {d['kind']} {sd} {msg}"
+
+
+def _sd_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+
+
+def write_records(records: Iterable[tuple[AuditRecord, bytes]], out: TextIO, fmt: str) -> int:
+    n = 0
+    if fmt == "csv":
+        writer: Any = None
+        for rec, h in records:
+            d = record_dict(rec, h)
+            d["key_ids"] = " ".join(str(k) for k in rec.key_ids)
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(d))
+                writer.writeheader()
+            writer.writerow(d)
+            n += 1
+        return n
+    for rec, h in records:
+        out.write((json.dumps(record_dict(rec, h), separators=(",", ":")) if fmt == "jsonl" else _syslog(rec, h)) + "\n")
+        n += 1
+    return n
+
+
+FORMATS = ("jsonl", "csv", "syslog")
+
+
+def export_file_records(fileobj: BinaryIO) -> Iterator[tuple[AuditRecord, bytes]]:
+    """Records of an export file with their chain values (for `audit tail` and queries on files)."""
+    h = b""
+    for item in iter_export(fileobj):
+        if isinstance(item, Anchor):
+            h = item.head
+        elif isinstance(item, RecordItem):
+            h = _chain(h, item.data)
+            yield decode_record(item.data), h
+

@@ -1,0 +1,154 @@
+"""The SQLite audit archive: continuity across drains, refusals, crash safety, append-only, queries."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSWORDS, ModuleFactory, initialise, with_config
+from host_tools.archive import FORMATS, Archive, ArchiveRefused, QueryFilter, write_records
+from host_tools.audit_drain import fetch_public_key
+from host_tools.audit_verify import Reason
+from host_tools.client import Client
+from module.audit.trail import AuditConfig
+from module.core import Module
+from module.wire.defs import AuditPolicy, Command, DigestAlg, KeyType, Role, Status
+
+
+def work(client: Client, n: int = 10) -> int:
+    with client.login("alice", PASSWORDS["alice"]) as alice:
+        key = alice.generate_key(KeyType.AES_256).key_id
+        for _ in range(n):
+            alice.encrypt(key, b"x")
+        return key
+
+
+def run(archive: Archive, client: Client, **kw: object) -> object:
+    with client.login("audrey", PASSWORDS["audrey"]) as auditor:
+        return archive.archive(auditor, fetch_public_key(client), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def archive(tmp_path: Path, client: Client) -> Archive:
+    a = Archive(tmp_path / "audit.db")
+    a.bind(fetch_public_key(client))
+    return a
+
+
+def test_continuity_across_many_drains(module: Module, client: Client, archive: Archive) -> None:
+    last = None
+    for round_ in range(5):
+        work(client, 5 + round_)
+        result = run(archive, client)
+        assert result.acknowledged and result.stored > 0  # type: ignore[attr-defined]
+        assert last is None or archive.head()[0] > last  # type: ignore[index]
+        last = archive.head()[0]  # type: ignore[index]
+    assert archive.verify().ok
+    seqs = [rec.seq for rec, _ in archive.query(QueryFilter())]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gaps, no duplicates
+    assert module.trail.status().oldest_retained == last + 1  # type: ignore[operator]
+
+
+def test_rerun_is_idempotent_and_a_crash_before_ack_loses_nothing(client: Client, archive: Archive) -> None:
+    work(client)
+
+    class Crash(Exception):
+        pass
+
+    def crash() -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        run(archive, client, after_store=crash)  # stored, never acknowledged
+    stored = archive.count()
+    result = run(archive, client)  # exports from the archive's head: the same records are not stored twice
+    assert archive.count() == stored + result.stored  # type: ignore[attr-defined]
+    assert archive.verify().ok
+    seqs = [rec.seq for rec, _ in archive.query(QueryFilter())]
+    assert len(seqs) == len(set(seqs))
+
+
+def test_archive_is_append_only(client: Client, archive: Archive) -> None:
+    work(client, 2)
+    run(archive, client)
+    for sql in ("UPDATE records SET detail = 'x'", "DELETE FROM records", "DELETE FROM anchors",
+                "UPDATE record_keys SET key_id = 0"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            archive.db.execute(sql)
+
+
+@pytest.mark.parametrize("impostor_work", [0, 40])
+def test_an_export_that_does_not_extend_the_archive_is_refused(
+    tmp_path: Path, make_module: ModuleFactory, impostor_work: int
+) -> None:
+    """Another module with the same serial (another key, another chain) cannot continue this archive,
+    whether its chain is shorter (looks rolled back) or longer (a fork)."""
+    first = make_module()
+    c1 = initialise(first)
+    a = Archive(tmp_path / "a.db")
+    a.bind(fetch_public_key(c1))
+    work(c1, 2)
+    run(a, c1)
+    before = a.count()
+    impostor = make_module()
+    c2 = initialise(impostor)
+    work(c2, impostor_work)
+    with pytest.raises(ArchiveRefused) as info:
+        run(a, c2)
+    assert info.value.reason is Reason.FORK, info.value
+    assert a.count() == before  # nothing stored
+
+
+def test_wrap_losses_are_named_and_the_archive_still_verifies(tmp_path: Path, make_module: ModuleFactory) -> None:
+    module = make_module(config=with_config(audit=AuditConfig(capacity=128, reserve=16, checkpoint_every=0, wrap_batch=8)))
+    client = initialise(module)
+    a = Archive(tmp_path / "w.db")
+    a.bind(fetch_public_key(client))
+    run(a, client)
+    with client.login("officer", PASSWORDS["officer"]) as officer:
+        officer.audit.set_policy(AuditPolicy.WRAP)
+        for _ in range(200):
+            officer.digest(DigestAlg.SHA2_256, b"m")
+    result = run(a, client)
+    assert result.verify.records_lost_named > 0  # type: ignore[attr-defined]
+    assert a.verify().ok
+
+
+def test_key_handover_is_followed(tmp_path: Path, make_module: ModuleFactory) -> None:
+    module = make_module()
+    client = initialise(module)
+    a = Archive(tmp_path / "k.db")
+    a.bind(fetch_public_key(client))
+    run(a, client)
+    with client.login("officer", PASSWORDS["officer"]) as officer:
+        officer.zeroise()
+    module.power_off()
+    module.power_on()
+    initialise(module)
+    run(a, client)  # signed by the new key, trusted through the old key's handover
+    run(a, client)
+    assert a.verify().ok and len(set(r for r, in a.db.execute("SELECT public_key FROM signers"))) == 2
+
+
+def test_queries_and_formats(client: Client, archive: Archive) -> None:
+    key = work(client, 3)
+    with client.login("alice", PASSWORDS["alice"]) as alice:
+        with pytest.raises(Exception):
+            alice.call(Command.OPERATOR_LIST)  # refused: ACCESS_DENIED
+    run(archive, client)
+    enc = list(archive.query(QueryFilter(service=Command.ENCRYPT)))
+    assert len(enc) == 3 and all(r.operator == "alice" for r, _ in enc)
+    assert len(list(archive.query(QueryFilter(key_id=key)))) == 4  # generate + 3 encrypt
+    denied = list(archive.query(QueryFilter(status=Status.ACCESS_DENIED, role=Role.USER)))
+    assert [r.code for r, _ in denied] == [Command.OPERATOR_LIST]
+    assert list(archive.query(QueryFilter(operator="nobody"))) == []
+    for fmt in FORMATS:
+        out = io.StringIO()
+        assert write_records(archive.query(QueryFilter(service=Command.ENCRYPT)), out, fmt) == 3
+        text = out.getvalue()
+        assert "ENCRYPT" in text
+        if fmt == "syslog":
+            assert text.startswith("<") and 'seq="' in text and "hash=" in text
