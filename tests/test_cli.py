@@ -1,0 +1,210 @@
+"""The `cmsim` command line against a real device on a pty: the scriptable contract, every command
+group, --json output, exit codes, binary-safe stdin/stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from firmware_sim.integrity import write_seal
+from host_tools.cli import EXIT_AUTH, EXIT_DEVICE, EXIT_NO_DEVICE, EXIT_VERIFY, main
+from host_tools.device_process import DeviceProcess, running_device
+
+FAST = ["--pbkdf2-iterations", "1000"]
+CO_PW, ALICE_PW, AUDREY_PW = "s3cret-pass-1", "alice-pass-12", "audrey-pass-1"
+
+
+@pytest.fixture(scope="module")
+def seal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
+    write_seal(path)
+    return path
+
+
+def cli(port: str, *args: str, password: str | None = None, input: bytes | None = None,
+        env: dict[str, str] | None = None) -> Result:
+    full_env = {"CMSIM_PORT": port, **(env or {})}
+    if password is not None:
+        full_env["CMSIM_PASSWORD"] = password
+    return CliRunner().invoke(main, list(args), env=full_env, input=input, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def device(seal: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
+    """A device set up through the scriptable contract itself."""
+    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal)]) as proc:
+        port = proc.port
+        assert cli(port, "init", "--operator", "co", password=CO_PW).exit_code == 0
+        r = cli(port, "--operator", "co", "operator", "add", "alice", "--role", "user", "--password-env", "ALICE_PW",
+                password=CO_PW, env={"ALICE_PW": ALICE_PW})
+        assert r.exit_code == 0, r.output
+        r = cli(port, "--operator", "co", "operator", "add", "audrey", "--role", "auditor", "--password-env", "PW",
+                password=CO_PW, env={"PW": AUDREY_PW})
+        assert r.exit_code == 0, r.output
+        yield proc
+
+
+def test_scriptable_contract(device: DeviceProcess, tmp_path: Path) -> None:
+    port = device.port
+    r = cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "ecdsa-p256", "--label", "k1",
+            password=ALICE_PW)
+    assert r.exit_code == 0 and json.loads(r.output)["label"] == "k1"
+    pub, trail = tmp_path / "audit.pub", tmp_path / "trail.jsonl"
+    assert cli(port, "audit", "pubkey", "--out", str(pub)).exit_code == 0  # public, no login
+    assert cli(port, "--operator", "co", "audit", "export", "--out", str(trail), password=CO_PW).exit_code == 0
+    ok = cli(port, "audit", "verify", str(trail), "--pubkey", str(pub), env={"CMSIM_PORT": "/nonexistent"})
+    assert ok.exit_code == 0 and "OK" in ok.output  # offline: no device needed
+    status = json.loads(cli(port, "--json", "status").output)
+    assert status["state_name"] == "OPERATIONAL" and status["audit"]["policy"] == "block"
+    lines = trail.read_text().splitlines()
+    tampered = tmp_path / "tampered.jsonl"
+    record = json.loads(lines[5])
+    record["record"] = record["record"][:-2] + ("00" if record["record"][-2:] != "00" else "01")
+    tampered.write_text("\n".join(lines[:5] + [json.dumps(record)] + lines[6:]) + "\n")
+    bad = cli(port, "--json", "audit", "verify", str(tampered), "--pubkey", str(pub))
+    assert bad.exit_code == EXIT_VERIFY and json.loads(bad.output)["reason"] in ("HASH_MISMATCH", "MALFORMED")
+
+
+def test_binary_safe_crypto_through_stdin_and_stdout(device: DeviceProcess, tmp_path: Path) -> None:
+    port = device.port
+    key = json.loads(cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "aes-256",
+                         password=ALICE_PW).output)["key_id"]
+    data = bytes(range(256)) * 3 + b"\n\r\x00"
+    enc = cli(port, "--operator", "alice", "encrypt", "--key", str(key), input=data, password=ALICE_PW)
+    assert enc.exit_code == 0 and len(enc.stdout_bytes) == 12 + len(data) + 16
+    dec = cli(port, "--operator", "alice", "decrypt", "--key", str(key), input=enc.stdout_bytes, password=ALICE_PW)
+    assert dec.exit_code == 0 and dec.stdout_bytes == data
+    rnd = cli(port, "--operator", "alice", "random", "64", password=ALICE_PW)
+    assert len(rnd.stdout_bytes) == 64
+    hx = json.loads(cli(port, "--operator", "alice", "--json", "random", "16", password=ALICE_PW).output)
+    assert len(bytes.fromhex(hx["random"])) == 16
+    d = cli(port, "--operator", "alice", "digest", "--alg", "sha3-256", input=b"abc", password=ALICE_PW)
+    assert d.stdout_bytes.hex().startswith("3a985da7")  # SHA3-256("abc")
+
+
+def test_sign_verify_and_mac_exit_codes(device: DeviceProcess, tmp_path: Path) -> None:
+    port, sig, tag = device.port, tmp_path / "sig", tmp_path / "mac"
+    for key_type in ("ed25519", "hmac-sha256"):
+        cli(port, "--operator", "alice", "key", "generate", "--type", key_type, "--label", key_type, password=ALICE_PW)
+    keys = json.loads(cli(port, "--operator", "alice", "--json", "key", "list", password=ALICE_PW).output)["keys"]
+    ed = next(k for k in keys if k["key_type"] == "ed25519")
+    hm = next(k for k in keys if k["key_type"] == "hmac-sha256")
+    assert cli(port, "--operator", "alice", "sign", "--key", str(ed["key_id"]), "--out", str(sig),
+               input=b"msg", password=ALICE_PW).exit_code == 0
+    good = cli(port, "--operator", "alice", "verify", "--key", str(ed["key_id"]), "--signature", str(sig),
+               input=b"msg", password=ALICE_PW)
+    assert good.exit_code == 0 and "valid" in good.output
+    pub = tmp_path / "ed.pub"
+    pub.write_bytes(bytes.fromhex(ed["public_key"]))
+    bad = cli(port, "--operator", "alice", "verify", "--pubkey", str(pub), "--type", "ed25519", "--signature",
+              str(sig), input=b"other", password=ALICE_PW)
+    assert bad.exit_code == EXIT_VERIFY and "INVALID" in bad.output
+    cli(port, "--operator", "alice", "mac", "--key", str(hm["key_id"]), "--out", str(tag), input=b"m", password=ALICE_PW)
+    assert cli(port, "--operator", "alice", "mac", "--key", str(hm["key_id"]), "--verify", str(tag), input=b"m",
+               password=ALICE_PW).exit_code == 0
+    assert cli(port, "--operator", "alice", "mac", "--key", str(hm["key_id"]), "--verify", str(tag), input=b"x",
+               password=ALICE_PW).exit_code == EXIT_VERIFY
+
+
+def test_key_and_operator_groups(device: DeviceProcess, tmp_path: Path) -> None:
+    port = device.port
+    wrap = json.loads(cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "aes-256",
+                          password=ALICE_PW).output)["key_id"]
+    secret = json.loads(cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "generic-secret",
+                            "--exportable", password=ALICE_PW).output)["key_id"]
+    blob = tmp_path / "wrapped"
+    assert cli(port, "--operator", "alice", "key", "export", str(secret), "--wrap-key", str(wrap), "--out", str(blob),
+               password=ALICE_PW).exit_code == 0
+    imported = json.loads(cli(port, "--operator", "alice", "--json", "key", "import", "--wrap-key", str(wrap),
+                              "--type", "generic-secret", "--in", str(blob), password=ALICE_PW).output)
+    derived = json.loads(cli(port, "--operator", "alice", "--json", "derive", "--base", str(imported["key_id"]),
+                             "--type", "aes-256", "--info", "ctx", password=ALICE_PW).output)
+    assert derived["key_type"] == "aes-256"
+    shown = json.loads(cli(port, "--operator", "alice", "--json", "key", "show", str(derived["key_id"]),
+                           password=ALICE_PW).output)
+    assert shown["key_id"] == derived["key_id"]
+    assert cli(port, "--operator", "alice", "key", "delete", str(derived["key_id"]), password=ALICE_PW).exit_code == 0
+    gone = cli(port, "--operator", "alice", "key", "show", str(derived["key_id"]), password=ALICE_PW)
+    assert gone.exit_code == EXIT_DEVICE and "KEY_NOT_FOUND" in gone.output
+    ops = json.loads(cli(port, "--operator", "co", "--json", "operator", "list", password=CO_PW).output)["operators"]
+    assert {o["operator"] for o in ops} >= {"co", "alice", "audrey"}
+    r = cli(port, "--operator", "co", "operator", "add", "bob", "--role", "user", "--password-env", "PW",
+            password=CO_PW, env={"PW": "bob-pass-1234"})
+    assert r.exit_code == 0
+    assert cli(port, "--operator", "co", "operator", "passwd", "bob", "--password-env", "PW", password=CO_PW,
+               env={"PW": "bob-pass-5678"}).exit_code == 0
+    assert cli(port, "--operator", "bob", "random", "4", password="bob-pass-5678").exit_code == 0
+    assert cli(port, "--operator", "co", "operator", "delete", "bob", password=CO_PW).exit_code == 0
+
+
+def test_errors_are_one_line_with_an_exit_code(device: DeviceProcess) -> None:
+    port = device.port
+    wrong = cli(port, "--operator", "mallory", "random", "4", password="not-the-password")  # no delay on alice
+    assert wrong.exit_code == EXIT_AUTH and wrong.output.count("\n") == 1 and "AUTH_FAILED" in wrong.output
+    denied = cli(port, "--operator", "alice", "operator", "list", password=ALICE_PW)
+    assert denied.exit_code == EXIT_DEVICE and "ACCESS_DENIED (0x21)" in denied.output
+    assert "Traceback" not in denied.output
+    nodev = cli("/dev/pts/does-not-exist", "status")
+    assert nodev.exit_code == EXIT_NO_DEVICE and "cmsim device start" in nodev.output
+    assert cli(port, "key", "generate").exit_code == 2  # usage: --type missing
+
+
+def test_audit_group_with_archive_and_query(device: DeviceProcess, tmp_path: Path) -> None:
+    port, db = device.port, tmp_path / "audit.db"
+    first = cli(port, "--operator", "audrey", "--json", "audit", "archive", "--db", str(db), password=AUDREY_PW)
+    assert first.exit_code == 0 and json.loads(first.output)["acknowledged"]
+    cli(port, "--operator", "alice", "random", "4", password=ALICE_PW)
+    second = json.loads(cli(port, "--operator", "audrey", "--json", "audit", "archive", "--db", str(db),
+                            password=AUDREY_PW).output)
+    assert second["stored"] > 0
+    assert cli(port, "audit", "verify", "--db", str(db)).exit_code == 0
+    for fmt in ("jsonl", "csv", "syslog"):
+        q = cli(port, "audit", "query", "--db", str(db), "--service", "random", "--operator", "alice", "--format", fmt)
+        assert q.exit_code == 0 and "RANDOM" in q.output
+    assert cli(port, "audit", "query", "--db", str(db), "--status", "auth_failed").output.count("AUTH_FINISH") >= 1
+    tail = json.loads(cli(port, "--operator", "audrey", "--json", "audit", "tail", "-n", "5", password=AUDREY_PW).output)
+    assert len(tail["records"]) == 5
+    cp = json.loads(cli(port, "--operator", "audrey", "--json", "audit", "checkpoint", "--nonce", "00ff",
+                        password=AUDREY_PW).output)
+    assert cp["seq"] > 0
+    pol = cli(port, "--operator", "co", "--json", "audit", "policy", "block", "--high-water", "900", password=CO_PW)
+    assert pol.exit_code == 0 and len(json.loads(pol.output)["policy_digest"]) == 64
+    assert cli(port, "selftest").exit_code == 0
+
+
+def test_zeroise_asks_first(seal: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path, args=[*FAST, "--seal", str(seal)]) as proc:
+        cli(proc.port, "init", "--operator", "co", password=CO_PW)
+        no = cli(proc.port, "--operator", "co", "zeroise", password=CO_PW, input=b"n\n")
+        assert no.exit_code == 1 and json.loads(cli(proc.port, "--json", "status").output)["state_name"] == "OPERATIONAL"
+        yes = cli(proc.port, "--operator", "co", "zeroise", "--yes", password=CO_PW)
+        assert yes.exit_code == 0
+        assert json.loads(cli(proc.port, "--json", "status").output)["state_name"] == "ZEROISED"
+
+
+def test_device_start_status_stop(seal: Path, tmp_path: Path) -> None:
+    """The real console script in subprocesses: the device outlives the command that started it."""
+    env = {**os.environ, "CMSIM_HOME": str(tmp_path / "home")}
+    env.pop("CMSIM_PORT", None)
+    exe = [sys.executable, "-m", "host_tools.cli"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*exe, *args], env=env, capture_output=True, text=True, timeout=60)
+
+    started = run("--json", "device", "start", f"--arg=--seal={seal}", "--arg=--pbkdf2-iterations=1000")
+    assert started.returncode == 0, started.stderr
+    info = json.loads(started.stdout)
+    assert run("--json", "device", "status").returncode == 0
+    assert json.loads(run("--json", "status").stdout)["state_name"] == "UNINITIALISED"  # port remembered
+    assert run("device", "start").returncode == EXIT_DEVICE  # one at a time
+    assert run("device", "stop").returncode == 0
+    assert run("device", "status").returncode == EXIT_NO_DEVICE
+    with pytest.raises(ProcessLookupError):
+        os.kill(info["pid"], 0)
