@@ -9,6 +9,7 @@ audit records every step left behind.
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 import time
 from enum import IntEnum
@@ -21,7 +22,8 @@ from rich.table import Table
 from host_tools.device import Device
 from host_tools.device_process import running_device
 from host_tools.errors import DeviceError
-from host_tools.audit_drain import drain, fetch_public_key
+from host_tools.archive import Archive
+from host_tools.audit_drain import export_through, fetch_public_key
 from host_tools.audit_verify import verify_export
 from module.wire.audit_format import (
     CheckpointReason,
@@ -38,6 +40,7 @@ __all__ = ["main", "run_demo"]
 # Demo credentials only: real operators choose their own (and the CLI never takes them as arguments).
 OFFICER_PASSWORD = "officer-demo-pass"
 ALICE_PASSWORD = "alice-demo-pass"
+AUDREY_PASSWORD = "audrey-demo-pass"
 FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
 
 
@@ -73,7 +76,7 @@ def _walk_through(client: Device, console: Console, state_dir: Path) -> int:
     console.print("\n[bold]2. Crypto Officer[/] creates a User and an Auditor")
     with client.login("officer", OFFICER_PASSWORD) as officer:
         officer.call(Command.OPERATOR_CREATE, {"operator": "alice", "role": int(Role.USER), "password": ALICE_PASSWORD})
-        officer.call(Command.OPERATOR_CREATE, {"operator": "audrey", "role": int(Role.AUDITOR), "password": "audrey-demo-pass"})
+        officer.call(Command.OPERATOR_CREATE, {"operator": "audrey", "role": int(Role.AUDITOR), "password": AUDREY_PASSWORD})
         ops = officer.call(Command.OPERATOR_LIST).data["operators"]
         console.print("   operators: " + ", ".join(f"{o['operator']} ({Role(o['role']).name})" for o in ops))
 
@@ -101,24 +104,34 @@ def _walk_through(client: Device, console: Console, state_dir: Path) -> int:
             table.add_row("OPERATOR_CREATE as User", f"[red]refused: {exc.status.name}[/]", "-")
     console.print(table)
 
+    console.print("\n[bold]4. A failed login[/]: a wrong password is refused without saying which part was wrong")
+    try:
+        client.login("alice", "not-alices-password")
+    except DeviceError as exc:
+        console.print(f"   [red]{exc.status.name}[/]: {exc.message} (and recorded in the audit trail)")
+
     status = client.status()
-    console.print(f"\n[bold]4. Status[/]: state={status['state_name']} boot={status['boot_counter']} "
-                  f"keys={status['keys']} approved_mode={status['approved_mode']}")
+    console.print(f"\n[bold]5. Status[/]: state={status['state_name']} boot={status['boot_counter']} "
+                  f"keys={status['keys']} approved_mode={status['approved_mode']} "
+                  f"audit={status['audit']['used']}/{status['audit']['capacity']} records ({status['audit']['policy']})")
 
-    console.print("\n[bold]5. Auditor[/] drains the audit trail: checkpoint with a fresh nonce, export, "
-                  "verify offline against the public key, acknowledge what verified")
-    key = fetch_public_key(client, expected_serial=client.status()["serial"])
+    console.print("\n[bold]6. Auditor[/] exports the audit trail under a checkpoint bound to a fresh nonce and "
+                  "verifies it offline against the module's public key")
+    key = fetch_public_key(client, expected_serial=status["serial"])
     export_path = state_dir / "audit-export.bin"
-    with client.login("audrey", "audrey-demo-pass") as auditor, export_path.open("wb+") as out:
-        drained = drain(auditor, key, out)
-    result = drained.verify
-    console.print(f"   public key {key.public_key.hex()[:16]}... (self-signed statement of serial {key.serial} verified)")
-    console.print(f"   {drained.records} records exported to {export_path}; verification: "
-                  + ("[green]OK[/]" if result.ok else f"[red]{result.reason}[/]")
-                  + f", {result.checkpoints} signed checkpoint(s), verified through seq {result.verified_through}; "
-                  + f"acknowledged: {drained.acknowledged}")
+    nonce = os.urandom(16)
+    with client.login("audrey", AUDREY_PASSWORD) as auditor, export_path.open("wb") as out:
+        cp = auditor.audit.checkpoint(nonce)
+        count = export_through(auditor, out, key.serial, cp.seq)
+    with export_path.open("rb") as f:
+        result = verify_export(f, key.public_key, expected_serial=key.serial, expected_nonce=nonce)
+    console.print(f"   public key {key.public_key.hex()[:16]}... (its self-signed statement of serial {key.serial} "
+                  f"verified)")
+    console.print(f"   {count} records -> {export_path}: "
+                  + ("[green]verified[/]" if result.ok else f"[red]{result.reason}[/]")
+                  + f", {result.checkpoints} signed checkpoints, through seq {result.verified_through}")
 
-    records = Table("seq", "kind", "code", "operator", "role", "status", "appr.", "detail", title="6. Audit records")
+    records = Table("seq", "kind", "code", "operator", "role", "status", "appr.", "detail", title="7. Audit records")
     decoded = [decode_record(item.data) for item in iter_export(io.BytesIO(export_path.read_bytes()))
                if isinstance(item, RecordItem)]
     for rec in decoded:
@@ -130,12 +143,30 @@ def _walk_through(client: Device, console: Console, state_dir: Path) -> int:
     console.print(f"{len(decoded)} records: {services} service calls (one record each), "
                   f"{len(decoded) - services} events and checkpoints.")
 
+    db = state_dir / "audit.db"
+    with Archive(db) as archive, client.login("audrey", AUDREY_PASSWORD) as auditor:
+        archive.bind(key)
+        archived = archive.archive(auditor, key)
+        whole = archive.verify()
+    console.print(f"\n[bold]8. Archive[/]: {archived.stored} records verified into SQLite ({db}), append-only, "
+                  f"then acknowledged on the device (digest-bound); re-verifying the archive: "
+                  + ("[green]OK[/]" if whole.ok else f"[red]{whole.reason}[/]"))
+
     tampered = bytearray(export_path.read_bytes())
-    tampered[len(tampered) // 2] ^= 0x01
-    bad = verify_export(io.BytesIO(bytes(tampered)), key.public_key, expected_serial=key.serial)
-    console.print(f"\n[bold]7. Tamper evidence[/]: one bit flipped in the export -> verification "
-                  f"[red]{bad.reason.value if bad.reason else 'passed?!'}[/] at seq {bad.first_bad_seq}: {bad.message}")
-    console.print(f"State directory: {state_dir}")
+    victim = next(r for r in decoded if r.kind is RecordKind.SERVICE and r.code == Command.SIGN)
+    at = bytes(tampered).find(victim.encode()) + len(victim.encode()) - 1  # the last byte of a SIGN record
+    tampered[at] ^= 0x01
+    bad = verify_export(io.BytesIO(bytes(tampered)), key.public_key, expected_serial=key.serial, expected_nonce=nonce)
+    console.print(f"\n[bold]9. Tamper evidence[/]: one bit changed in the record of seq {victim.seq} (a SIGN call) -> "
+                  f"verification [red]{bad.reason.value if bad.reason else 'passed?!'}[/]: {bad.message}")
+
+    console.print("\n[bold]Next[/]: drive a device from the shell (see README):\n"
+                  "   .venv/bin/cmsim device start            # a device on a pty, remembered for later commands\n"
+                  "   CMSIM_PASSWORD=... .venv/bin/cmsim init --operator co\n"
+                  "   .venv/bin/cmsim status\n"
+                  "   .venv/bin/cmsim audit pubkey --out audit.pub\n"
+                  "   .venv/bin/cmsim --help")
+    console.print(f"State directory of this run: {state_dir}")
     return len(decoded)
 
 
@@ -161,6 +192,7 @@ def main(state_dir: Path | None) -> None:
         return
     with tempfile.TemporaryDirectory(prefix="cmsim-demo-") as tmp:
         run_demo(Path(tmp), console)
+        console.print("(that temporary state directory is removed now; `cmsim-demo --state DIR` keeps one)")
 
 
 if __name__ == "__main__":
