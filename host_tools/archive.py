@@ -206,13 +206,8 @@ class Archive:
         with tempfile.TemporaryFile() as tmp:
             export_through(session, tmp, trusted.serial, cp.seq, from_seq=start)
             tmp.seek(0)
-            signer = self.current_signer() or trusted.public_key
-            verifier = ExportVerifier(signer, expected_serial=trusted.serial, expected_nonce=nonce, start=head)
-            result = verifier.run(iter_export(tmp, batch=True))
-            if not result.ok or result.verified_through is None or result.verified_head is None:
-                raise ArchiveRefused.of(result)
-            tmp.seek(0)
-            stored = self._store(iter_export(tmp), head, result)
+            stored, result = self.ingest(tmp, expected_nonce=nonce)
+        assert result.verified_through is not None and result.verified_head is not None
         if after_store is not None:
             after_store()  # tests cut the process here to show a crash loses and duplicates nothing
         acked = False
@@ -220,6 +215,23 @@ class Archive:
             session.audit.acknowledge(result.verified_through, result.verified_head)
             acked = True
         return ArchiveResult(stored, result.verified_through, acked, result)
+
+    def ingest(self, export: BinaryIO, *, expected_nonce: bytes | None = None) -> tuple[int, VerifyResult]:
+        """Verify an export file (either format) as a continuation of the archive and store what a
+        signed checkpoint covers, in one transaction. Refused (ArchiveRefused) with nothing stored
+        unless it extends the archive's head. Two streaming passes over the file: verify, then store."""
+        trusted = self.trusted_key()
+        if trusted is None:
+            raise CmsimError("bind the archive to the device's audit key first")
+        head = self.head()
+        start = export.tell()
+        signer = self.current_signer() or trusted.public_key
+        verifier = ExportVerifier(signer, expected_serial=trusted.serial, expected_nonce=expected_nonce, start=head)
+        result = verifier.run(iter_export(export, batch=True))
+        if not result.ok or result.verified_through is None or result.verified_head is None:
+            raise ArchiveRefused.of(result)
+        export.seek(start)
+        return self._store(iter_export(export), head, result), result
 
     def _store(self, items: Iterator[ExportItem], head: tuple[int, bytes] | None, result: VerifyResult) -> int:
         """One transaction: the verified records (through ``verified_through``) and the new head."""

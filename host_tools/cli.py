@@ -686,22 +686,31 @@ def _records_out(c: Ctx, records: list[Any]) -> None:
 
 @audit.command("archive")
 @click.option("--db", required=True, type=click.Path(dir_okay=False), help="SQLite archive (created on first use).")
+@click.option("--import", "import_file", type=click.Path(exists=True, dir_okay=False),
+              help="Offline: take this export file instead of the device (nothing is acknowledged).")
+@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False),
+              help="Key statement to bind a new archive to (default: fetched from the device).")
 @pass_ctx
-def audit_archive(c: Ctx, db: str) -> None:
+def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None) -> None:
     """Pull new records, verify them against the archive, store them, then acknowledge them."""
+    started = time.perf_counter()
     with Archive(db) as archive:
-        if archive.trusted_key() is None:
-            archive.bind(fetch_public_key(c.device()))  # trust on first use, from the self-signed statement
+        if archive.trusted_key() is None:  # trust on first use, from a self-signed statement
+            archive.bind(_load_pubkey(pubkey) if pubkey else fetch_public_key(c.device()))
         trusted = archive.trusted_key()
         assert trusted is not None
-        started = time.perf_counter()
-        with c.session() as s:
-            result = archive.archive(s, trusted)
-        elapsed = time.perf_counter() - started
-    c.emit({"stored": result.stored, "last_seq": result.last_seq, "acknowledged": result.acknowledged,
-            "seconds": round(elapsed, 3)},
-           lambda: click.echo(f"{result.stored} records archived in {elapsed:.2f} s, through seq {result.last_seq}, "
-                              f"acknowledged on the device"))
+        if import_file:
+            with open(import_file, "rb") as f:
+                stored, verified = archive.ingest(f)
+            last, acked = verified.verified_through, False
+        else:
+            with c.session() as s:
+                result = archive.archive(s, trusted)
+            stored, last, acked = result.stored, result.last_seq, result.acknowledged
+    elapsed = time.perf_counter() - started
+    c.emit({"stored": stored, "last_seq": last, "acknowledged": acked, "seconds": round(elapsed, 3)},
+           lambda: click.echo(f"{stored} records archived in {elapsed:.2f} s, through seq {last}"
+                              + (", acknowledged on the device" if acked else "")))
 
 
 def _time(value: str | None) -> int | None:

@@ -208,3 +208,14 @@ def test_device_start_status_stop(seal: Path, tmp_path: Path) -> None:
     assert run("device", "status").returncode == EXIT_NO_DEVICE
     with pytest.raises(ProcessLookupError):
         os.kill(info["pid"], 0)
+
+
+def test_archive_an_export_file_offline(device: DeviceProcess, tmp_path: Path) -> None:
+    port, pub, trail, db = device.port, tmp_path / "a.pub", tmp_path / "t.bin", tmp_path / "offline.db"
+    cli(port, "audit", "pubkey", "--out", str(pub))
+    cli(port, "--operator", "audrey", "audit", "export", "--out", str(trail), password=AUDREY_PW)
+    r = cli("/nonexistent", "--json", "audit", "archive", "--db", str(db), "--import", str(trail), "--pubkey", str(pub))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["stored"] > 0 and not json.loads(r.output)["acknowledged"]
+    again = cli("/nonexistent", "audit", "archive", "--db", str(db), "--import", str(trail))
+    assert again.exit_code == EXIT_VERIFY and "nothing stored" in again.output  # does not extend the archive
