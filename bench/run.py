@@ -27,8 +27,16 @@ def _run_suite() -> dict[str, float]:
     return dict(json.loads(RESULTS.read_text(encoding="utf-8")))
 
 
+def _archive_million() -> dict[str, float]:
+    out = BENCH / "archive_million.json"
+    subprocess.run([sys.executable, str(BENCH / "archive_million.py"), "--json", str(out)], check=True,
+                   cwd=BENCH.parent)
+    return dict(json.loads(out.read_text(encoding="utf-8")))
+
+
 def main() -> None:
     r = _run_suite()
+    archive = _archive_million()
     table = Table("figure", "value", "baseline (same run)", "ratio", "target", title="cmsim benchmarks")
 
     def us(name: str) -> str:
@@ -51,6 +59,9 @@ def main() -> None:
     if "boot to operational" in r:
         table.add_row("boot to operational (integrity + all CASTs)", f"{r['boot to operational'] * 1e3:.0f} ms", "",
                       "", "")
+    table.add_row(f"archive {archive['records']:,.0f} records (verify + store in SQLite)",
+                  f"{archive['records_per_s']:,.0f} rec/s", "", "", "")
+    table.add_row("archive peak memory (child process)", f"{archive['peak_rss_mb']:.0f} MB", "", "", "< 200 MB")
     Console().print(table)
     print(f"figures: {RESULTS}")
 
