@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -42,7 +43,8 @@ def fetch_public_key(client: Client, expected_serial: str | None = None) -> Trus
 
 
 def export_through(session: Session, out: BinaryIO, serial: str, last_seq: int, *, from_seq: int = 0,
-                   fmt: ExportFormat = ExportFormat.BINARY, page: int = PAGE) -> int:
+                   fmt: ExportFormat = ExportFormat.BINARY, page: int = PAGE,
+                   progress: Callable[[int, int], None] | None = None) -> int:
     """Write the retained records from ``from_seq`` through ``last_seq`` as an export file; return the count."""
     writer = ExportWriter(out, serial, fmt)
     seq, count, anchored = from_seq, 0, False
@@ -59,6 +61,8 @@ def export_through(session: Session, out: BinaryIO, serial: str, last_seq: int, 
             writer.record(record)
         count += len(records)
         seq = first + len(records)
+        if progress is not None:
+            progress(count, count + max(0, last_seq - seq + 1))  # (done, total) as known so far
     writer.close()
     return count
 

@@ -10,6 +10,7 @@ without echo, never from examples' command lines.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 import click
 from rich.console import Console
@@ -107,6 +108,25 @@ class Ctx:
         else:
             for key, value in data.items():
                 click.echo(f"{key}: {jsonable(value)}")
+
+    @contextmanager
+    def progress(self, what: str, unit: str = "records") -> Iterator[Callable[[int, int], None]]:
+        """A progress bar with rate and ETA on a terminal's stderr; a no-op otherwise (and with --json)."""
+        if self.as_json or not sys.stderr.isatty():
+            yield lambda done, total: None
+            return
+        from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn
+        from rich.progress import TimeRemainingColumn
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task: Task) -> Text:
+                return Text(f"{task.speed:,.0f} {unit}/s" if task.speed else "")
+
+        columns = (TextColumn(what), BarColumn(), TaskProgressColumn(), Rate(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(what, total=None)
+            yield lambda done, total: bar.update(task, completed=done, total=total)
 
     def device(self) -> Device:
         if self._device is None:
@@ -575,10 +595,10 @@ def _format_of(path: str, given: str | None) -> ExportFormat:
 def audit_export(c: Ctx, outfile: str, fmt: str | None, from_seq: int) -> None:
     """Checkpoint with a fresh nonce, then export everything retained up to it (Auditor or CO)."""
     nonce = os.urandom(16)
-    with c.session() as s, open(outfile, "wb") as out:
+    with c.session() as s, open(outfile, "wb") as out, c.progress("export") as bar:
         cp = s.audit.checkpoint(nonce)
         serial = c.device().status()["serial"]
-        count = export_through(s, out, serial, cp.seq, from_seq=from_seq, fmt=_format_of(outfile, fmt))
+        count = export_through(s, out, serial, cp.seq, from_seq=from_seq, fmt=_format_of(outfile, fmt), progress=bar)
     c.emit({"records": count, "checkpoint_seq": cp.seq, "nonce": nonce, "out": outfile},
            lambda: click.echo(f"{count} records through checkpoint {cp.seq} -> {outfile} (nonce {nonce.hex()})"))
 
@@ -610,10 +630,33 @@ def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str
     if not export_file or not pubkey:
         raise click.UsageError("give EXPORT_FILE and --pubkey, or --db")
     trusted = _load_pubkey(pubkey)
-    with open(export_file, "rb") as f:
-        result = verify_export(f, trusted.public_key, expected_serial=trusted.serial,
+    size = Path(export_file).stat().st_size
+    with open(export_file, "rb") as f, c.progress("verify", unit="bytes") as bar:
+        counted = io.BufferedReader(_Counting(f, lambda n: bar(n, size)))
+        result = verify_export(counted, trusted.public_key, expected_serial=trusted.serial,
                                expected_nonce=bytes.fromhex(nonce) if nonce else None)
     _report(c, result, export_file)
+
+
+class _Counting(io.RawIOBase):
+    """A read-only file wrapper that reports how far the reader got (for a progress bar)."""
+
+    def __init__(self, f: BinaryIO, report: Callable[[int], None]) -> None:
+        self._f, self._report, self._done = f, report, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self._done += len(data)
+        self._report(self._done)
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
 
 
 @audit.command("ack")
