@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from figures import RESULTS, record
 
 from firmware_sim.flash import DirectoryFlash
 from host_tools.audit_verify import verify_export
@@ -33,7 +32,6 @@ SERIAL = "CMSIM-BENCH"
 SEED = bytes(range(32))
 BATCH = 2000  # appends per timed round
 VERIFY_RECORDS = 50_000
-RESULTS: dict[str, float] = {}  # name -> seconds per unit, for the ratio report
 
 ENTRY = AuditEntry(
     RecordKind.SERVICE, Command.SIGN, Status.OK, True, 0x1234ABCD, "alice", Role.USER, (7,),
@@ -53,8 +51,7 @@ def _appends(trail: AuditTrail) -> None:
         trail.append(ENTRY, boot=1, tick_ns=i, utc_ns=1_790_000_000 * 10**9 + i)
 
 
-def _record(benchmark: Any, name: str, per: int) -> None:
-    RESULTS[name] = benchmark.stats.stats.min / per
+_record = record
 
 
 def test_append_memory_flash(benchmark: Any) -> None:
@@ -181,9 +178,6 @@ def test_boot_to_operational(benchmark: Any) -> None:
 def test_report_ratios() -> None:
     """Print the comparison table (run with -s to see it) and leave the figures for bench/run.py."""
     r = RESULTS
-    out = os.environ.get("CMSIM_BENCH_RESULTS")
-    if out:
-        Path(out).write_text(json.dumps(r, indent=1), encoding="utf-8")
     lines = ["", "audit benchmark (one run; best round)"]
     for name, seconds in r.items():
         rate = 1 / seconds

@@ -162,7 +162,7 @@ class HmacDrbg:
 
 
 def _hmac(key: bytearray | bytes, data: bytearray | bytes) -> bytes:
-    return hmac.new(bytes(key), bytes(data), hashlib.sha256).digest()
+    return hmac.digest(bytes(key), bytes(data), "sha256")  # the one-shot C path (OpenSSL HMAC)
 
 
 def _check_length(name: str, value: bytes, minimum: int, maximum: int) -> None:

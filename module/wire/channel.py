@@ -45,6 +45,7 @@ HOST_TO_MODULE: Final = b"H2M\x00"
 MODULE_TO_HOST: Final = b"M2H\x00"
 TAG_SIZE: Final = 16
 _SEQ = struct.Struct(">Q")
+_ENCRYPTED, _RESPONSE, _APPROVED = int(Flags.ENCRYPTED), int(Flags.RESPONSE), int(Flags.APPROVED)
 
 
 class ChannelError(ValueError):
@@ -57,7 +58,7 @@ def nonce(direction: bytes, seq: int) -> bytes:
 
 def _protect(frame: Frame, plaintext: bytes, key: AESGCM, direction: bytes) -> Frame:
     # The header that goes out carries the ciphertext's length; it is the additional data.
-    shell = Frame(frame.flags | Flags.ENCRYPTED, frame.session_id, frame.seq, frame.code,
+    shell = Frame(frame.flags | _ENCRYPTED, frame.session_id, frame.seq, frame.code,
                   bytes(len(plaintext) + TAG_SIZE))
     ciphertext = key.encrypt(nonce(direction, frame.seq), plaintext, shell.header())
     return Frame(shell.flags, shell.session_id, shell.seq, shell.code, ciphertext)
@@ -65,7 +66,7 @@ def _protect(frame: Frame, plaintext: bytes, key: AESGCM, direction: bytes) -> F
 
 def open_payload(frame: Frame, key: AESGCM | None, direction: bytes) -> bytes:
     """The frame's plaintext payload; a protected one must authenticate under ``key``."""
-    if not frame.flags & Flags.ENCRYPTED:
+    if not frame.flags & _ENCRYPTED:
         return frame.payload
     if key is None:
         raise ChannelError("encrypted payload outside a session")
@@ -79,7 +80,7 @@ def open_payload(frame: Frame, key: AESGCM | None, direction: bytes) -> bytes:
 def request_frame(command: int, params: Mapping[str, Any], session_id: int, seq: int,
                   key: AESGCM | None = None) -> Frame:
     """A request; with ``key`` (the session's host-to-module key) the parameters are protected."""
-    frame = Frame(Flags.NONE, session_id, seq, command, encode_map(params))
+    frame = Frame(0, session_id, seq, command, encode_map(params))
     return _protect(frame, frame.payload, key, HOST_TO_MODULE) if key is not None else frame
 
 
@@ -92,7 +93,7 @@ def request_params(plaintext: bytes) -> dict[str, Any]:
 
 def response_frame(reply: Reply, session_id: int, seq: int, key: AESGCM | None = None) -> Frame:
     """A response to request ``seq``; with ``key`` (module-to-host) the payload is protected."""
-    flags = Flags.RESPONSE | (Flags.APPROVED if reply.approved else Flags.NONE)
+    flags = _RESPONSE | (_APPROVED if reply.approved else 0)
     frame = Frame(flags, session_id, seq, int(reply.status), encode_map({"data": reply.data, "message": reply.message}))
     return _protect(frame, frame.payload, key, MODULE_TO_HOST) if key is not None else frame
 
@@ -108,4 +109,4 @@ def reply_of(frame: Frame, key: AESGCM | None = None) -> Reply:
     data, message = body.get("data", {}), body.get("message", "")
     if not isinstance(data, dict) or not isinstance(message, str):
         raise ChannelError("response has no data map or message")
-    return Reply(status, bool(frame.flags & Flags.APPROVED), data, message)
+    return Reply(status, bool(frame.flags & _APPROVED), data, message)

@@ -49,13 +49,16 @@ class Flags(IntFlag):
     APPROVED = 0x04  # response: the approved-service indicator
 
 
+_KNOWN_FLAGS = int(Flags.RESPONSE | Flags.ENCRYPTED | Flags.APPROVED)
+
+
 class FrameError(ValueError):
     """Bytes between two delimiters that are not a frame: the receiver drops them and resyncs."""
 
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    flags: Flags
+    flags: int  # a combination of Flags (kept a plain int: IntFlag arithmetic is slow on the hot path)
     session_id: int
     seq: int
     code: int
@@ -93,9 +96,9 @@ def decode_frame(stuffed: bytes) -> Frame:
         raise FrameError(f"protocol version {version} (this end speaks {PROTOCOL_VERSION})")
     if length != len(body) - HEADER_SIZE:
         raise FrameError(f"length field {length} but {len(body) - HEADER_SIZE} payload bytes")
-    if flags & ~int(Flags.RESPONSE | Flags.ENCRYPTED | Flags.APPROVED):
+    if flags & ~_KNOWN_FLAGS:
         raise FrameError(f"unknown flags 0x{flags:02x}")
-    return Frame(Flags(flags), session_id, seq, code, body[HEADER_SIZE:], version)
+    return Frame(flags, session_id, seq, code, body[HEADER_SIZE:], version)
 
 
 class FrameDecoder:
