@@ -31,7 +31,7 @@ soak: $(STAMP)
 docs: $(STAMP)
 	$(PY) docs/generate.py
 
-bench: $(STAMP)
+bench: seal
 	$(PY) bench/run.py
 
 clean:
