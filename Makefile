@@ -27,9 +27,11 @@ test: $(STAMP)
 soak: $(STAMP)
 	$(PY) -m pytest -q -m soak
 
-# Regenerate the tables and worked examples in docs/protocol.md from the code (a test checks them).
+# Regenerate docs/protocol.md's tables and examples and the security policy's tables, diagram and
+# JSON from the code (tests check them).
 docs: $(STAMP)
 	$(PY) docs/generate.py
+	$(PY) docs/security_policy/generate.py
 
 bench: seal
 	$(PY) bench/run.py

@@ -37,6 +37,7 @@ from module.wire.params import ParamsError, digest_map
 __all__ = ["Module", "ModuleConfig", "CallContext", "FaultPlan", "PoweredOff"]
 
 BOOT_FLASH_NAME = "boot"
+INTEGRITY_CAST = "HMAC-SHA-256"  # the algorithm of the integrity test, known-answer tested before it
 AUDIT_KEY_FLASH_NAME = "audit_key"  # the audit signing key's Ed25519 seed (an SSP)
 
 
@@ -183,11 +184,14 @@ class Module:
         started = time.perf_counter()
         failure: SelfTestFailure | None = None
         try:
+            # The integrity test's own algorithm is tested first (FIPS 140-3 IG 10.3.A).
+            self._self_test_cast(INTEGRITY_CAST)
             self._self_test_integrity()
             self._self_test_entropy()
             self._self_test_drbg()
             for name in cast.CAST_NAMES:
-                self._self_test_cast(name)
+                if name != INTEGRITY_CAST:
+                    self._self_test_cast(name)
             self._instantiate_drbg()
         except SelfTestFailure as exc:
             failure = exc

@@ -123,7 +123,7 @@ _SPECS: tuple[ServiceSpec, ...] = (
                         Param("ciphertext", P.BYTES, min_len=16), Param("aad", P.BYTES, required=False)),
                 ssps=(SspUse("stored keys", E),)),
     ServiceSpec(C.SIGN, "Sign", "ECDSA P-256/P-384, Ed25519, ML-DSA-65.", USER, APPROVED, True,
-                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E), DRBG)),
+                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),)),
     ServiceSpec(C.VERIFY, "Verify", "With a stored key or a given public key.", USER, APPROVED, True,
                 A.CRYPTOGRAPHIC, crypto.verify,
                 params=(Param("key_id", P.UINT, required=False), Param("key_type", P.UINT, required=False, enum=KeyType),

@@ -125,8 +125,8 @@ class State(IntEnum):
     SELF_TEST = 1  # pre-operational self-tests running; only status is output
     UNINITIALISED = 2  # factory state: awaiting Crypto Officer initialisation
     OPERATIONAL = 3  # approved mode of operation
-    SOFT_ERROR = 4  # conditional test failure; left by a passing on-demand self-test
-    HARD_ERROR = 5  # integrity or persistent failure; left only by a power cycle
+    SOFT_ERROR = 4  # a CAST, entropy, DRBG or pairwise test failed; left by a passing on-demand self-test
+    HARD_ERROR = 5  # integrity or persistent-state failure; left by a power cycle (or zeroise, from an open session)
     ZEROISED = 6  # every SSP wiped; left only by a power cycle (to UNINITIALISED)
 
 
