@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import termios
 import time
 from typing import Protocol
 
@@ -70,7 +71,7 @@ class SerialTransport:
             port.flush()
         except serial.SerialTimeoutException:
             raise TransportError(f"write to {self.url} timed out (is the device reading?)") from None
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:  # tcdrain: EIO once the device is gone
             raise TransportError(f"write to {self.url} failed: {exc}") from None
 
     def read(self, timeout: float) -> bytes:
@@ -88,7 +89,7 @@ class SerialTransport:
                     return bytes(data) + (bytes(port.read(more)) if more else b"")
                 if time.monotonic() >= deadline:
                     return b""
-        except (serial.SerialException, OSError) as exc:  # EIO when the device end of a pty closed
+        except (serial.SerialException, OSError, termios.error) as exc:  # EIO when the device end closed
             raise TransportError(f"read from {self.url} failed: {exc}") from None
 
     def __enter__(self) -> SerialTransport:
