@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from firmware_sim.integrity import DEFAULT_SEAL_PATH, PackageCodeImage, read_sea
 from module.audit.sink import AuditSink
 from module.core import Module, ModuleConfig
 from module.endpoint import Endpoint
-from module.ports import EntropySource
+from module.ports import EntropySource, Flash
 from module.wire.frame import FrameDecoder
 from module.wire.handshake import SessionKeys
 from module.wire.messages import Reply
@@ -29,10 +29,14 @@ def build_module(
     entropy: EntropySource | None = None,
     durable: bool = True,
     audit: AuditSink | None = None,
+    wrap_flash: Callable[[Flash], Flash] | None = None,
 ) -> Module:
-    """A module on a state directory, powered off; call ``power_on()`` to boot it."""
+    """A module on a state directory, powered off; call ``power_on()`` to boot it.
+
+    ``wrap_flash`` puts a layer between the module and its flash (the lab's fault injection)."""
+    flash: Flash = DirectoryFlash(state_dir, durable=durable)
     return Module(
-        flash=DirectoryFlash(state_dir, durable=durable),
+        flash=wrap_flash(flash) if wrap_flash else flash,
         clock=SystemClock(),
         entropy=entropy or OsNoiseSource(),
         code=PackageCodeImage(),

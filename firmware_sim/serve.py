@@ -30,16 +30,20 @@ import click
 import serial
 
 from firmware_sim.device import build_module
+from firmware_sim.faults import FaultyFlash, PowerCut
+from firmware_sim.lab import LabController, SwitchableSource
 from firmware_sim.integrity import DEFAULT_SEAL_PATH
 from module.audit.trail import AuditConfig
 from module.core import Module, ModuleConfig
 from module.endpoint import Endpoint
 from module.operators import AuthPolicy
+from module.ports import Flash
 from module.wire.frame import FrameDecoder
 
 __all__ = ["main", "serve_line", "open_pty"]
 
 FRAME_TIMEOUT = 1.0  # seconds: a partial frame with no byte for this long is dropped
+POWER_CUT_EXIT = 137  # what a shell reports for a SIGKILL: the lab's power cut looks the same
 READ_SIZE = 65536
 log = logging.getLogger("cmsim.device")
 
@@ -111,25 +115,45 @@ class Stop:
         self.requested = True
 
 
-def serve_line(endpoint: Endpoint, line: Line, stop: Stop, *, hangup_ends: bool = False) -> None:
-    """Serve frames on one line until ``stop`` (or, with ``hangup_ends``, until the peer hangs up)."""
+def serve_line(endpoint: Endpoint, line: Line, stop: Stop, *, hangup_ends: bool = False,
+               lab: tuple[LabController, Line] | None = None) -> None:
+    """Serve frames on one line until ``stop`` (or, with ``hangup_ends``, until the peer hangs up);
+    with ``lab``, also the lab port's command lines. A PowerCut ends the process at once."""
     decoder = FrameDecoder()
     last_byte = time.monotonic()
+    lab_buffer = bytearray()
     with selectors.DefaultSelector() as sel:
-        sel.register(line.fileno(), selectors.EVENT_READ)
+        sel.register(line.fileno(), selectors.EVENT_READ, "data")
+        if lab is not None:
+            sel.register(lab[1].fileno(), selectors.EVENT_READ, "lab")
         while not stop.requested:
-            if not sel.select(timeout=0.2):
+            ready = sel.select(timeout=0.2)
+            if not ready:
                 if decoder.pending and time.monotonic() - last_byte > FRAME_TIMEOUT:
                     decoder.expire()
                 continue
-            data = line.read()
-            if not data:
-                if hangup_ends:
-                    return
-                continue
-            last_byte = time.monotonic()
-            for item in decoder.feed(data):
-                line.write(endpoint.handle_bytes(item))
+            try:
+                for key, _ in ready:
+                    if key.data == "lab" and lab is not None:
+                        lab_buffer += lab[1].read()
+                        while b"\n" in lab_buffer and len(lab_buffer) < 65536:
+                            command, _, rest = bytes(lab_buffer).partition(b"\n")
+                            lab_buffer[:] = rest
+                            lab[1].write(lab[0].handle_line(command))
+                        if len(lab_buffer) >= 65536:
+                            lab_buffer.clear()
+                        continue
+                    data = line.read()
+                    if not data:
+                        if hangup_ends:
+                            return
+                        continue
+                    last_byte = time.monotonic()
+                    for item in decoder.feed(data):
+                        line.write(endpoint.handle_bytes(item))
+            except PowerCut:
+                log.warning("power cut (lab): the device stops here, as it would")
+                os._exit(POWER_CUT_EXIT)
 
 
 @contextmanager
@@ -160,11 +184,12 @@ def _powered(module: Module) -> Iterator[Module]:
               help="PBKDF2 iterations for credentials set from now on (default 100,000).")
 @click.option("--serial", "serial_number", help="Module serial number.")
 @click.option("--session-timeout", type=click.FloatRange(min=0.1), help="Idle session timeout in seconds (default 300).")
+@click.option("--lab", is_flag=True, help="Lab mode: a fault-injection port on a second pty (stdout's second line).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
               show_default=True)
 def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_dir: Path | None,
          capacity: int | None, fsync: str, seal_path: Path, pbkdf2_iterations: int | None, serial_number: str | None,
-         session_timeout: float | None, log_level: str) -> None:
+         session_timeout: float | None, lab: bool, log_level: str) -> None:
     """Run a simulated cmsim device."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="cmsim-device: %(message)s")
     if sum(bool(x) for x in (use_pty, tty_path, tcp)) > 1:
@@ -176,7 +201,7 @@ def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_
     audit = AuditConfig(fsync="os") if fsync == "os" else config.audit
     if capacity is not None:
         audit = replace(audit, capacity=capacity, reserve=min(audit.reserve, capacity // 4))
-    config = replace(config, audit=audit)
+    config = replace(config, audit=replace(audit, lab_mode=lab))
     if pbkdf2_iterations is not None:
         config = replace(config, auth=AuthPolicy(pbkdf2_iterations=pbkdf2_iterations))
     if serial_number:
@@ -186,21 +211,47 @@ def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_
     stop = Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    module = build_module(state_dir, config=config, seal_path=seal_path)
+    faulty: list[FaultyFlash] = []
+    entropy = SwitchableSource() if lab else None
+
+    def wrap(flash: Flash) -> Flash:
+        faulty.append(FaultyFlash(flash))
+        return faulty[0]
+
+    module = build_module(state_dir, config=config, seal_path=seal_path, entropy=entropy,
+                          wrap_flash=wrap if lab else None)
     endpoint = Endpoint(module)
+    lab_port: tuple[LabController, Line] | None = None
+    if lab:
+        assert entropy is not None
+
+        def power_cycle() -> None:
+            module.power_off()
+            endpoint.reset()
+            module.power_on()
+
+        lab_master, lab_slave, lab_path = open_pty()
+        lab_port = (LabController(module, faulty[0], entropy, power_cycle), FdLine(lab_master))
     with _powered(module):
         if tcp:
+            if lab:
+                raise click.UsageError("--lab goes with --pty or --tty")
             _serve_tcp(endpoint, tcp, stop)
         elif tty_path:
             with serial.Serial(tty_path, baudrate=baud, timeout=0) as port:
                 click.echo(tty_path)
-                serve_line(endpoint, FdLine(port.fileno()), stop)
+                if lab:
+                    click.echo(f"lab: {lab_path}")
+                sys.stdout.flush()
+                serve_line(endpoint, FdLine(port.fileno()), stop, lab=lab_port)
         else:
             master, slave, path = open_pty()
             click.echo(path)
+            if lab:
+                click.echo(f"lab: {lab_path}")
             sys.stdout.flush()
             try:
-                serve_line(endpoint, FdLine(master), stop)
+                serve_line(endpoint, FdLine(master), stop, lab=lab_port)
             finally:
                 os.close(master)
                 os.close(slave)

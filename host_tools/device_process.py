@@ -29,6 +29,7 @@ class DeviceProcess:
     process: subprocess.Popen[bytes]
     port: str  # the pty path (or socket:// URL) the device printed
     state_dir: Path
+    lab_port: str | None = None  # the fault-injection port of a device started with --lab
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM: the device powers off cleanly. Returns its exit code."""
@@ -74,10 +75,12 @@ def running_device(
         temp = tempfile.TemporaryDirectory(prefix="cmsim-state-")
         state_dir = temp.name
     cmd = [python, "-m", "firmware_sim", "--state", os.fspath(state_dir), *args]
-    process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Unbuffered: the port lines are read one by one with select, so none may hide in a buffer.
+    process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     try:
         port = _first_line(process)
-        device = DeviceProcess(process, port, Path(state_dir))
+        lab = _first_line(process).removeprefix("lab: ") if "--lab" in args else None
+        device = DeviceProcess(process, port, Path(state_dir), lab)
         yield device
     finally:
         if process.poll() is None:

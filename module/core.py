@@ -405,6 +405,10 @@ class Module:
             raise ServiceError(Status.INVALID_STATE, "this module runs without its audit trail")
         return self.audit
 
+    def record_fault(self, description: str) -> None:
+        """A fault the hardware around the module injected (lab mode): recorded like any other."""
+        self.event(AuditEvent.FAULT_INJECTED, detail=description)
+
     def inject_fault(self, fault: str, target: str = "") -> None:
         """Arm a one-shot self-test fault (test and lab use); the arming itself is audited."""
         if fault == "cast":
@@ -474,6 +478,12 @@ class Module:
             status, message = Status.SELF_TEST_FAILED, f"{exc.test}: {exc.message}"
         except FlashError as exc:
             status, message = Status.FLASH_FAILURE, f"flash write failed, nothing changed: {exc}"
+        except AuditRingCorrupted as exc:  # a stored record failed its check when read back
+            self._enter_error(SelfTestFailure("audit ring", f"corrupted: {exc}", hard=True))
+            status, message = Status.MODULE_ERROR, f"audit ring corrupted: {exc}"
+        except Exception as exc:  # a defect: stop in the hard error state rather than go on unsure
+            self._enter_error(SelfTestFailure("internal", f"{type(exc).__name__}: {exc}", hard=True))
+            status, message = Status.INTERNAL_ERROR, f"internal error ({type(exc).__name__}); module stopped"
         if status is not Status.OK:
             result = ServiceResult(key_ids=result.key_ids)
         response = Reply(status, approved, result.data, message)
@@ -580,6 +590,7 @@ class Module:
             "keys": len(self.keys) if self.state in (State.OPERATIONAL, State.UNINITIALISED) else 0,
             "last_error": (f"{self.last_error['test']}: {self.last_error['message']}" if self.last_error else ""),
             "self_test_ms": int(self.self_test_ms),
+            "lab_mode": isinstance(self.audit, AuditTrail) and self.audit.config.lab_mode,
             "audit": self._audit_status(),
         }
 

@@ -58,6 +58,11 @@ class Endpoint:
         self._clear = _Channel(None, None)  # session 0: single-entry retransmit cache
         self.frames_rejected = 0
 
+    def reset(self) -> None:
+        """Power cycle: channel state and retransmit caches are RAM, and RAM is gone."""
+        self._channels.clear()
+        self._clear = _Channel(None, None)
+
     def handle_bytes(self, frame: Frame | FrameError) -> bytes:
         """One decoded item from the line to the bytes to write back."""
         if isinstance(frame, FrameError):

@@ -115,6 +115,7 @@ class AuditConfig:
     reserve: int = 32
     fsync: Fsync = "always"
     wrap_batch: int = 64  # records dropped per wrap-around (one checkpoint and one LOSS record each)
+    lab_mode: bool = False  # marks every checkpoint's policy digest (fault injection enabled)
 
     def __post_init__(self) -> None:
         if self.capacity < 16:
@@ -404,7 +405,7 @@ class AuditTrail:
         meta = self._ring.meta
         c = self.config
         return policy_digest(meta.policy, c.capacity, c.checkpoint_every, meta.high_water_permille / 1000,
-                             c.reserve, c.fsync)
+                             c.reserve, c.fsync, c.lab_mode)
 
     def status(self) -> AuditStatus:
         self._require_open()

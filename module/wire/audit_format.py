@@ -205,18 +205,21 @@ def key_id(public_key: bytes) -> bytes:
 
 
 _POLICY = struct.Struct(">BIIHIB")
+LAB_MODE_MARK: Final = b"\x01"  # appended to the policy digest's input by a device in lab mode
 
 
 def policy_digest(
-    policy: str, capacity: int, checkpoint_every: int, high_water: float, reserve: int, fsync: str
+    policy: str, capacity: int, checkpoint_every: int, high_water: float, reserve: int, fsync: str,
+    lab_mode: bool = False,
 ) -> bytes:
-    """Digest of the audit policy, signed in every checkpoint: a host can see the policy changed."""
+    """Digest of the audit policy, signed in every checkpoint: a host can see the policy changed,
+    and that the device ran in lab mode (fault injection enabled) when it signed."""
     codes = {"block": 1, "wrap": 2}
     syncs = {"always": 1, "os": 2}
     if policy not in codes or fsync not in syncs:
         raise AuditFormatError(f"unknown policy {policy!r} / fsync {fsync!r}")
     body = _POLICY.pack(codes[policy], capacity, checkpoint_every, round(high_water * 1000), reserve, syncs[fsync])
-    return hashlib.sha256(POLICY_TAG + body).digest()
+    return hashlib.sha256(POLICY_TAG + body + (LAB_MODE_MARK if lab_mode else b"")).digest()
 
 
 def _utf8(data: bytes, what: str) -> str:
