@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test seal bench soak docs typecheck clean
+.PHONY: demo test seal bench soak docs fuzz typecheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ soak: $(STAMP)
 docs: $(STAMP)
 	$(PY) docs/generate.py
 	$(PY) docs/security_policy/generate.py
+
+SECONDS ?= 60
+
+# Coverage-guided fuzzing (atheris): both targets in fuzz/ for SECONDS each; prints executions and findings.
+fuzz: $(STAMP)
+	$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install --quiet -e '.[fuzz]'
+	$(PY) fuzz/run.py $(SECONDS)
 
 bench: seal
 	$(PY) bench/run.py

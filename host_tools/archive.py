@@ -231,7 +231,11 @@ class Archive:
         if not result.ok or result.verified_through is None or result.verified_head is None:
             raise ArchiveRefused.of(result)
         export.seek(start)
-        return self._store(iter_export(export), head, result), result
+        try:
+            return self._store(iter_export(export), head, result), result
+        except OverflowError as exc:  # rolled back: a seq or tick at or past 2^63 fits no SQLite INTEGER
+            raise ArchiveRefused(Reason.MALFORMED, f"a record field is beyond the archive's signed 64-bit "
+                                 f"integers: {exc}", result) from None
 
     def _store(self, items: Iterator[ExportItem], head: tuple[int, bytes] | None, result: VerifyResult) -> int:
         """One transaction: the verified records (through ``verified_through``) and the new head."""
@@ -259,7 +263,7 @@ class Archive:
                     break
                 rows.append(_row(rec, h, item.data))
                 expected = rec.seq + 1
-                key_rows += [(rec.seq, k) for k in rec.key_ids]
+                key_rows += [(rec.seq, _sql_int(k)) for k in rec.key_ids]
                 if rec.kind is RecordKind.CHECKPOINT and rec.checkpoint is not None \
                         and rec.checkpoint.statement.signer != ZERO_DIGEST:
                     signer = rec.checkpoint.statement.signer
@@ -343,12 +347,18 @@ class Archive:
             args.append(int(f.status))
         if f.key_id is not None:
             where.append("seq IN (SELECT seq FROM record_keys WHERE key_id = ?)")
-            args.append(f.key_id)
+            args.append(_sql_int(f.key_id))
         sql = "SELECT record, hash FROM records" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
         if f.limit is not None:
             sql += f" LIMIT {int(f.limit)}"
         for record, h in self.db.execute(sql, args):
             yield decode_record(bytes(record)), bytes(h)
+
+
+def _sql_int(value: int) -> int:
+    """A u64 key id as SQLite's signed 64-bit INTEGER (two's complement): a record of a refused call
+    carries the key id the caller sent, any u64, and must still be stored and found."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _chain(prev: bytes, data: bytes) -> bytes:

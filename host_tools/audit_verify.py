@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Final, NoReturn
 
@@ -67,9 +69,10 @@ from module.wire.audit_format import (
     verify_checkpoint,
 )
 
-__all__ = ["Reason", "VerifyResult", "ExportVerifier", "verify_export", "verify_path", "PENDING_LIMIT"]
+__all__ = ["Reason", "VerifyResult", "ExportVerifier", "verify_export", "verify_path", "PENDING_LIMIT", "GAP_LIMIT"]
 
 PENDING_LIMIT: Final = 16384  # records hashed but not yet checked field by field, at most
+GAP_LIMIT: Final = 4096  # sequence gaps waiting for a LOSS record to name them, at most
 _FAST_KIND_MAX: Final = int(RecordKind.EVENT)  # kinds up to this one take the hot loop
 
 
@@ -173,8 +176,8 @@ class ExportVerifier:
         self._gaps: list[tuple[int, int, int]] = []  # (first missing, last missing, seq after)
         self._trusted: set[bytes] = {bytes(public_key)}
         self._untrusted: dict[bytes, int] = {}  # signer -> first seq it signed
-        self._links: list[tuple[bytes, bytes]] = []  # (signer, linked key) from verified handovers
-        self._keys: list[bytes] = []
+        self._links: dict[bytes, list[bytes]] = {}  # signer -> keys it linked to in verified handovers
+        self._keys: dict[bytes, None] = {}  # signers in order of first use (a dict: O(1) membership)
         self._nonce_seen = False
         self._lost_named = 0
         self._end_seen = False
@@ -305,6 +308,10 @@ class ExportVerifier:
                 self._pending_records = 0
         else:
             self._tail += 1
+        if len(self._pending) > PENDING_LIMIT:  # checkpoints with few records between them: bounded too
+            self._settle()
+            if len(self._pending) > PENDING_LIMIT:
+                self._rescan()
 
     def _checkpoint(self, data: bytes, seq: int) -> tuple[_Deferred | None, bool]:
         """Check one checkpoint record: (deferred signature check, or verified now)."""
@@ -326,13 +333,13 @@ class ExportVerifier:
             suspect = self._verified_through + 1 if self._verified_through is not None else self._first_seq
             self._fail(Reason.HASH_MISMATCH, seq, f"checkpoint {seq} signed a chain head the records before it "
                        "do not produce", suspect if suspect is not None else seq)
-        if st.signer not in self._keys:
-            self._keys.append(st.signer)
+        self._keys.setdefault(st.signer)
         if st.signer not in self._trusted:
             self._untrusted.setdefault(st.signer, seq)
         if st.link_kind is not LinkKind.NONE:
-            self._links.append((st.signer, st.link_key))
-            self._propagate_trust()
+            self._links.setdefault(st.signer, []).append(st.link_key)
+            if st.signer in self._trusted:
+                self._trust(st.link_key)
         if self._expected_nonce is not None and hmac.compare_digest(st.nonce, self._expected_nonce):
             self._nonce_seen = True
         self._checkpoints += 1
@@ -340,18 +347,17 @@ class ExportVerifier:
             return None, True
         return _Deferred(seq, statement, body.signature, st.signer, b""), False
 
-    def _propagate_trust(self) -> None:
-        """A trusted key vouches for the key it hands over to, and for the one it took over from."""
-        changed = True
-        while changed:
-            changed = False
-            for signer, linked in self._links:
-                if signer in self._trusted and linked not in self._trusted:
-                    self._trusted.add(linked)
-                    changed = True
-        for key in list(self._untrusted):
+    def _trust(self, key: bytes) -> None:
+        """A trusted key vouches for the key it hands over to, and for the one it took over from;
+        trust spreads along the verified links from ``key`` (each key once: linear, not quadratic)."""
+        todo = [key]
+        while todo:
+            key = todo.pop()
             if key in self._trusted:
-                del self._untrusted[key]
+                continue
+            self._trusted.add(key)
+            self._untrusted.pop(key, None)
+            todo.extend(self._links.get(key, ()))
 
     def _loss(self, data: bytes) -> None:
         record = AuditRecord.parse(data)
@@ -360,16 +366,18 @@ class ExportVerifier:
         if record.code != LossReason.OVERWRITTEN:
             return
         self._lost_named += loss.count
+        # The gaps are disjoint and in order (anchors only move forward), so the ones this loss
+        # touches are one slice, found by bisection: a LOSS record costs no walk over every gap.
+        gaps = self._gaps
+        i = bisect_left(gaps, loss.first_seq, key=itemgetter(1))  # the first gap ending at or after it
+        j = bisect_right(gaps, loss.last_seq, key=itemgetter(0))  # the first gap starting after it
         remaining: list[tuple[int, int, int]] = []
-        for lo, hi, at in self._gaps:
-            if loss.last_seq < lo or loss.first_seq > hi:
-                remaining.append((lo, hi, at))
-                continue
+        for lo, hi, at in gaps[i:j]:
             if lo < loss.first_seq:
                 remaining.append((lo, loss.first_seq - 1, at))
             if hi > loss.last_seq:
                 remaining.append((loss.last_seq + 1, hi, at))
-        self._gaps = remaining
+        gaps[i:j] = remaining
 
     # ------------------------------------------------------- waiting checks
     def _settle(self) -> None:
@@ -453,6 +461,10 @@ class ExportVerifier:
             if not hmac.compare_digest(anchor.head, self._h):
                 self._fail(Reason.FORK, anchor.next_seq - 1, f"two chain values for seq {anchor.next_seq - 1}")
             return
+        if len(self._gaps) >= GAP_LIMIT:  # memory stays bounded: this many unnamed gaps is no honest export
+            lo, hi, at = self._gaps[0]
+            self._fail(Reason.SEQUENCE_GAP, at, f"records {lo}..{hi} are missing and no LOSS record names them "
+                       f"({GAP_LIMIT} gaps wait for one)")
         self._gaps.append((self._next, anchor.next_seq - 1, anchor.next_seq))
         self._next, self._h, self._last_data = anchor.next_seq, anchor.head, b""
 

@@ -766,6 +766,7 @@ _END = struct.Struct(ExportEnd.FORMAT)
 _U16 = struct.Struct(">H")
 _CHUNK = 1 << 16
 JSONL_FORMAT_NAME: Final = "cmsim-audit-export"
+MAX_JSONL_LINE: Final = 64 * 1024  # the longest line the writer makes (a 446-byte record) is about 1,100 bytes
 
 
 class ExportWriter:
@@ -1010,12 +1011,16 @@ def _iter_jsonl(fileobj: BinaryIO, first: bytes) -> Iterator[ExportItem]:
 
 
 def _lines(fileobj: BinaryIO, first: bytes) -> Iterator[bytes]:
-    pending = first + fileobj.readline()
+    # Bounded: a line longer than any the writer makes is refused after MAX_JSONL_LINE + 1 bytes,
+    # never read whole (a file without a newline would otherwise be read into memory at once).
+    pending = first + fileobj.readline(MAX_JSONL_LINE + 1 - len(first))
     while pending:
+        if len(pending) > MAX_JSONL_LINE:
+            raise AuditFormatError(f"line longer than {MAX_JSONL_LINE} bytes")
         if not pending.endswith(b"\n"):
             raise TruncatedError("export cut inside a line")
         yield pending
-        pending = fileobj.readline()
+        pending = fileobj.readline(MAX_JSONL_LINE + 1)
 
 
 def _json_line(line: bytes | None, expect: str | None) -> dict[str, Any]:
@@ -1025,6 +1030,8 @@ def _json_line(line: bytes | None, expect: str | None) -> dict[str, Any]:
         obj = json.loads(line)
     except ValueError as exc:
         raise AuditFormatError(f"not a JSON line: {exc}") from exc
+    except RecursionError:  # arrays or objects nested deeper than the interpreter's stack
+        raise AuditFormatError("not a JSON line: nested too deep") from None
     if not isinstance(obj, dict) or obj.get("type") not in _JSONL_KEYS:
         raise AuditFormatError("line without a known type")
     if expect is not None and obj["type"] != expect:
