@@ -14,6 +14,12 @@ It takes one JSON object per line and answers one JSON object per line:
     {"cmd": "flip-audit-bit", "seq": 12, "bit": 0}      flip a bit of a stored audit slot
     {"cmd": "cut-power-at-write", "n": 3, "tear": 0}    the device dies at the n-th flash write from now
     {"cmd": "power-cycle"}                              power off and on (the self-tests run again)
+    {"cmd": "break", "what": "ignore-self-test-failures"}   a deliberately broken module: a failing
+                                                        CAST is recorded but the module stays usable
+    {"cmd": "break", "what": "drop-next-service-record"}    the next service call leaves no record
+
+The two ``break`` commands exist to prove that the lab harness (``cmsim lab run``) fails when the
+module misbehaves; like every injection they are recorded (FAULT_INJECTED) before they take effect.
 
 Every injection is recorded in the audit trail (FAULT_INJECTED) before it takes effect, and the
 device says it is in lab mode in status and in every checkpoint's policy digest.
@@ -22,11 +28,10 @@ device says it is in lab mode in status and in every checkpoint's policy digest.
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
 from typing import Any
 
-from firmware_sim.entropy import BiasedSource, OsNoiseSource, StuckSource
+from firmware_sim.entropy import OsNoiseSource, StuckSource
 from firmware_sim.faults import FaultyFlash
 from module.audit.ring import META_NAME, REGION_NAME, SLOT_SIZE
 from module.cast import CAST_NAMES
@@ -59,11 +64,26 @@ class SwitchableSource:
         sources: dict[str, Callable[[], EntropySource]] = {
             "ok": OsNoiseSource,
             "stuck": lambda: StuckSource(0x5A),
-            "biased": lambda: BiasedSource(0x00, 0.9, seed=random.randrange(2**32), avoid_repeats=True),
+            "biased": _AlternatingSource,
         }
         if mode not in sources:
             raise LabError(f"entropy mode must be one of {sorted(sources)}")
         self.mode, self._source = mode, sources[mode]()
+
+
+class _AlternatingSource:
+    """Biased without ever repeating: 0x00, 0x01, 0x00, 0x01, ... (one bit of entropy per sample at
+    best). The Repetition Count Test cannot see it; the Adaptive Proportion Test must, whatever
+    sample a window starts on, since that value fills half of every window (256 of 512, cut-off 62)."""
+
+    min_entropy_per_sample = OsNoiseSource().min_entropy_per_sample
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def read(self, n: int) -> bytes:
+        start, self._next = self._next, (self._next + n) % 2
+        return bytes((start + i) % 2 for i in range(n))
 
 
 class LabController:
@@ -89,8 +109,10 @@ class LabController:
         cmd = request["cmd"]
         m = self.module
         if cmd == "status":
+            armed = {"casts": sorted(m.faults.corrupt_casts), "integrity": m.faults.corrupt_integrity,
+                     "drbg": m.faults.corrupt_drbg_kat, "pct": m.faults.corrupt_pct}
             return {"lab_mode": True, "state": m.state.name, "entropy": self.entropy.mode,
-                    "flash_writes": self.flash.count, "casts": list(CAST_NAMES)}
+                    "flash_writes": self.flash.count, "casts": list(CAST_NAMES), "armed": armed}
         if cmd == "power-cycle":
             self._power_cycle()
             return {"state": m.state.name, "boot_counter": m.boot_counter}
@@ -101,6 +123,10 @@ class LabController:
                 raise LabError(f"unknown CAST {name!r}")
             m.inject_fault(kind, name)  # recorded by the module
             return {"armed": cmd, "name": name}
+        if cmd == "break":
+            what = str(request.get("what", ""))
+            m.lab_break(what)  # recorded by the module; ValueError for an unknown one
+            return {"armed": cmd, "what": what}
         if cmd == "entropy":
             mode = str(request.get("mode", ""))
             self._record(f"entropy source {mode}")

@@ -34,9 +34,10 @@ from module.wire.handshake import SALT_SIZE, derive_static_key
 from module.wire.messages import Reply
 from module.wire.params import ParamsError, digest_map
 
-__all__ = ["Module", "ModuleConfig", "CallContext", "FaultPlan", "PoweredOff"]
+__all__ = ["Module", "ModuleConfig", "CallContext", "FaultPlan", "LabBreaks", "LAB_BREAKS", "PoweredOff"]
 
 BOOT_FLASH_NAME = "boot"
+MAX_KEY_ID = 2**32 - 1  # Param("key_id", P.UINT) with the default bound
 INTEGRITY_CAST = "HMAC-SHA-256"  # the algorithm of the integrity test, known-answer tested before it
 AUDIT_KEY_FLASH_NAME = "audit_key"  # the audit signing key's Ed25519 seed (an SSP)
 
@@ -68,6 +69,19 @@ class FaultPlan:
     corrupt_integrity: bool = False
     corrupt_drbg_kat: bool = False
     corrupt_pct: bool = False
+
+
+@dataclass
+class LabBreaks:
+    """Deliberate defects, to prove the lab harness fails when the module misbehaves. Off by default;
+    only the lab port of a device started with ``--lab`` turns them on, and turning one on is audited."""
+
+    ignore_self_test_failures: bool = False  # a failing CAST is recorded, but the module carries on
+    drop_next_service_record: bool = False  # the next service call leaves no record (one shot)
+
+
+LAB_BREAKS = {"ignore-self-test-failures": "ignore_self_test_failures",
+              "drop-next-service-record": "drop_next_service_record"}
 
 
 @dataclass
@@ -105,6 +119,7 @@ class Module:
         self.audit_fault = ""  # why the audit trail could not be opened (the module is then in HARD_ERROR)
         self.unrecorded_events = 0  # events the sink could not take (ring exhausted or flash failure)
         self.faults = FaultPlan()
+        self.breaks = LabBreaks()
         self.state = State.POWER_OFF
         self.boot_counter = 0
         self.last_error: dict[str, str] = {}
@@ -248,6 +263,8 @@ class Module:
             cast.run_cast(name, corrupt=corrupt)
         except cast.CastFailed as exc:
             self._self_test_result(f"CAST {name}", False, str(exc))
+            if self.breaks.ignore_self_test_failures:
+                return
             raise SelfTestFailure(f"CAST {name}", str(exc)) from None
         self._self_test_result(f"CAST {name}", True)
 
@@ -425,6 +442,13 @@ class Module:
             raise ValueError(f"unknown fault {fault!r}")
         self.event(AuditEvent.FAULT_INJECTED, detail=f"{fault} {target}".strip())
 
+    def lab_break(self, what: str) -> None:
+        """Turn on one of :data:`LAB_BREAKS` (lab port only); recorded before it takes effect."""
+        if what not in LAB_BREAKS:
+            raise ValueError(f"unknown break {what!r}; one of {sorted(LAB_BREAKS)}")
+        self.event(AuditEvent.FAULT_INJECTED, detail=f"break {what}")
+        setattr(self.breaks, LAB_BREAKS[what], True)
+
     # -------------------------------------------------------------- dispatch
     def call(self, command: int, params: Mapping[str, Any] | None = None, session_id: int = 0) -> Reply:
         """Run one service call. Always returns a response and leaves exactly one service record."""
@@ -500,6 +524,9 @@ class Module:
             response_digest=_digest(response.data),
             detail=(message if status is not Status.OK else result.audit_detail)[:120],
         )
+        if self.breaks.drop_next_service_record:
+            self.breaks.drop_next_service_record = False
+            return response
         try:
             self._append(entry)
         except AuditError:
@@ -624,10 +651,12 @@ def _digest(values: Mapping[str, Any]) -> bytes:
 
 
 def _key_ids_of(params: Mapping[str, Any]) -> tuple[int, ...]:
+    """Key ids named by a refused call, as far as they could be ids at all (0..2^32-1, the
+    parameters' declared range): an arbitrary number from an unchecked request is not recorded."""
     ids = []
     for name in ("key_id", "wrap_key_id", "base_key_id"):
         value = params.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_KEY_ID:
             ids.append(value)
     return tuple(ids)
 

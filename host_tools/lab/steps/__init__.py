@@ -1,0 +1,1 @@
+"""The six steps of a lab run (see host_tools/lab/harness.py)."""

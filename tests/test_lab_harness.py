@@ -1,0 +1,190 @@
+"""The validation-lab harness (`cmsim lab run`): it passes against a correct lab-mode device, and a
+deliberately broken device (the lab port's ``break`` commands) makes the matching step fail with
+a precise message. A harness that cannot fail is worthless, so the second half matters most."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from firmware_sim.device import build_module
+from firmware_sim.faults import FaultyFlash
+from firmware_sim.integrity import write_seal
+from firmware_sim.lab import LabController
+from host_tools.cli import EXIT_VERIFY, main
+from host_tools.device_process import DeviceProcess, running_device
+from host_tools.lab import vectors
+from host_tools.lab.harness import run_lab
+from host_tools.lab.results import Outcome
+from host_tools.lab.steps.algorithms import AlgorithmStep
+from host_tools.lab_port import LabPort
+from module.core import Module, ModuleConfig
+from module.operators import AuthPolicy
+from module.ports import Flash
+from module.wire.audit_format import RecordKind, decode_record
+from module.wire.defs import AuditEvent, Command, State, Status
+
+DEVICE_ARGS = ["--pbkdf2-iterations", "1000"]
+
+
+@pytest.fixture(scope="module")
+def seal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
+    write_seal(path)
+    return path
+
+
+@pytest.fixture
+def lab_device(seal: Path, tmp_path: Path) -> Iterator[DeviceProcess]:
+    with running_device(tmp_path / "state", args=[*DEVICE_ARGS, "--seal", str(seal), "--lab"]) as proc:
+        assert proc.lab_port is not None
+        yield proc
+
+
+# ------------------------------------------------------------- a correct device
+def test_quick_plan_passes_from_the_cli_and_writes_its_report(seal: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["lab", "run", "--plan", "quick", "--seed", "11", "--report", str(out),
+                                       f"--device-arg=--seal={seal}"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("lab run (quick plan, seed 11): PASSED")
+    doc = json.loads((out / "lab-report.json").read_text())
+    assert doc["summary"]["ok"] and doc["summary"]["failed"] == 0
+    assert {r["step"] for r in doc["results"]} == {1, 2, 3, 4, 5, 6}
+    assert {r["clause"] for r in doc["results"]} >= {"7.2", "7.4", "7.10", "7.11"}
+    by_id = {r["id"]: r for r in doc["results"]}
+    assert by_id["fault.cast-on-demand"]["vectors"] == 29 and by_id["fault.cast-on-demand"]["outcome"] == "passed"
+    assert by_id["audit.completeness"]["vectors"] > 3000 and by_id["audit.completeness"]["evidence"]
+    # Keyed algorithm families need the full plan: reported as not run, never as passed.
+    assert by_id["alg.AES-256-GCM-decrypt"]["outcome"] == "not run"
+    if vectors.available():
+        assert doc["vectors"]["SHA2-256"] == 129 and doc["vectors"]["EdDSA Ed25519 SigVer"] == 1152
+        assert doc["vectors"]["ECDSA P-256 SHA2-256 SigVer"] == 15
+    markdown = (out / "lab-report.md").read_text()
+    assert "| ISO/IEC 19790:2012 clause | test | vectors run | passed | failed | outcome | evidence (audit seq) |" \
+        in markdown
+    assert "7.10 Self-tests" in markdown and "## Not covered, and why" in markdown
+
+
+def test_full_plan_passes(seal: Path) -> None:
+    report = run_lab(plan="full", seed=5, device_args=["--seal", str(seal)])
+    assert report.ok, [(r.id, r.failures[:2]) for r in report.results if r.failed] + report.errors
+    assert report.not_run == 0 or not vectors.available()
+    if vectors.available():
+        assert report.vectors["AES-256-GCM decrypt"] == 375
+        assert report.vectors["HMAC-SHA2-256"] == report.vectors["HMAC-SHA2-512"] == 6
+        assert report.vector_calls["SHA2-256"] > 1000  # the Monte Carlo checkpoint: 1,000 chained calls
+    assert report.result("fault.cast-power-on").run == 29
+    assert report.result("fault.pct").run == 6  # every key-pair type at generation, and one import
+    assert report.result("fsm.transitions").run == 400
+
+
+def test_without_the_vectors_package_the_algorithm_step_reports_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vectors, "available", lambda: False)
+    results = AlgorithmStep(None, "full").run()  # type: ignore[arg-type]  # never touches the device
+    assert results and all(r.outcome is Outcome.NOT_RUN for r in results)
+    assert all("cryptography-vectors" in r.not_run_reason for r in results)
+
+
+# -------------------------------------------------------------- a broken device
+def test_a_module_that_ignores_failing_casts_fails_the_fault_step(lab_device: DeviceProcess) -> None:
+    assert lab_device.lab_port is not None
+    with LabPort(lab_device.lab_port) as port:
+        assert port.command("break", what="ignore-self-test-failures")["what"] == "ignore-self-test-failures"
+    report = run_lab(plan="quick", seed=1, port=lab_device.port, lab_port=lab_device.lab_port)
+    assert not report.ok
+    casts = report.result("fault.cast-on-demand")
+    assert casts.failed == casts.run == 29
+    first = casts.failures[0]
+    assert first.startswith("CAST AES-256-GCM encrypt (self-test): the self-test answered OK, expected "
+                            "SELF_TEST_FAILED; the module is OPERATIONAL, the policy says SOFT_ERROR")
+    # The rest of the battery is not confused by it.
+    for result_id in ("fault.integrity", "fault.drbg", "fault.pct", "audit.completeness", "audit.chain",
+                      "matrix.forbidden", "matrix.allowed", "selftest.power-on", "selftest.on-demand"):
+        assert report.result(result_id).outcome is Outcome.PASSED, result_id
+
+
+def test_a_dropped_service_record_fails_the_completeness_step(lab_device: DeviceProcess) -> None:
+    assert lab_device.lab_port is not None
+    with LabPort(lab_device.lab_port) as port:
+        port.command("break", what="drop-next-service-record")
+    result = CliRunner().invoke(main, ["--json", "lab", "run", "--seed", "2", "--port", lab_device.port,
+                                       "--lab-port", lab_device.lab_port])
+    assert result.exit_code == EXIT_VERIFY  # non-zero when anything failed
+    doc = json.loads(result.output)
+    assert [r["id"] for r in doc["results"] if r["outcome"] == "failed"] == ["audit.completeness"]
+    completeness = next(r for r in doc["results"] if r["id"] == "audit.completeness")
+    assert completeness["failed"] == 1
+    assert completeness["failures"][0].startswith(
+        "request #0 GET_STATUS (no session, session 0x0) -> OK left no audit record (the record at seq ")
+    assert completeness["failures"][0].endswith("belongs to request #1)")
+
+
+def test_lab_run_wants_both_ports_or_neither() -> None:
+    result = CliRunner().invoke(main, ["lab", "run", "--port", "/dev/null"])
+    assert result.exit_code == 2 and "--lab-port" in result.output
+
+
+# ------------------------------------------- the break commands on the lab port
+def lab_module(seal: Path, state: Path) -> tuple[Module, LabController]:
+    from firmware_sim.lab import SwitchableSource
+
+    flashes: list[FaultyFlash] = []
+
+    def wrap(flash: Flash) -> Flash:
+        flashes.append(FaultyFlash(flash))
+        return flashes[0]
+
+    entropy = SwitchableSource()
+    config = ModuleConfig(auth=AuthPolicy(pbkdf2_iterations=1000))
+    module = build_module(state, config=config, seal_path=seal, entropy=entropy, wrap_flash=wrap)
+    module.power_on()
+
+    def cycle() -> None:
+        module.power_off()
+        module.power_on()
+
+    return module, LabController(module, flashes[0], entropy, cycle)
+
+
+def send(lab: LabController, **request: object) -> dict[str, object]:
+    return dict(json.loads(lab.handle_line(json.dumps(request).encode())))
+
+
+def events(module: Module, code: AuditEvent) -> list[str]:
+    records = [decode_record(r) for r in module.trail.export(0, 10_000)]
+    return [r.detail for r in records if r.kind is RecordKind.EVENT and r.code == code]
+
+
+def test_break_commands_are_audited_before_they_take_effect(seal: Path, tmp_path: Path) -> None:
+    module, lab = lab_module(seal, tmp_path / "state")
+    assert send(lab, cmd="break", what="drop-next-service-record")["ok"] is True
+    assert "break drop-next-service-record" in events(module, AuditEvent.FAULT_INJECTED)
+    before = module.trail.status().next_seq
+    assert module.call(Command.GET_STATUS).status is Status.OK
+    assert module.trail.status().next_seq == before  # that call left no record
+    module.call(Command.GET_STATUS)
+    assert module.trail.status().next_seq == before + 1  # one shot: the next one does
+
+    assert send(lab, cmd="break", what="ignore-self-test-failures")["ok"] is True
+    assert send(lab, cmd="corrupt-cast", name="SHA2-256")["ok"] is True
+    reply = module.call(Command.SELF_TEST)
+    assert reply.status is Status.OK and module.state is State.UNINITIALISED  # the defect: no error state
+    assert "CAST SHA2-256: FAIL" in " ".join(events(module, AuditEvent.SELF_TEST_RESULT))
+    assert "break ignore-self-test-failures" in events(module, AuditEvent.FAULT_INJECTED)
+
+    answer = send(lab, cmd="break", what="something-else")
+    assert answer["ok"] is False and "unknown break" in str(answer["error"])
+
+
+def test_no_break_is_on_by_default(seal: Path, tmp_path: Path) -> None:
+    module, lab = lab_module(seal, tmp_path / "state")
+    send(lab, cmd="corrupt-cast", name="SHA2-256")
+    assert module.call(Command.SELF_TEST).status is Status.SELF_TEST_FAILED
+    assert module.state is State.SOFT_ERROR
+    assert not any(d.startswith("break") for d in events(module, AuditEvent.FAULT_INJECTED))
+
