@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test seal bench soak docs fuzz typecheck clean
+.PHONY: demo test seal bench soak docs fuzz lab typecheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,12 @@ fuzz: $(STAMP)
 	$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install --quiet -e '.[fuzz]'
 	$(PY) fuzz/run.py $(SECONDS)
 
+# The validation-lab battery against a fresh lab-mode device; the report goes to lab-report/.
+lab: seal
+	$(VENV)/bin/cmsim lab run --plan full --report lab-report
+
 bench: seal
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) module/integrity.seal
+	rm -rf $(VENV) module/integrity.seal lab-report
