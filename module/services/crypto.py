@@ -14,8 +14,8 @@ from module.wire.defs import KdfAlg, KeyType, KeyUse, Status
 if TYPE_CHECKING:
     from module.core import CallContext, Module
 
-GCM_IV_SIZE = 12
-SIGNATURE_KEY_TYPES = (KeyType.EC_P256, KeyType.EC_P384, KeyType.ED25519, KeyType.ML_DSA_65)
+GCM_IV_SIZE = algorithms.GCM_IV_SIZE
+SIGNATURE_KEY_TYPES = tuple(sorted(algorithms.SIGNATURE_KEY_TYPES))  # one definition, in the algorithm layer
 HMAC_KEY_TYPES = (KeyType.HMAC_SHA256, KeyType.HMAC_SHA384, KeyType.HMAC_SHA512)
 DERIVABLE_KEY_TYPES = (KeyType.AES_256, KeyType.HMAC_SHA256, KeyType.HMAC_SHA384, KeyType.HMAC_SHA512, KeyType.GENERIC_SECRET)
 
