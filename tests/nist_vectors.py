@@ -12,10 +12,12 @@ Known-answer tests read their vectors through these functions, never from pasted
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import cryptography_vectors
+
+from host_tools.lab.vectors import Case, Ed25519Case, load, load_ed25519, parse
 
 __all__ = [
     "NistVector",
@@ -29,37 +31,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class NistVector:
-    """One CAVP case: its fields (keys lower-cased), its section headers and whether it must FAIL."""
-
-    fields: Mapping[str, str]
-    section: Mapping[str, str] = field(default_factory=dict)
-    section_names: tuple[str, ...] = ()
-    fail: bool = False
-    line: int = 0
-
-    def __getitem__(self, key: str) -> str:
-        return self.fields[key.lower()]
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self.fields
-
-    def hex(self, key: str) -> bytes:
-        """A hex field as bytes (an empty value is the empty string)."""
-        return bytes.fromhex(self[key])
-
-    def int(self, key: str) -> int:
-        return int(self[key], 0) if self[key].startswith("0x") else int(self[key])
-
-
-@dataclass(frozen=True)
-class Ed25519Vector:
-    seed: bytes
-    public: bytes
-    message: bytes
-    signature: bytes
-    line: int
+# The CAVP and SUPERCOP readers are the lab harness's, read strictly here: one parser for both.
+NistVector = Case
+Ed25519Vector = Ed25519Case
 
 
 @dataclass(frozen=True)
@@ -84,72 +58,17 @@ def open_text(path: str) -> list[str]:
 
 def parse_nist_vectors(lines: Iterable[str]) -> list[NistVector]:
     """Parse CAVP text into records (see the module docstring for the rules)."""
-    vectors: list[NistVector] = []
-    section: dict[str, str] = {}
-    names: list[str] = []
-    header_open = False  # the last significant line was a [header]
-    current: dict[str, str] | None = None
-    fail = False
-    start = 0
-
-    def flush() -> None:
-        nonlocal current, fail
-        if current is not None:
-            vectors.append(NistVector(dict(current), dict(section), tuple(names), fail, start))
-        current, fail = None, False
-
-    for number, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            flush()
-            if not header_open:
-                section, names = {}, []
-            header_open = True
-            inner = line[1:-1]
-            if "=" in inner:
-                key, _, value = inner.partition("=")
-                section[key.strip().lower()] = value.strip()
-            else:
-                names.append(inner.strip())
-            continue
-        header_open = False
-        if line == "FAIL":
-            if current is None:
-                raise ValueError(f"line {number}: FAIL outside a record")
-            fail = True
-            continue
-        if "=" not in line:
-            raise ValueError(f"line {number}: not a KEY = value line: {line[:40]!r}")
-        key, _, value = line.partition("=")
-        key, value = key.strip().lower(), value.strip()
-        if key == "count" or current is None or ("count" not in current and key in current):
-            flush()
-            current, start = {}, number
-        current[key] = value
-    flush()
-    return vectors
+    return parse(lines, strict=True)
 
 
 def load_nist_vectors(path: str) -> list[NistVector]:
     """Every record of a CAVP file in ``cryptography_vectors`` (path relative to the package)."""
-    return parse_nist_vectors(open_text(path))
+    return load(path, strict=True)
 
 
 def load_ed25519_vectors(path: str = "asymmetric/Ed25519/sign.input") -> list[Ed25519Vector]:
     """SUPERCOP lines ``sk||pk : pk : msg : sig||msg :`` as seed, public key, message, signature."""
-    vectors = []
-    for number, line in enumerate(open_text(path), 1):
-        if not line.strip():
-            continue
-        secret, public, message, signed, _ = line.split(":")
-        msg = bytes.fromhex(message)
-        sig_and_msg = bytes.fromhex(signed)
-        if sig_and_msg[64:] != msg:
-            raise ValueError(f"line {number}: signed message does not end with the message")
-        vectors.append(Ed25519Vector(bytes.fromhex(secret)[:32], bytes.fromhex(public), msg, sig_and_msg[:64], number))
-    return vectors
+    return load_ed25519(path)
 
 
 def load_evp_stanzas(path: str) -> list[EvpStanza]:

@@ -38,7 +38,7 @@ class Case:
         return bytes.fromhex(self[key])
 
     def int(self, key: str) -> int:
-        return int(self[key])
+        return int(self[key], 0) if self[key].startswith("0x") else int(self[key])
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,9 @@ def _lines(path: str) -> list[str]:
         return str(handle.read()).splitlines()
 
 
-def parse(lines: Iterable[str]) -> list[Case]:
+def parse(lines: Iterable[str], *, strict: bool = False) -> list[Case]:
+    """CAVP text into cases. ``strict`` (the test suite's reading) refuses a FAIL outside a case and
+    any line that is neither a header nor ``KEY = value``; the harness skips such lines."""
     cases: list[Case] = []
     section: dict[str, str] = {}
     names: list[str] = []
@@ -105,8 +107,12 @@ def parse(lines: Iterable[str]) -> list[Case]:
         if line == "FAIL":
             if current is not None:
                 fail = True
+            elif strict:
+                raise ValueError(f"line {number}: FAIL outside a record")
             continue
         if "=" not in line:
+            if strict:
+                raise ValueError(f"line {number}: not a KEY = value line: {line[:40]!r}")
             continue
         key, _, value = line.partition("=")
         key, value = key.strip().lower(), value.strip()
@@ -118,9 +124,9 @@ def parse(lines: Iterable[str]) -> list[Case]:
     return cases
 
 
-def load(path: str) -> list[Case]:
+def load(path: str, *, strict: bool = False) -> list[Case]:
     """Every case of a CAVP file in ``cryptography_vectors`` (path relative to the package)."""
-    return parse(_lines(path))
+    return parse(_lines(path), strict=strict)
 
 
 def load_ed25519(path: str = "asymmetric/Ed25519/sign.input") -> list[Ed25519Case]:
@@ -131,5 +137,7 @@ def load_ed25519(path: str = "asymmetric/Ed25519/sign.input") -> list[Ed25519Cas
         secret, public, message, signed, _ = line.split(":")
         msg = bytes.fromhex(message)
         sig_and_msg = bytes.fromhex(signed)
+        if sig_and_msg[64:] != msg:
+            raise ValueError(f"line {number}: signed message does not end with the message")
         cases.append(Ed25519Case(bytes.fromhex(secret)[:32], bytes.fromhex(public), msg, sig_and_msg[:64], number))
     return cases
