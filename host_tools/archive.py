@@ -18,7 +18,6 @@ nothing (the next run exports from the archive's new head). Memory stays bounded
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import socket
@@ -35,7 +34,6 @@ from host_tools.audit_verify import ExportVerifier, Reason, VerifyResult
 from host_tools.client import Session
 from host_tools.errors import CmsimError
 from module.wire.audit_format import (
-    CHAIN_TAG,
     Anchor,
     AuditRecord,
     ExportEnd,
@@ -46,6 +44,7 @@ from module.wire.audit_format import (
     RecordItem,
     RecordKind,
     ZERO_DIGEST,
+    chain_next,
     decode_record,
     genesis,
     iter_export,
@@ -258,7 +257,7 @@ class Archive:
                 if not isinstance(item, RecordItem):
                     continue
                 rec = decode_record(item.data)
-                h = _chain(h, item.data)
+                h = chain_next(h, item.data)
                 if rec.seq > last:
                     break
                 rows.append(_row(rec, h, item.data))
@@ -361,10 +360,6 @@ def _sql_int(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _chain(prev: bytes, data: bytes) -> bytes:
-    return hashlib.sha256(CHAIN_TAG + prev + data).digest()
-
-
 def _row(rec: AuditRecord, h: bytes, data: bytes) -> tuple[Any, ...]:
     return (rec.seq, int(rec.kind), rec.code, rec.status, int(rec.approved), rec.role, rec.operator, rec.session_id,
             rec.boot, rec.tick_ns, rec.utc_ns, " ".join(str(k) for k in rec.key_ids), rec.detail, h, data)
@@ -438,6 +433,6 @@ def export_file_records(fileobj: BinaryIO) -> Iterator[tuple[AuditRecord, bytes]
         if isinstance(item, Anchor):
             h = item.head
         elif isinstance(item, RecordItem):
-            h = _chain(h, item.data)
+            h = chain_next(h, item.data)
             yield decode_record(item.data), h
 

@@ -22,18 +22,16 @@ from rich.table import Table
 from host_tools.device import Device
 from host_tools.device_process import running_device
 from host_tools.errors import DeviceError
-from host_tools.archive import Archive
+from host_tools.archive import Archive, code_name
 from host_tools.audit_drain import export_through, fetch_public_key
 from host_tools.audit_verify import verify_export
 from module.wire.audit_format import (
-    CheckpointReason,
-    LossReason,
     RecordItem,
     RecordKind,
     decode_record,
     iter_export,
 )
-from module.wire.defs import AuditEvent, Command, DigestAlg, KeyType, Role, Status
+from module.wire.defs import Command, DigestAlg, KeyType, Role, Status
 
 __all__ = ["main", "run_demo"]
 
@@ -42,12 +40,6 @@ OFFICER_PASSWORD = "officer-demo-pass"
 ALICE_PASSWORD = "alice-demo-pass"
 AUDREY_PASSWORD = "audrey-demo-pass"
 FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
-
-
-def _code_name(kind: RecordKind, code: int) -> str:
-    enums: dict[RecordKind, type[IntEnum]] = {RecordKind.SERVICE: Command, RecordKind.EVENT: AuditEvent,
-                                              RecordKind.CHECKPOINT: CheckpointReason, RecordKind.LOSS: LossReason}
-    return _enum_name(enums[kind], code)
 
 
 def run_demo(state_dir: Path, console: Console, seal_path: Path | None = None) -> int:
@@ -135,7 +127,7 @@ def _walk_through(client: Device, console: Console, state_dir: Path) -> int:
     decoded = [decode_record(item.data) for item in iter_export(io.BytesIO(export_path.read_bytes()))
                if isinstance(item, RecordItem)]
     for rec in decoded:
-        records.add_row(str(rec.seq), rec.kind.name, _code_name(rec.kind, rec.code), rec.operator or "-",
+        records.add_row(str(rec.seq), rec.kind.name, code_name(rec), rec.operator or "-",
                         _enum_name(Role, rec.role) if rec.role else "-", _enum_name(Status, rec.status),
                         "yes" if rec.approved else "no", rec.detail[:48])
     console.print(records)
