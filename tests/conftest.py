@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from firmware_sim.device import InProcessTransport
 from firmware_sim.entropy import OsNoiseSource
-from firmware_sim.integrity import PackageCodeImage
+from firmware_sim.integrity import PackageCodeImage, write_seal
 from host_tools.client import Client
 from module.core import Module, ModuleConfig
 from module.integrity import compute_seal
@@ -85,6 +86,23 @@ def client(module: Module) -> Client:
     return Client(InProcessTransport(module))
 
 
+
+
+@pytest.fixture(scope="session")
+def seal_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seal of the module's code in a file, for device subprocesses (`--seal`)."""
+    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
+    write_seal(path)
+    return path
+
+
+def initialise_device(dev: Client) -> None:
+    """Take a factory device to OPERATIONAL over its line: Crypto Officer, a User and an Auditor."""
+    with dev.login("co", "cmsim-factory") as factory:
+        factory.initialise("officer", PASSWORDS["officer"])
+    with dev.login("officer", PASSWORDS["officer"]) as officer:
+        for name in ("alice", "audrey"):
+            officer.create_operator(name, ROLES[name], PASSWORDS[name])
 
 
 def with_config(**changes: object) -> ModuleConfig:

@@ -11,40 +11,26 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.integrity import write_seal
+from conftest import PASSWORDS, initialise_device
+
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.device import Device
 from host_tools.device_process import DeviceProcess, running_device
 from host_tools.errors import DeviceError
 from module.wire.channel import reply_of, request_frame
-from module.wire.defs import Command, Role, Status
+from module.wire.defs import Command, Status
 from module.wire.frame import MAX_ENCODED, Frame, FrameDecoder, encode_frame
 
 FAST = ["--pbkdf2-iterations", "1000"]
-PW = {"officer": "officer-pass-1", "alice": "alice-pass-12", "audrey": "audrey-pass-1"}
+PW = PASSWORDS
 
 
 @pytest.fixture(scope="module")
-def seal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
-    write_seal(path)
-    return path
-
-
-def setup(dev: Device) -> None:
-    with dev.login("co", "cmsim-factory") as factory:
-        factory.initialise("officer", PW["officer"])
-    with dev.login("officer", PW["officer"]) as officer:
-        officer.create_operator("alice", Role.USER, PW["alice"])
-        officer.create_operator("audrey", Role.AUDITOR, PW["audrey"])
-
-
-@pytest.fixture(scope="module")
-def device(seal: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
-    args = [*FAST, "--seal", str(seal), "--capacity", "60000"]
+def device(seal_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
+    args = [*FAST, "--seal", str(seal_file), "--capacity", "60000"]
     with running_device(tmp_path_factory.mktemp("state"), args=args) as proc:
         with Device.open(proc.port) as dev:
-            setup(dev)
+            initialise_device(dev)
         yield proc
 
 
@@ -132,10 +118,10 @@ def test_floods_keep_memory_bounded_and_everything_audited(device: DeviceProcess
     print(f"flood: device RSS {rss_before:.1f} -> {rss_before + grown:.1f} MB, {records} records")
 
 
-def test_under_block_a_flood_loses_nothing(seal: Path, tmp_path: Path) -> None:
-    args = [*FAST, "--seal", str(seal), "--capacity", "200"]
+def test_under_block_a_flood_loses_nothing(seal_file: Path, tmp_path: Path) -> None:
+    args = [*FAST, "--seal", str(seal_file), "--capacity", "200"]
     with running_device(tmp_path, args=args) as proc, Device.open(proc.port) as dev:
-        setup(dev)
+        initialise_device(dev)
         key = fetch_public_key(dev)
         statuses = []
         with dev.login("alice", PW["alice"]) as alice:

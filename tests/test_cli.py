@@ -13,19 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from firmware_sim.integrity import write_seal
 from host_tools.cli import EXIT_AUTH, EXIT_DEVICE, EXIT_NO_DEVICE, EXIT_VERIFY, main
 from host_tools.device_process import DeviceProcess, running_device
 
 FAST = ["--pbkdf2-iterations", "1000"]
 CO_PW, ALICE_PW, AUDREY_PW = "s3cret-pass-1", "alice-pass-12", "audrey-pass-1"
-
-
-@pytest.fixture(scope="module")
-def seal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
-    write_seal(path)
-    return path
 
 
 def cli(port: str, *args: str, password: str | None = None, input: bytes | None = None,
@@ -37,9 +29,9 @@ def cli(port: str, *args: str, password: str | None = None, input: bytes | None 
 
 
 @pytest.fixture(scope="module")
-def device(seal: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
+def device(seal_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
     """A device set up through the scriptable contract itself."""
-    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal)]) as proc:
+    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal_file)]) as proc:
         port = proc.port
         assert cli(port, "init", "--operator", "co", password=CO_PW).exit_code == 0
         r = cli(port, "--operator", "co", "operator", "add", "alice", "--role", "user", "--password-env", "ALICE_PW",
@@ -179,8 +171,8 @@ def test_audit_group_with_archive_and_query(device: DeviceProcess, tmp_path: Pat
     assert cli(port, "selftest").exit_code == 0
 
 
-def test_zeroise_asks_first(seal: Path, tmp_path: Path) -> None:
-    with running_device(tmp_path, args=[*FAST, "--seal", str(seal)]) as proc:
+def test_zeroise_asks_first(seal_file: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path, args=[*FAST, "--seal", str(seal_file)]) as proc:
         cli(proc.port, "init", "--operator", "co", password=CO_PW)
         no = cli(proc.port, "--operator", "co", "zeroise", password=CO_PW, input=b"n\n")
         assert no.exit_code == 1 and json.loads(cli(proc.port, "--json", "status").output)["state_name"] == "OPERATIONAL"
@@ -189,7 +181,7 @@ def test_zeroise_asks_first(seal: Path, tmp_path: Path) -> None:
         assert json.loads(cli(proc.port, "--json", "status").output)["state_name"] == "ZEROISED"
 
 
-def test_device_start_status_stop(seal: Path, tmp_path: Path) -> None:
+def test_device_start_status_stop(seal_file: Path, tmp_path: Path) -> None:
     """The real console script in subprocesses: the device outlives the command that started it."""
     env = {**os.environ, "CMSIM_HOME": str(tmp_path / "home")}
     env.pop("CMSIM_PORT", None)
@@ -198,7 +190,7 @@ def test_device_start_status_stop(seal: Path, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*exe, *args], env=env, capture_output=True, text=True, timeout=60)
 
-    started = run("--json", "device", "start", f"--arg=--seal={seal}", "--arg=--pbkdf2-iterations=1000")
+    started = run("--json", "device", "start", f"--arg=--seal={seal_file}", "--arg=--pbkdf2-iterations=1000")
     assert started.returncode == 0, started.stderr
     info = json.loads(started.stdout)
     assert run("--json", "device", "status").returncode == 0

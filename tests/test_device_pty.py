@@ -15,8 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import PASSWORDS, ROLES
-from firmware_sim.integrity import write_seal
+from conftest import PASSWORDS, initialise_device
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.device import Device
 from host_tools.device_process import DeviceProcess, running_device
@@ -30,25 +29,10 @@ FAST = ["--pbkdf2-iterations", "1000"]
 
 
 @pytest.fixture(scope="module")
-def seal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
-    write_seal(path)
-    return path
-
-
-def initialise(dev: Device) -> None:
-    with dev.login("co", "cmsim-factory") as factory:
-        factory.call(Command.INITIALISE, {"operator": "officer", "password": PASSWORDS["officer"]})
-    with dev.login("officer", PASSWORDS["officer"]) as officer:
-        for name in ("alice", "audrey"):
-            officer.call(Command.OPERATOR_CREATE, {"operator": name, "role": int(ROLES[name]), "password": PASSWORDS[name]})
-
-
-@pytest.fixture(scope="module")
-def device(seal: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
-    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal)]) as proc:
+def device(seal_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
+    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal_file)]) as proc:
         with Device.open(proc.port) as dev:
-            initialise(dev)
+            initialise_device(dev)
         yield proc
 
 
@@ -95,10 +79,10 @@ def test_session_limit(dev: Device) -> None:
     dev.login("alice", PASSWORDS["alice"]).logout()  # room again
 
 
-def test_idle_session_times_out(seal: Path, tmp_path: Path) -> None:
-    with running_device(tmp_path, args=[*FAST, "--seal", str(seal), "--session-timeout", "0.5"]) as proc:
+def test_idle_session_times_out(seal_file: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path, args=[*FAST, "--seal", str(seal_file), "--session-timeout", "0.5"]) as proc:
         with Device.open(proc.port) as dev:
-            initialise(dev)
+            initialise_device(dev)
             session = dev.login("alice", PASSWORDS["alice"])
             session.call(Command.RANDOM, {"length": 4})
             time.sleep(0.8)
@@ -141,11 +125,11 @@ def test_a_host_can_close_and_reopen_the_pty(device: DeviceProcess) -> None:
             assert dev.status()["state"] == State.OPERATIONAL
 
 
-def test_power_cut_then_reboot_on_the_same_state(seal: Path, tmp_path: Path) -> None:
-    args = [*FAST, "--seal", str(seal)]
+def test_power_cut_then_reboot_on_the_same_state(seal_file: Path, tmp_path: Path) -> None:
+    args = [*FAST, "--seal", str(seal_file)]
     with running_device(tmp_path, args=args) as proc:
         with Device.open(proc.port) as dev:
-            initialise(dev)
+            initialise_device(dev)
             with dev.login("alice", PASSWORDS["alice"]) as alice:
                 for _ in range(20):
                     alice.call(Command.RANDOM, {"length": 16})
@@ -166,16 +150,16 @@ def test_no_device_no_hang() -> None:
         Device.open("/dev/pts/does-not-exist")
 
 
-def test_tcp_line(seal: Path, tmp_path: Path) -> None:
-    with running_device(tmp_path, args=[*FAST, "--seal", str(seal), "--tcp", "127.0.0.1:0"]) as proc:
+def test_tcp_line(seal_file: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path, args=[*FAST, "--seal", str(seal_file), "--tcp", "127.0.0.1:0"]) as proc:
         assert proc.port.startswith("socket://127.0.0.1:")
         with Device.open(proc.port) as dev:
-            initialise(dev)
+            initialise_device(dev)
             with dev.login("alice", PASSWORDS["alice"]) as alice:
                 assert len(alice.random(32)) == 32
 
 
-def test_tty_line(seal: Path, tmp_path: Path) -> None:
+def test_tty_line(seal_file: Path, tmp_path: Path) -> None:
     """--tty serves on an existing serial device: here the slave end of a pty the test owns."""
     import tty
 
@@ -186,7 +170,7 @@ def test_tty_line(seal: Path, tmp_path: Path) -> None:
     tty.setraw(master)
     tty.setraw(slave)
     try:
-        with running_device(tmp_path, args=[*FAST, "--seal", str(seal), "--tty", os.ttyname(slave)]) as proc:
+        with running_device(tmp_path, args=[*FAST, "--seal", str(seal_file), "--tty", os.ttyname(slave)]) as proc:
             assert proc.port == os.ttyname(slave)
             os.write(master, encode_frame(request_frame(int(Command.GET_STATUS), {}, 0, 1)))
             decoder, frames = FrameDecoder(), []

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from firmware_sim.device import build_module
 from firmware_sim.faults import FaultyFlash
-from firmware_sim.integrity import write_seal
 from firmware_sim.lab import LabController
 from host_tools.cli import EXIT_VERIFY, main
 from host_tools.device_process import DeviceProcess, running_device
@@ -31,25 +30,18 @@ from module.wire.defs import AuditEvent, Command, State, Status
 DEVICE_ARGS = ["--pbkdf2-iterations", "1000"]
 
 
-@pytest.fixture(scope="module")
-def seal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
-    write_seal(path)
-    return path
-
-
 @pytest.fixture
-def lab_device(seal: Path, tmp_path: Path) -> Iterator[DeviceProcess]:
-    with running_device(tmp_path / "state", args=[*DEVICE_ARGS, "--seal", str(seal), "--lab"]) as proc:
+def lab_device(seal_file: Path, tmp_path: Path) -> Iterator[DeviceProcess]:
+    with running_device(tmp_path / "state", args=[*DEVICE_ARGS, "--seal", str(seal_file), "--lab"]) as proc:
         assert proc.lab_port is not None
         yield proc
 
 
 # ------------------------------------------------------------- a correct device
-def test_quick_plan_passes_from_the_cli_and_writes_its_report(seal: Path, tmp_path: Path) -> None:
+def test_quick_plan_passes_from_the_cli_and_writes_its_report(seal_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(main, ["lab", "run", "--plan", "quick", "--seed", "11", "--report", str(out),
-                                       f"--device-arg=--seal={seal}"])
+                                       f"--device-arg=--seal={seal_file}"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("lab run (quick plan, seed 11): PASSED")
     doc = json.loads((out / "lab-report.json").read_text())
@@ -70,8 +62,8 @@ def test_quick_plan_passes_from_the_cli_and_writes_its_report(seal: Path, tmp_pa
     assert "7.10 Self-tests" in markdown and "## Not covered, and why" in markdown
 
 
-def test_full_plan_passes(seal: Path) -> None:
-    report = run_lab(plan="full", seed=5, device_args=["--seal", str(seal)])
+def test_full_plan_passes(seal_file: Path) -> None:
+    report = run_lab(plan="full", seed=5, device_args=["--seal", str(seal_file)])
     assert report.ok, [(r.id, r.failures[:2]) for r in report.results if r.failed] + report.errors
     assert report.not_run == 0 or not vectors.available()
     if vectors.available():
@@ -130,7 +122,7 @@ def test_lab_run_wants_both_ports_or_neither() -> None:
 
 
 # ------------------------------------------- the break commands on the lab port
-def lab_module(seal: Path, state: Path) -> tuple[Module, LabController]:
+def lab_module(seal_file: Path, state: Path) -> tuple[Module, LabController]:
     from firmware_sim.lab import SwitchableSource
 
     flashes: list[FaultyFlash] = []
@@ -141,7 +133,7 @@ def lab_module(seal: Path, state: Path) -> tuple[Module, LabController]:
 
     entropy = SwitchableSource()
     config = ModuleConfig(auth=AuthPolicy(pbkdf2_iterations=1000))
-    module = build_module(state, config=config, seal_path=seal, entropy=entropy, wrap_flash=wrap)
+    module = build_module(state, config=config, seal_path=seal_file, entropy=entropy, wrap_flash=wrap)
     module.power_on()
 
     def cycle() -> None:
@@ -160,8 +152,8 @@ def events(module: Module, code: AuditEvent) -> list[str]:
     return [r.detail for r in records if r.kind is RecordKind.EVENT and r.code == code]
 
 
-def test_break_commands_are_audited_before_they_take_effect(seal: Path, tmp_path: Path) -> None:
-    module, lab = lab_module(seal, tmp_path / "state")
+def test_break_commands_are_audited_before_they_take_effect(seal_file: Path, tmp_path: Path) -> None:
+    module, lab = lab_module(seal_file, tmp_path / "state")
     assert send(lab, cmd="break", what="drop-next-service-record")["ok"] is True
     assert "break drop-next-service-record" in events(module, AuditEvent.FAULT_INJECTED)
     before = module.trail.status().next_seq
@@ -181,8 +173,8 @@ def test_break_commands_are_audited_before_they_take_effect(seal: Path, tmp_path
     assert answer["ok"] is False and "unknown break" in str(answer["error"])
 
 
-def test_no_break_is_on_by_default(seal: Path, tmp_path: Path) -> None:
-    module, lab = lab_module(seal, tmp_path / "state")
+def test_no_break_is_on_by_default(seal_file: Path, tmp_path: Path) -> None:
+    module, lab = lab_module(seal_file, tmp_path / "state")
     send(lab, cmd="corrupt-cast", name="SHA2-256")
     assert module.call(Command.SELF_TEST).status is Status.SELF_TEST_FAILED
     assert module.state is State.SOFT_ERROR

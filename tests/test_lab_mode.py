@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.integrity import write_seal
+from conftest import PASSWORDS, initialise_device
+
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.device import Device
 from host_tools.device_process import DeviceProcess, running_device
@@ -17,31 +18,20 @@ from module.audit.trail import AuditConfig
 from module.wire.audit_format import RecordKind, decode_record, policy_digest
 from module.wire.defs import AuditEvent, Command, KeyType, Role, Status
 
-PW = {"officer": "officer-pass-1", "alice": "alice-pass-12", "audrey": "audrey-pass-1"}
+PW = PASSWORDS
 
 
-@pytest.fixture(scope="module")
-def seal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("seal") / "integrity.seal"
-    write_seal(path)
-    return path
-
-
-def start(seal: Path, state: Path) -> Iterator[DeviceProcess]:
-    with running_device(state, args=["--pbkdf2-iterations", "1000", "--seal", str(seal), "--lab"]) as proc:
+def start(seal_file: Path, state: Path) -> Iterator[DeviceProcess]:
+    with running_device(state, args=["--pbkdf2-iterations", "1000", "--seal", str(seal_file), "--lab"]) as proc:
         yield proc
 
 
 @pytest.fixture
-def lab(seal: Path, tmp_path: Path) -> Iterator[tuple[DeviceProcess, Device, LabPort]]:
-    for proc in start(seal, tmp_path / "state"):
+def lab(seal_file: Path, tmp_path: Path) -> Iterator[tuple[DeviceProcess, Device, LabPort]]:
+    for proc in start(seal_file, tmp_path / "state"):
         assert proc.lab_port and proc.lab_port != proc.port
         with Device.open(proc.port) as dev, LabPort(proc.lab_port) as port:
-            with dev.login("co", "cmsim-factory") as factory:
-                factory.initialise("officer", PW["officer"])
-            with dev.login("officer", PW["officer"]) as officer:
-                officer.create_operator("alice", Role.USER, PW["alice"])
-                officer.create_operator("audrey", Role.AUDITOR, PW["audrey"])
+            initialise_device(dev)
             yield proc, dev, port
 
 
@@ -114,9 +104,9 @@ def test_a_flipped_audit_bit_is_caught(lab: tuple[DeviceProcess, Device, LabPort
     assert status["state_name"] == "HARD_ERROR" and "corrupted" in status["last_error"]  # never silently repaired
 
 
-def test_cut_power_at_a_write_then_reboot(seal: Path, tmp_path: Path) -> None:
+def test_cut_power_at_a_write_then_reboot(seal_file: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    for proc in start(seal, state):
+    for proc in start(seal_file, state):
         with Device.open(proc.port, timeout=2, retries=0) as dev, LabPort(proc.lab_port or "") as port:
             with dev.login("co", "cmsim-factory") as factory:
                 factory.initialise("officer", PW["officer"])
@@ -126,7 +116,7 @@ def test_cut_power_at_a_write_then_reboot(seal: Path, tmp_path: Path) -> None:
             with pytest.raises(TransportError):
                 officer.create_operator("alice", Role.USER, PW["alice"])
         assert proc.process.wait(10) == 137
-    for proc in start(seal, state):
+    for proc in start(seal_file, state):
         with Device.open(proc.port) as dev:
             assert dev.status()["state_name"] == "OPERATIONAL"
             with dev.login("officer", PW["officer"]) as officer:
@@ -136,6 +126,6 @@ def test_cut_power_at_a_write_then_reboot(seal: Path, tmp_path: Path) -> None:
             assert result.verify.ok, result.verify.message
 
 
-def test_no_lab_port_without_the_flag(seal: Path, tmp_path: Path) -> None:
-    with running_device(tmp_path, args=["--seal", str(seal)]) as proc, Device.open(proc.port) as dev:
+def test_no_lab_port_without_the_flag(seal_file: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path, args=["--seal", str(seal_file)]) as proc, Device.open(proc.port) as dev:
         assert proc.lab_port is None and dev.status()["lab_mode"] is False

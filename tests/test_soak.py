@@ -15,23 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PASSWORDS, initialise_device
+
 from firmware_sim.integrity import write_seal
 from host_tools.archive import Archive, QueryFilter
 from host_tools.audit_drain import fetch_public_key
 from host_tools.device import Device
 from host_tools.device_process import running_device
 from host_tools.errors import CmsimError
-from module.wire.defs import Command, KeyType, Role, Status
+from module.wire.defs import Command, KeyType, Status
 
-PW = {"officer": "officer-pass-1", "alice": "alice-pass-12", "audrey": "audrey-pass-1"}
-
-
-def setup(dev: Device) -> None:
-    with dev.login("co", "cmsim-factory") as factory:
-        factory.initialise("officer", PW["officer"])
-    with dev.login("officer", PW["officer"]) as officer:
-        officer.create_operator("alice", Role.USER, PW["alice"])
-        officer.create_operator("audrey", Role.AUDITOR, PW["audrey"])
+PW = PASSWORDS
 
 
 def archive_now(dev: Device, archive: Archive) -> int:
@@ -53,7 +47,7 @@ def soak(tmp_path: Path, cycles: int, seed: int) -> dict[str, int]:
         with running_device(state, args=args) as proc:
             with Device.open(proc.port, timeout=2.0, retries=0) as dev:
                 if cycle == 0:
-                    setup(dev)
+                    initialise_device(dev)
                     archive.bind(fetch_public_key(dev))
                 status = dev.status()
                 assert status["state_name"] == "OPERATIONAL", (cycle, status["last_error"])
