@@ -29,13 +29,22 @@ from rich.console import Console
 from rich.table import Table
 
 from host_tools.api import Ciphertext, KeyInfo
-from host_tools.archive import FORMATS, Archive, ArchiveRefused, QueryFilter, export_file_records, write_records
+from host_tools.archive import (
+    FORMATS,
+    Archive,
+    ArchiveRefused,
+    QueryFilter,
+    code_name,
+    export_file_records,
+    record_dict,
+    write_records,
+)
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.client import Session
 from host_tools.device import Device
 from host_tools.errors import AuthenticationError, CmsimError, DeviceError, TransportError
-from module.wire.audit_format import ExportFormat, KeyStatement
+from module.wire.audit_format import ExportFormat, KeyStatement, decode_record
 from module.wire.defs import AuditPolicy, Command, DigestAlg, KdfAlg, KeyType, Role, Status
 
 __all__ = ["main", "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE"]
@@ -141,12 +150,8 @@ class Ctx:
             self._device.close()
             self._device = None
 
-    def secret(self, prompt: str = "Password", env: str | None = None, confirm: bool = False) -> str:
-        if env:
-            value = os.environ.get(env)
-            if value is None:
-                raise click.UsageError(f"environment variable {env} is not set")
-            return value
+    def secret(self, prompt: str = "Password", confirm: bool = False) -> str:
+        """The login password: --password / CMSIM_PASSWORD, else a prompt without echo."""
         if self.password is not None:
             return self.password
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
@@ -704,15 +709,11 @@ def audit_tail(c: Ctx, count: int) -> None:
     with c.session() as s:
         first = max(0, s.audit.export(0, 0).next_seq - count)
         page = s.audit.export(first, count)
-    from module.wire.audit_format import decode_record
-
     records = [decode_record(r) for r in page.records]
     _records_out(c, [(r, b"") for r in records])
 
 
 def _records_out(c: Ctx, records: list[Any]) -> None:
-    from host_tools.archive import code_name, record_dict
-
     if c.as_json:
         c.emit({"records": [record_dict(r, h) for r, h in records]})
         return
