@@ -29,37 +29,21 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["module", "host_tools"]):
-    from _harness import DOC_PUBLIC_KEY, require
+    from _harness import DOC_PUBLIC_KEY, check_export_parse, check_parse, check_record, require, verify_both
     from host_tools.archive import Archive, ArchiveRefused
     from host_tools.audit_drain import TrustedKey
-    from host_tools.audit_verify import VerifyResult, verify_export
     from host_tools.errors import CmsimError
-    from module.wire.audit_format import (
-        AuditFormatError,
-        CheckpointBody,
-        CheckpointStatement,
-        KeyStatement,
-        LossBody,
-        RecordBatch,
-        RecordItem,
-        decode_record,
-        iter_export,
-        scan_record,
-    )
+    from module.wire.audit_format import CheckpointBody, CheckpointStatement, KeyStatement, LossBody
 
 PARSERS = (CheckpointStatement.parse, CheckpointBody.parse, LossBody.parse, KeyStatement.parse)
 
 
 def verify(data: bytes) -> None:
-    lazy = verify_export(io.BytesIO(data), DOC_PUBLIC_KEY)
-    eager = verify_export(io.BytesIO(data), DOC_PUBLIC_KEY, eager=True)
-    require(isinstance(lazy, VerifyResult) and isinstance(eager, VerifyResult), "no VerifyResult")
-    require((lazy.ok, lazy.reason, lazy.first_bad_seq) == (eager.ok, eager.reason, eager.first_bad_seq),
-            f"lazy {lazy.reason} at {lazy.first_bad_seq}, eager {eager.reason} at {eager.first_bad_seq}")
-    if lazy.ok and lazy.serial is not None:
+    result = verify_both(data, DOC_PUBLIC_KEY)
+    if result.ok and result.serial is not None:
         archive = Archive(":memory:")
         try:
-            archive.bind(TrustedKey(lazy.serial, DOC_PUBLIC_KEY, b""))
+            archive.bind(TrustedKey(result.serial, DOC_PUBLIC_KEY, b""))
             try:
                 archive.ingest(io.BytesIO(data))
             except (ArchiveRefused, CmsimError):
@@ -70,55 +54,15 @@ def verify(data: bytes) -> None:
             archive.close()
 
 
-def read(data: bytes, batch: bool) -> tuple[list[object], type[BaseException] | None]:
-    items: list[object] = []
-    try:
-        for item in iter_export(io.BytesIO(data), batch=batch):
-            items += [RecordItem(r, None) for r in item.records] if isinstance(item, RecordBatch) else [item]
-    except AuditFormatError as exc:
-        return items, type(exc)
-    return items, None
-
-
-def parse_export(data: bytes) -> None:
-    one, error = read(data, batch=False)
-    batched, batch_error = read(data, batch=True)
-    require(batch_error is error, f"readers end differently: {error} / {batch_error}")
-    require(one[: len(batched)] == batched if error else one == batched, "readers disagree on the items")
-
-
-def record(data: bytes) -> None:
-    try:
-        rec = decode_record(data)
-    except AuditFormatError as exc:
-        try:
-            scan_record(data)
-        except AuditFormatError as scanned:
-            require(type(scanned) is type(exc), f"decode says {type(exc).__name__}, scan {type(scanned).__name__}")
-        else:
-            raise AssertionError(f"scan_record accepts what decode_record refuses: {exc}") from None
-        return
-    scan = scan_record(data)
-    require((scan.kind, scan.seq, scan.boot, scan.module_tag) == (rec.kind, rec.seq, rec.boot, rec.module_tag),
-            "scan and decode read different fields")
-    require(rec.encode() == data, "an accepted record does not re-encode to itself")
-
-
 def parse(data: bytes) -> None:
-    if not data:
-        return
-    parser = PARSERS[data[0] % len(PARSERS)]
-    try:
-        value = parser(data[1:])
-    except AuditFormatError:
-        return
-    require(value.encode() == data[1:], f"{parser.__qualname__}: accepted bytes do not re-encode to themselves")
+    if data:
+        check_parse(PARSERS[data[0] % len(PARSERS)], data[1:])
 
 
 def test_one_input(data: bytes) -> None:
     if not data:
         return
-    (verify, parse_export, record, parse)[data[0] % 4](data[1:])
+    (verify, check_export_parse, check_record, parse)[data[0] % 4](data[1:])
 
 
 def main() -> None:

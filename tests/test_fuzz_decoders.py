@@ -42,13 +42,25 @@ from hypothesis import strategies as st
 
 import host_tools.audit_verify as audit_verify
 from conftest import PASSWORDS, TEST_CONFIG, ModuleFactory, initialise, with_config
-from firmware_sim.device import InProcessTransport
+from fuzz._harness import (
+    DOC_KEY,
+    DOC_PUBLIC_KEY,
+    STATUS_CODES,
+    CheckedLine,
+    chain_verifies,
+    check_export_parse,
+    check_parse,
+    check_record,
+    drain_when_half_full,
+    generate_keys,
+    read_items,
+    verify_both,
+)
 from firmware_sim.entropy import OsNoiseSource
 from firmware_sim.integrity import PackageCodeImage
 from host_tools.archive import Archive, ArchiveRefused, QueryFilter
 from host_tools.audit_drain import TrustedKey, drain, fetch_public_key
-from host_tools.audit_verify import ExportVerifier, Reason, VerifyResult, verify_export
-from host_tools.client import Client
+from host_tools.audit_verify import ExportVerifier, Reason, verify_export
 from host_tools.errors import CmsimError
 from module.audit.trail import AuditConfig
 from module.core import Module
@@ -67,7 +79,6 @@ from module.wire.audit_format import (
     LinkKind,
     LossBody,
     LossReason,
-    RecordBatch,
     RecordItem,
     SigAlg,
     checkpoint_record,
@@ -77,7 +88,6 @@ from module.wire.audit_format import (
     loss_record,
     module_tag,
     pack_record,
-    scan_record,
     sign_statement,
 )
 from module.wire.channel import (
@@ -113,7 +123,6 @@ FAST = settings(max_examples=300 * SCALE, deadline=None)
 MEDIUM = settings(max_examples=150 * SCALE, deadline=None)
 SLOW = settings(max_examples=200 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-STATUS_CODES = frozenset(int(s) for s in Status)
 MEMORY_CEILING = 256 * 1024  # bytes a decoder may allocate for a rejected input with a huge length field
 
 
@@ -470,22 +479,6 @@ def test_request_params_arbitrary_bytes(data: bytes) -> None:
 
 
 # ============================================================================ audit records
-def check_record(data: bytes) -> None:
-    """decode_record and the verifier's scan_record accept exactly the same bytes, and what is
-    accepted re-encodes to itself (every byte of a record is fixed, chained or signed)."""
-    try:
-        record = decode_record(data)
-    except AuditFormatError as exc:
-        with pytest.raises(AuditFormatError) as scanned:
-            scan_record(data)
-        assert type(scanned.value) is type(exc)  # an unknown version is named as such by both
-        return
-    scan = scan_record(data)
-    assert (scan.kind, scan.seq, scan.boot, scan.module_tag) == (record.kind, record.seq, record.boot,
-                                                                 record.module_tag)
-    assert record.encode() == data
-
-
 @FAST
 @given(st.binary(max_size=460))
 @example(b"\x01")
@@ -510,14 +503,6 @@ def test_decode_record_header_fields(data: st.DataObject) -> None:
                                               (116, 2), (118, 2), (40, 2), (42, 2)]))
     base[offset : offset + size] = data.draw(st.integers(0, 256**size - 1)).to_bytes(size, "big")
     check_record(bytes(base))
-
-
-def check_parse(parse: Callable[[bytes], Any], data: bytes) -> None:
-    try:
-        value = parse(data)
-    except AuditFormatError:
-        return
-    assert value.encode() == data
 
 
 @FAST
@@ -550,26 +535,6 @@ def test_key_statement_parse(data: bytes) -> None:
 
 
 # ============================================================================ export files
-def read_items(data: bytes, batch: bool) -> tuple[list[object], type[BaseException] | None]:
-    """Every item iter_export yields (batches flattened), and the documented error it ended with."""
-    items: list[object] = []
-    try:
-        for item in iter_export(io.BytesIO(data), batch=batch):
-            items += [RecordItem(r, None) for r in item.records] if isinstance(item, RecordBatch) else [item]
-    except AuditFormatError as exc:
-        return items, type(exc)
-    return items, None
-
-
-def check_export_parse(data: bytes) -> None:
-    one, error = read_items(data, batch=False)
-    batched, batch_error = read_items(data, batch=True)
-    if error is None and batch_error is None:
-        assert batched == one
-    else:  # batches end at a buffer boundary: the batched reader stops at the same error, having read a prefix
-        assert batch_error is error and one[: len(batched)] == batched
-
-
 binary_header = st.deferred(lambda: st.just(corpus().binary[:43]))
 jsonl_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8)
@@ -674,15 +639,6 @@ def test_jsonl_line_without_end_is_refused_at_a_bound() -> None:
 
 
 # ============================================================================ offline verifier
-def verify_both(data: bytes, public_key: bytes, **kw: Any) -> VerifyResult:
-    """verify_export never raises; the deferred (fast) path names the same first failure as eager."""
-    lazy = verify_export(io.BytesIO(data), public_key, **kw)
-    eager = verify_export(io.BytesIO(data), public_key, eager=True, **kw)
-    assert isinstance(lazy, VerifyResult)
-    assert (lazy.ok, lazy.reason, lazy.first_bad_seq) == (eager.ok, eager.reason, eager.first_bad_seq)
-    return lazy
-
-
 @FAST
 @given(st.one_of(st.binary(max_size=300),
                  binary_header.flatmap(lambda h: st.binary(max_size=300).map(lambda b: h + b))))
@@ -721,8 +677,6 @@ def test_verify_mutated_jsonl_export(data: bytes) -> None:
 
 
 # ---------------------------------------------------------------------------- crafted, signed exports
-DOC_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # a documentation key, never a module's
-DOC_PUB = DOC_KEY.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 SERIAL = "CMSIM-FUZZ"
 u64 = st.integers(0, 2**64 - 1)
 
@@ -785,7 +739,7 @@ def signed_export(first_seq: int, records: list[Fields], *, nonce: bytes = b"", 
 def test_signed_export_with_any_field_values_verifies(first: int, records: list[Fields], fmt: ExportFormat,
                                                       links: int) -> None:
     data = signed_export(first, records, fmt=fmt, links=links)
-    assert verify_both(data, DOC_PUB, expected_serial=SERIAL).ok
+    assert verify_both(data, DOC_PUBLIC_KEY, expected_serial=SERIAL).ok
 
 
 # ---------------------------------------------------------------------------- linear time, bounded memory
@@ -828,7 +782,7 @@ def test_many_distinct_signers_verify_in_linear_time() -> None:
         h = writer.record(checkpoint_record(CheckpointBody(st_, SigAlg.ED25519, bytes(64))).encode())
     writer.close()
     started = time.perf_counter()
-    result = verify_export(io.BytesIO(out.getvalue()), DOC_PUB)
+    result = verify_export(io.BytesIO(out.getvalue()), DOC_PUBLIC_KEY)
     assert result.reason is Reason.BAD_SIGNATURE and result.first_bad_seq == 0
     assert time.perf_counter() - started < 4.0  # about 0.5 s linear; 6 s before the fix
 
@@ -840,7 +794,7 @@ def checkpoints_only(n: int, *, bad_last: bool = False) -> bytes:
     h = genesis(SERIAL)
     writer.anchor(0, h)
     for seq in range(n):
-        st_ = CheckpointStatement(CheckpointReason.PERIODIC, SERIAL, seq, 1, 0, 0, h, 0, 0, b"", b"\x03" * 32, DOC_PUB)
+        st_ = CheckpointStatement(CheckpointReason.PERIODIC, SERIAL, seq, 1, 0, 0, h, 0, 0, b"", b"\x03" * 32, DOC_PUBLIC_KEY)
         signature = sign_statement(st_.encode(), DOC_KEY)
         if bad_last and seq == n - 1:
             signature = bytes(64)
@@ -856,7 +810,7 @@ def test_waiting_checkpoints_are_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     for bad_last in (False, True):
         data = checkpoints_only(40, bad_last=bad_last)
         seen: list[int] = []
-        verifier = ExportVerifier(DOC_PUB, expected_serial=SERIAL)
+        verifier = ExportVerifier(DOC_PUBLIC_KEY, expected_serial=SERIAL)
 
         def watched() -> Iterator[Any]:
             for item in iter_export(io.BytesIO(data)):
@@ -867,7 +821,7 @@ def test_waiting_checkpoints_are_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
         assert max(seen) <= 9
         assert (result.ok, result.reason, result.first_bad_seq) == \
             ((False, Reason.BAD_SIGNATURE, 39) if bad_last else (True, None, None))
-        eager = verify_export(io.BytesIO(data), DOC_PUB, eager=True)
+        eager = verify_export(io.BytesIO(data), DOC_PUBLIC_KEY, eager=True)
         assert (eager.ok, eager.reason, eager.first_bad_seq) == (result.ok, result.reason, result.first_bad_seq)
 
 
@@ -887,7 +841,7 @@ def test_many_gaps_are_bounded_and_losses_do_not_walk_them_all() -> None:
         seq += 1
     writer.close()
     started = time.perf_counter()
-    result = verify_export(io.BytesIO(out.getvalue()), DOC_PUB)
+    result = verify_export(io.BytesIO(out.getvalue()), DOC_PUBLIC_KEY)
     assert result.reason is Reason.SEQUENCE_GAP and result.first_bad_seq == 2  # the seq after the first gap
     assert time.perf_counter() - started < 4.0  # about 0.1 s; a minute before the fix
     too_many = io.BytesIO()
@@ -896,13 +850,13 @@ def test_many_gaps_are_bounded_and_losses_do_not_walk_them_all() -> None:
     for i in range(1, audit_verify.GAP_LIMIT + 2):
         w2.anchor(2 * i, b"\x42" * 32)
     w2.close()
-    result = verify_export(io.BytesIO(too_many.getvalue()), DOC_PUB)
+    result = verify_export(io.BytesIO(too_many.getvalue()), DOC_PUBLIC_KEY)
     assert result.reason is Reason.SEQUENCE_GAP and "gaps wait" in result.message
 
 
 def test_loss_records_still_close_gaps_exactly() -> None:
     """The bisection finds the same gaps the walk did: inside, across and at the ends of gaps."""
-    v = ExportVerifier(DOC_PUB)
+    v = ExportVerifier(DOC_PUBLIC_KEY)
     v._gaps = [(10, 19, 20), (30, 39, 40), (50, 59, 60)]
 
     def loss(first: int, last: int) -> None:
@@ -985,7 +939,7 @@ def test_archive_ingest_signed_exports_with_any_field_values(first: int, records
     """Bug: a verified export whose record carried a key id, seq or tick at or above 2^63
     made ingest raise OverflowError (SQLite integers are signed 64-bit). Key ids are now stored in
     two's complement (found again by query); a seq or tick that large is refused, nothing stored."""
-    archive = fresh_archive(DOC_PUB)
+    archive = fresh_archive(DOC_PUBLIC_KEY)
     try:
         stored = ingest_or_refuse(archive, signed_export(first, records, fmt=fmt))
         assert stored == (first + len(records) < 2**63 and all(f.tick < 2**63 for f in records))
@@ -1019,109 +973,6 @@ def test_a_refused_call_with_a_huge_key_id_does_not_poison_the_archive(make_modu
 
 
 # ============================================================================ the module's endpoint
-def snapshot(module: Module) -> tuple[Any, ...]:
-    """What a rejected frame must not change: state, key store, operators, sessions, flash (the audit
-    trail and the operators' failure counters aside: a refusal is recorded, a failed login counted)."""
-    return (
-        module.state, module.initialised,
-        [(k.key_id, k.label, k.key_type, k.uses, k.exportable, k.origin, bytes(k.material), k.public)
-         for k in module.keys.all()],
-        [(o.name, o.role, o.salt, o.iterations, bytes(o.static_key), o.factory) for o in module.operators.all()],
-        sorted((s.session_id, s.operator, s.role, s.authenticated, bytes(s.host_to_module))
-               for s in module.sessions.all()),
-        {name: module.flash.read(name) for name in module.flash.names() if not name.startswith("audit-")
-         and name != "operators"},
-    )
-
-
-class Line:
-    """Bytes in through a FrameDecoder, every answer checked: one well-formed response frame per
-    item, its code a Status, and a refusal changes nothing."""
-
-    def __init__(self, module: Module) -> None:
-        self.module = module
-        self.endpoint = Endpoint(module)
-        self.decoder = FrameDecoder()
-        self.keys: dict[int, tuple[AESGCM, AESGCM]] = {}  # session id -> (host to module, module to host)
-        self.next_seq: dict[int, int] = {}
-        self.statuses: dict[Status, int] = {}
-
-    def login(self, operator: str, password: str) -> int:
-        session = Client(InProcessTransport(self.module)).login(operator, password)
-        sess = self.module.sessions.get(session.session_id)
-        assert sess is not None
-        self.keys[session.session_id] = (AESGCM(bytes(sess.host_to_module)), AESGCM(bytes(sess.module_to_host)))
-        self.next_seq[session.session_id] = 1
-        return session.session_id
-
-    def alive(self, sid: int) -> bool:
-        sess = self.module.sessions.get(sid)
-        return sess is not None and sess.authenticated
-
-    def send(self, data: bytes) -> list[Reply]:
-        replies = []
-        for item in self.decoder.feed(data):
-            before = snapshot(self.module)
-            out = self.endpoint.handle_bytes(item)
-            reply = self.check(item, out)
-            self.statuses[reply.status] = self.statuses.get(reply.status, 0) + 1
-            if reply.status is not Status.OK:
-                assert snapshot(self.module) == before, (item, reply)
-            replies.append(reply)
-        return replies
-
-    def check(self, item: Frame | FrameError, out: bytes) -> Reply:
-        assert out.endswith(b"\x00") and out.count(0) == 1
-        (answer,) = FrameDecoder().feed(out)
-        assert isinstance(answer, Frame), answer
-        assert answer.flags & Flags.RESPONSE and answer.code in STATUS_CODES
-        if isinstance(item, FrameError) or item.flags & Flags.RESPONSE:
-            assert (answer.code, answer.session_id, answer.seq) == (Status.BAD_FRAME, 0, 0)
-        else:
-            assert (answer.session_id, answer.seq) == (item.session_id, item.seq)
-        key = None
-        if answer.flags & Flags.ENCRYPTED:
-            assert answer.session_id in self.keys  # the module protects only what it shares a key for
-            key = self.keys[answer.session_id][1]
-        return reply_of(answer, key)  # a ChannelError here would be a malformed answer
-
-    def protected(self, sid: int, command: int, params: dict[str, Any]) -> bytes:
-        seq = self.next_seq[sid]
-        self.next_seq[sid] = seq + 1
-        return encode_frame(request_frame(command, params, sid, seq, self.keys[sid][0]))
-
-
-def chain_verifies(module: Module, public_key: bytes, *, acknowledge: bool = False) -> VerifyResult:
-    """The trail as the drain would export it (checkpoint with a nonce, every page, the end); with
-    ``acknowledge``, what verified is freed, as a host's drain does (a long run never fills the ring)."""
-    trail = module.audit
-    nonce = b"fuzz-nonce"
-    trail.checkpoint(nonce, **module.audit_times())  # type: ignore[attr-defined]
-    status = trail.status()  # type: ignore[attr-defined]
-    out = io.BytesIO()
-    writer = ExportWriter(out, module.config.serial)
-    seq = status.oldest_retained
-    writer.anchor(*trail.anchor(seq))  # type: ignore[attr-defined]
-    while seq < status.next_seq:
-        page = trail.export(seq, 256)  # type: ignore[attr-defined]
-        for data in page:
-            writer.record(data)
-        seq += len(page)
-    writer.close()
-    out.seek(0)
-    result = verify_export(out, public_key, expected_serial=module.config.serial, expected_nonce=nonce)
-    if acknowledge and result.ok:
-        trail.acknowledge(result.verified_through, result.verified_head)  # type: ignore[attr-defined]
-    return result
-
-
-def drain_when_half_full(module: Module, public_key: bytes) -> None:
-    status = module.audit.status()  # type: ignore[attr-defined]
-    if status.used > status.capacity // 2:
-        result = chain_verifies(module, public_key, acknowledge=True)
-        assert result.ok, result
-
-
 wire_values = st.recursive(
     st.binary(max_size=24) | st.integers(0, 2**64 - 1) | st.text(max_size=12) | st.booleans(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=3),
@@ -1155,7 +1006,7 @@ def test_endpoint_random_bytes_and_frames(make_module: ModuleFactory) -> None:
     module = make_module()
     initialise(module)
     public_key = module.audit.public_key()  # type: ignore[attr-defined]
-    line = Line(module)
+    line = CheckedLine(module)
     sid = line.login("alice", PASSWORDS["alice"])
 
     @SLOW
@@ -1167,7 +1018,7 @@ def test_endpoint_random_bytes_and_frames(make_module: ModuleFactory) -> None:
 
     fuzz()
     assert line.alive(sid)  # nothing on the line disturbed the session
-    reply, = line.send(line.protected(sid, Command.RANDOM, {"length": 16}))
+    reply, = line.send(line.request(sid, Command.RANDOM, {"length": 16}))
     assert reply.status is Status.OK and len(reply.data["random"]) == 16
     assert line.statuses.get(Status.BAD_FRAME) and line.statuses.get(Status.MESSAGE_REJECTED)
     result = chain_verifies(module, public_key)
@@ -1217,13 +1068,11 @@ def test_endpoint_every_service_with_fuzzed_parameters(make_module: ModuleFactor
     module = make_module()
     initialise(module)
     public_key = module.audit.public_key()  # type: ignore[attr-defined]
-    line = Line(module)
+    line = CheckedLine(module)
     passwords = dict(PASSWORDS)
     sid = line.login(operator, passwords[operator])
     if operator == "alice":  # keys of every type, so that key ids 1.. name real keys
-        for key_type in KeyType:
-            reply, = line.send(line.protected(sid, Command.KEY_GENERATE, {"key_type": int(key_type)}))
-            assert reply.status is Status.OK
+        generate_keys(line, sid)
     # Services that end the run's own session or the module's life are left to the role matrix.
     excluded = frozenset({int(Command.LOGOUT), int(Command.ZEROISE), int(Command.INITIALISE)})
     seen: set[int] = set()
@@ -1235,7 +1084,7 @@ def test_endpoint_every_service_with_fuzzed_parameters(make_module: ModuleFactor
         for code, params in requests:
             if not line.alive(sid):  # a password change or deletion closed it: log in again
                 sid = line.login(operator, passwords[operator])
-            reply, = line.send(line.protected(sid, code, params))
+            reply, = line.send(line.request(sid, code, params))
             seen.add(code)
             if code == Command.OPERATOR_CHANGE_PASSWORD and reply.status is Status.OK:
                 passwords[params.get("operator", operator)] = params["password"]
