@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firmware_sim.faults import FaultyFlash, PowerCut
 from host_tools.audit_verify import Reason, verify_export
 from module.audit.ring import REGION_NAME, SLOT_SIZE, slot_offset
 from module.audit.sink import AuditEntry, AuditSink, RecordKind
@@ -25,7 +26,7 @@ from module.audit.trail import (
     AuditRingExhausted,
     AuditTrail,
 )
-from module.ports import FlashError, FlashRegion, MemoryFlash
+from module.ports import MemoryFlash
 from module.wire.audit_format import (
     CheckpointReason,
     LossReason,
@@ -53,69 +54,6 @@ def entry(i: int) -> AuditEntry:
 
 def times(i: int, boot: int = 1) -> dict[str, int]:
     return {"boot": boot, "tick_ns": 1000 * i, "utc_ns": 1_790_000_000 * 10**9 + i}
-
-
-class TearingRegion:
-    """A region whose next armed write stops part-way, as a power loss would, then fails."""
-
-    def __init__(self, inner: FlashRegion, owner: TearingFlash) -> None:
-        self._inner = inner
-        self._owner = owner
-
-    @property
-    def size(self) -> int:
-        return self._inner.size
-
-    def read(self, offset: int, length: int) -> bytes:
-        return self._inner.read(offset, length)
-
-    def write(self, offset: int, data: bytes) -> None:
-        owner = self._owner
-        owner.writes += 1
-        if owner.tear_at_write is not None and owner.writes == owner.tear_at_write:
-            owner.intended = (offset, bytes(data))
-            keep, mode = owner.tear_bytes, owner.tear_mode
-            if mode == "prefix":
-                self._inner.write(offset, data[:keep])
-            else:
-                self._inner.write(offset + keep, data[keep:])
-            raise FlashError("power lost during the write")
-        self._inner.write(offset, data)
-
-    def sync(self) -> None:
-        self._owner.syncs += 1
-        self._inner.sync()
-
-
-class TearingFlash:
-    """MemoryFlash with a fault hook on region writes (the audit ring's in-place slots)."""
-
-    def __init__(self, inner: MemoryFlash) -> None:
-        self.inner = inner
-        self.writes = 0
-        self.syncs = 0
-        self.tear_at_write: int | None = None
-        self.tear_bytes = 0
-        self.tear_mode = "prefix"
-        self.intended: tuple[int, bytes] | None = None
-
-    def arm(self, after_writes: int, keep: int, mode: str = "prefix") -> None:
-        self.tear_at_write, self.tear_bytes, self.tear_mode = self.writes + after_writes, keep, mode
-
-    def read(self, name: str) -> bytes | None:
-        return self.inner.read(name)
-
-    def write(self, name: str, data: bytes) -> None:
-        self.inner.write(name, data)
-
-    def delete(self, name: str) -> None:
-        self.inner.delete(name)
-
-    def names(self) -> list[str]:
-        return self.inner.names()
-
-    def region(self, name: str, size: int) -> TearingRegion:
-        return TearingRegion(self.inner.region(name, size), self)
 
 
 def make(flash: object | None = None, *, boot: int = 1, key: bool = True, **config: object) -> AuditTrail:
@@ -365,14 +303,15 @@ def test_switching_to_wrap_when_full_drops_then_checkpoints() -> None:
 
 
 def test_crash_between_drop_and_loss_record_is_made_good_at_next_boot() -> None:
-    flash = TearingFlash(MemoryFlash())
+    flash = FaultyFlash(MemoryFlash())
     trail = make(flash, capacity=16, policy="wrap", wrap_batch=4)
     history = History(trail)
     for i in range(15):
         history.append(i)
-    flash.arm(after_writes=2, keep=0)  # the PRE_OVERWRITE checkpoint lands, the LOSS record does not
-    with pytest.raises(FlashError):
+    flash.cut_at(2, kind="region")  # the PRE_OVERWRITE checkpoint lands, the LOSS record does not
+    with pytest.raises(PowerCut):
         trail.append(entry(15), **times(15))
+    flash.disarm()  # power back for the next boot
     history.capture()
     reopened = make(flash, boot=2, capacity=16, policy="wrap", wrap_batch=4)
     history.trail = reopened
@@ -392,8 +331,8 @@ def test_crash_between_drop_and_loss_record_is_made_good_at_next_boot() -> None:
 
 
 # ----------------------------------------------------------------------------- torn writes
-def _torn_scenario(reuse: bool) -> tuple[TearingFlash, AuditTrail]:
-    flash = TearingFlash(MemoryFlash())
+def _torn_scenario(reuse: bool) -> tuple[FaultyFlash, AuditTrail]:
+    flash = FaultyFlash(MemoryFlash())
     trail = make(flash, capacity=16, reserve=4)
     for i in range(10):
         trail.append(entry(i), **times(i))
@@ -413,14 +352,14 @@ def test_torn_slot_at_every_byte_offset_is_detected_at_open(reuse: bool, mode: s
         head = trail.chain_head()
         region = flash.inner.region(REGION_NAME, 16 * SLOT_SIZE)
         before = region.read(slot_offset(seq, 16), SLOT_SIZE)
-        flash.arm(after_writes=1, keep=keep, mode=mode)
-        with pytest.raises(FlashError):
+        flash.cut_at(1, tear=keep, suffix=mode == "suffix", kind="region")
+        with pytest.raises(PowerCut):
             trail.append(entry(99), **times(99))
-        assert flash.intended is not None
+        assert flash.interrupted is not None
         after = region.read(slot_offset(seq, 16), SLOT_SIZE)
         reopened = make(flash.inner, boot=2, capacity=16, reserve=4)
         status = reopened.status()
-        if after == flash.intended[1]:  # the surviving bytes are the whole slot: the write did complete
+        if after == flash.interrupted[1]:  # the surviving bytes are the whole slot: the write did complete
             assert status.next_seq == seq + 1
             continue
         assert (status.next_seq, status.head) == (seq, head), keep
@@ -503,7 +442,7 @@ def test_a_zeroisation_handover_always_fits_once() -> None:
 
 def test_fsync_policy_decides_whether_each_append_is_synced() -> None:
     for fsync, expected in (("always", 10), ("os", 0)):
-        flash = TearingFlash(MemoryFlash())
+        flash = FaultyFlash(MemoryFlash())
         trail = make(flash, fsync=fsync)
         for i in range(10):
             trail.append(entry(i), **times(i))
@@ -582,7 +521,7 @@ def test_damage_to_the_newest_slot_reads_as_a_torn_append() -> None:
 def test_random_histories_always_verify(ops: list[str]) -> None:
     """Appends, drains, policy switches, zeroisations, reboots and torn writes in any order: the
     captured history verifies, and each reboot finds exactly the state that was there."""
-    flash = TearingFlash(MemoryFlash())
+    flash = FaultyFlash(MemoryFlash())
     config: dict[str, Any] = {"capacity": 16, "reserve": 4, "checkpoint_every": 5, "wrap_batch": 3}
     boot = 1
     trail = make(flash, **config)
@@ -616,12 +555,12 @@ def test_random_histories_always_verify(ops: list[str]) -> None:
             history.capture()
         else:
             if op == "tear":
-                flash.arm(after_writes=1, keep=i * 37 % SLOT_SIZE)
+                flash.cut_at(1, tear=i * 37 % SLOT_SIZE, kind="region")
                 try:
                     trail.append(entry(i), **times(i, boot))
-                except (FlashError, AuditRingExhausted):
+                except (PowerCut, AuditRingExhausted):
                     pass
-                flash.tear_at_write = None
+                flash.disarm()
                 history.capture()
             before = trail.status()
             boot += 1
