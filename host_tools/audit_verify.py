@@ -43,7 +43,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from operator import itemgetter
-from pathlib import Path
 from typing import BinaryIO, Final, NoReturn
 
 from module.wire.audit_format import (
@@ -69,7 +68,7 @@ from module.wire.audit_format import (
     verify_checkpoint,
 )
 
-__all__ = ["Reason", "VerifyResult", "ExportVerifier", "verify_export", "verify_path", "PENDING_LIMIT", "GAP_LIMIT"]
+__all__ = ["Reason", "VerifyResult", "ExportVerifier", "verify_export", "PENDING_LIMIT", "GAP_LIMIT"]
 
 PENDING_LIMIT: Final = 16384  # records hashed but not yet checked field by field, at most
 GAP_LIMIT: Final = 4096  # sequence gaps waiting for a LOSS record to name them, at most
@@ -81,7 +80,6 @@ class Reason(Enum):
     SEQUENCE_GAP = "SEQUENCE_GAP"  # records missing (deleted, reordered), no LOSS record covers them
     BAD_SIGNATURE = "BAD_SIGNATURE"  # a checkpoint's signature fails, or its key is not the module's
     NO_CHECKPOINT = "NO_CHECKPOINT"  # nothing in the export is signed
-    MISSING_SIGNATURE = "NO_CHECKPOINT"  # alias
     TRUNCATED = "TRUNCATED"  # the file was cut, or records follow the last checkpoint
     FORK = "FORK"  # two different records (or chain values) for one sequence number
     DUPLICATE = "DUPLICATE"  # the same record twice
@@ -563,20 +561,3 @@ def verify_export(
         require_final_checkpoint=require_final_checkpoint, eager=eager,
     )
     return verifier.run(iter_export(fileobj, batch=True))
-
-
-def verify_path(
-    path: str | Path,
-    public_key: bytes,
-    *,
-    expected_serial: str | None = None,
-    expected_nonce: bytes | None = None,
-    start: tuple[int, bytes] | None = None,
-    require_final_checkpoint: bool = True,
-    eager: bool = False,
-) -> VerifyResult:
-    with open(path, "rb") as handle:
-        return verify_export(
-            handle, public_key, expected_serial=expected_serial, expected_nonce=expected_nonce, start=start,
-            require_final_checkpoint=require_final_checkpoint, eager=eager,
-        )
