@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 ALPHA_LOG2 = 20  # alpha = 2^-20, the false-positive rate SP 800-90B 4.4 recommends
-# SP 800-90B 4.4.2: W = 1024 for binary sources, 512 for non-binary ones (the brief has these swapped).
+# SP 800-90B 4.4.2: the APT window W is 1024 samples for a binary noise source (two distinct values), 512 otherwise.
 APT_WINDOW_BINARY = 1024
 APT_WINDOW_NON_BINARY = 512
 STARTUP_SAMPLES = 1024  # SP 800-90B 4.3: start-up tests over at least 1024 consecutive samples
