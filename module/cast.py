@@ -2,9 +2,9 @@
 
 FIPS 140-3 (ISO/IEC 19790 7.10.3.2) wants every approved algorithm tested before first use, in
 each direction it is used (encrypt and decrypt, sign and verify, encapsulate and decapsulate).
-The module cannot read test files at run time, so it carries its own small known-answer data in
-``module/data/cast_vectors.json``, copied from published vectors; every entry names its source
-and the test suite checks the copy against the ``cryptography_vectors`` files.
+The module reads no files, so it holds its own small known-answer data as code
+(``module/data/cast_vectors.py``, sealed with the rest), copied from published vectors; every
+entry names its source and the test suite checks the copy against the ``cryptography_vectors`` files.
 
 Two CASTs cannot compare against a fixed output because the library takes no caller-supplied
 randomness: ML-DSA-65 signing is hedged (key generation from the KAT seed is checked against the
@@ -19,25 +19,19 @@ into failure.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from hmac import compare_digest
-from importlib import resources
 from typing import Any, Final
 
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from module.algorithms import approved as alg
+from module.data.cast_vectors import CAST_VECTORS
 from module.wire.defs import DigestAlg, KeyType
 from module.wire.handshake import derive_static_key
 
 __all__ = ["Cast", "CASTS", "CAST_NAMES", "CastFailed", "run_cast", "run_all", "cast_source"]
-
-DATA_PACKAGE: Final = "module.data"
-DATA_RESOURCE: Final = "cast_vectors.json"
-
 
 class CastFailed(Exception):
     """A CAST did not reproduce its known answer: the algorithm must not be used."""
@@ -289,24 +283,11 @@ _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
 
 
 class _DataUnavailable(Exception):
-    """The module's own known-answer data cannot be read (every CAST then fails)."""
-
-
-@lru_cache(maxsize=1)
-def _load_data() -> Mapping[str, Mapping[str, Any]]:
-    try:
-        text = resources.files(DATA_PACKAGE).joinpath(DATA_RESOURCE).read_text(encoding="utf-8")
-        doc = json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise _DataUnavailable(f"{DATA_RESOURCE}: {exc}") from None
-    casts = doc.get("casts") if isinstance(doc, dict) else None
-    if not isinstance(casts, dict):
-        raise _DataUnavailable(f"{DATA_RESOURCE}: no 'casts' table")
-    return casts
+    """The module holds no known answer for a CAST (it then fails)."""
 
 
 def _entry(name: str) -> Mapping[str, Any]:
-    entry = _load_data().get(name)
+    entry = CAST_VECTORS.get(name)
     if not isinstance(entry, dict):
         raise _DataUnavailable(f"no known answer for {name!r}")
     return entry

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass, replace
-from importlib import resources
+
+from module.data.drbg_kat import DRBG_KAT
 
 __all__ = [
     "HmacDrbg",
@@ -193,18 +193,13 @@ class DrbgKat:
         return replace(self, returned_bits=flipped)
 
 
-KAT_PACKAGE = "module.data"
-KAT_RESOURCE = "drbg_kat.json"
-
-
 def load_drbg_kat() -> DrbgKat:
-    """Read the health-test KAT shipped inside the module (module/data/drbg_kat.json).
+    """The health-test KAT the module holds (module/data/drbg_kat.py), as bytes.
 
-    A missing or malformed file is a health-test failure, not a crash: it raises DrbgHealthTestError.
+    A missing or malformed entry is a health-test failure, not a crash: it raises DrbgHealthTestError.
     """
+    raw = DRBG_KAT
     try:
-        text = resources.files(KAT_PACKAGE).joinpath(KAT_RESOURCE).read_text(encoding="utf-8")
-        raw = json.loads(text)
         return DrbgKat(
             source=str(raw["source"]),
             entropy_input=bytes.fromhex(raw["entropyInput"]),
@@ -216,7 +211,7 @@ def load_drbg_kat() -> DrbgKat:
             additional_input_2=bytes.fromhex(raw.get("additionalInput2", "")),
             returned_bits=bytes.fromhex(raw["returnedBits"]),
         )
-    except (OSError, KeyError, TypeError, ValueError) as exc:  # ValueError covers JSON and hex errors
+    except (KeyError, TypeError, ValueError) as exc:  # ValueError: not hex
         raise DrbgHealthTestError(f"DRBG known answer unavailable: {exc!r}") from exc
 
 

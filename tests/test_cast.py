@@ -1,6 +1,6 @@
 """CASTs, the pairwise consistency test, key generation and the algorithm layer's error contracts.
 
-The CAST known answers live in module/data/cast_vectors.json (the module carries its own KAT
+The CAST known answers live in module/data/cast_vectors.py (the module holds its own KAT
 data); the provenance tests check every copied value against the named file and case in the
 ``cryptography_vectors`` package, so a typo in the copy cannot go unnoticed.
 """
@@ -11,7 +11,6 @@ import hashlib
 import json
 from pathlib import Path
 from collections.abc import Callable, Mapping
-from importlib import resources
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from nist_vectors import NistVector, load_ed25519_vectors, load_evp_stanzas, loa
 from module import algorithms as alg
 from module import cast
 from module.algorithms import nonapproved
+from module.data.cast_vectors import CAST_VECTORS
 from module.wire.defs import ASYMMETRIC_KEY_TYPES, DigestAlg, KeyType
 
 SIGNATURE_TYPES = sorted(alg.SIGNATURE_KEY_TYPES)
@@ -117,10 +117,8 @@ def test_every_module_algorithm_has_a_cast() -> None:
 
 
 # --------------------------------------------------------------- provenance
-def cast_data() -> dict[str, dict[str, Any]]:
-    text = resources.files("module.data").joinpath("cast_vectors.json").read_text(encoding="utf-8")
-    casts: dict[str, dict[str, Any]] = json.loads(text)["casts"]
-    return casts
+def cast_data() -> Mapping[str, Mapping[str, Any]]:
+    return CAST_VECTORS
 
 
 def locate(entry: Mapping[str, Any]) -> NistVector:
