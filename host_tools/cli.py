@@ -29,16 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 from host_tools.api import Ciphertext, KeyInfo
-from host_tools.archive import (
-    FORMATS,
-    Archive,
-    ArchiveRefused,
-    QueryFilter,
-    code_name,
-    export_file_records,
-    record_dict,
-    write_records,
-)
+from host_tools.archive import Archive, ArchiveRefused, QueryFilter
+from host_tools.audit_formats import FORMATS, code_name, export_file_records, record_dict, write_records
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.client import Session
