@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from host_tools.audit_drain import TrustedKey, export_through
 from host_tools.audit_verify import ExportVerifier, Reason, VerifyResult
-from host_tools.client import Session
+from host_tools.client import OperatorSession
 from host_tools.errors import CmsimError
 from module.wire.audit_format import (
     Anchor,
@@ -185,7 +185,7 @@ class Archive:
             raise CmsimError(f"this archive belongs to {current.serial}, not {key.serial}")
 
     # --------------------------------------------------------------- archive
-    def archive(self, session: Session, key: TrustedKey, *, acknowledge: bool = True,
+    def archive(self, session: OperatorSession, key: TrustedKey, *, acknowledge: bool = True,
                 after_store: Callable[[], None] | None = None) -> ArchiveResult:
         """Pull, verify, store and acknowledge what the device has beyond the archive's head."""
         trusted = self.trusted_key()

@@ -33,7 +33,7 @@ from host_tools.archive import Archive, ArchiveRefused, QueryFilter
 from host_tools.audit_formats import FORMATS, code_name, export_file_records, record_dict, write_records
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_verify import VerifyResult, verify_export
-from host_tools.client import Session
+from host_tools.client import OperatorSession
 from host_tools.device import Device
 from host_tools.errors import AuthenticationError, CmsimError, DeviceError, TransportError
 from module.wire.audit_format import ExportFormat, KeyStatement, decode_record
@@ -149,7 +149,7 @@ class Ctx:
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> Iterator[OperatorSession]:
         if not self.operator:
             raise click.UsageError("this command needs a login: give --operator (and CMSIM_PASSWORD)")
         with self.device().login(self.operator, self.secret(f"Password for {self.operator}")) as s:
@@ -939,7 +939,7 @@ def acvp_wrapper(c: Ctx, wrapper_port: str | None) -> None:
 
     if wrapper_port:
         c.port = wrapper_port
-    sessions: list[Session] = []
+    sessions: list[OperatorSession] = []
 
     def call(command: Command, params: dict[str, Any]) -> Any:
         if not sessions:

@@ -26,7 +26,7 @@ from module.wire.handshake import (
     transcript,
 )
 
-__all__ = ["Reply", "CallTransport", "Client", "Session"]
+__all__ = ["Reply", "CallTransport", "Client", "OperatorSession"]
 
 
 class CallTransport(Protocol):
@@ -53,7 +53,7 @@ class Client:
     def status(self) -> dict[str, Any]:
         return self.call(Command.GET_STATUS).data
 
-    def login(self, operator: str, password: str) -> Session:
+    def login(self, operator: str, password: str) -> OperatorSession:
         """Mutual challenge-response: the password never leaves this process."""
         host_challenge = os.urandom(CHALLENGE_SIZE)
         begin = self.call(Command.AUTH_BEGIN, {"operator": operator, "host_challenge": host_challenge}).data
@@ -67,7 +67,7 @@ class Client:
         if not hmac.compare_digest(finish["module_proof"], module_proof(keys, context)):
             raise InvalidResponseError("the module failed to prove knowledge of the operator's key")
         self.transport.bind_session(session_id, keys)
-        return Session(self, session_id, operator, Role(finish["role"]))
+        return OperatorSession(self, session_id, operator, Role(finish["role"]))
 
 
 # Services after whose success the module holds no session at all (the factory credential is
@@ -75,8 +75,9 @@ class Client:
 ENDS_ALL_SESSIONS = frozenset({Command.INITIALISE, Command.ZEROISE})
 
 
-class Session(SessionServices):
-    """An authenticated session; use it as a context manager so it is always closed."""
+class OperatorSession(SessionServices):
+    """One operator's logged-in session on the host (the device keeps its own, module/sessions.py); use it
+    as a context manager so it is always logged out."""
 
     def __init__(self, client: Client, session_id: int, operator: str, role: Role) -> None:
         self.client = client
@@ -100,7 +101,7 @@ class Session(SessionServices):
             finally:
                 self.client.transport.unbind_session(self.session_id)
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> OperatorSession:
         return self
 
     def __exit__(
