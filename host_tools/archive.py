@@ -17,6 +17,7 @@ nothing (the next run exports from the archive's new head). Memory stays bounded
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import tempfile
@@ -48,6 +49,8 @@ from module.wire.audit_format import (
 from module.wire.defs import Command, Role, Status
 
 __all__ = ["Archive", "ArchiveRefused", "ArchiveResult", "QueryFilter"]
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 BATCH = 2000  # rows per executemany
@@ -181,7 +184,11 @@ class Archive:
         if current is None:
             self.db.execute("INSERT INTO meta (id, schema_version, serial, public_key, key_statement) "
                             "VALUES (1, ?, ?, ?, ?)", (SCHEMA_VERSION, key.serial, key.public_key, key.statement))
+            log.info("%s: trusting the audit key %s of %s on first use", self.path, key.public_key.hex()[:16],
+                     key.serial)
         elif current.serial != key.serial:
+            log.warning("%s: refused the key of %s; the archive belongs to %s", self.path, key.serial,
+                        current.serial)
             raise CmsimError(f"this archive belongs to {current.serial}, not {key.serial}")
 
     # --------------------------------------------------------------- archive
