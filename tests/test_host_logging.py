@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,10 @@ def test_host_tools_never_configure_logging() -> None:
             elif isinstance(node, ast.Name) and node.id == "basicConfig":
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_a_warning_prints_nothing_when_the_application_configured_no_logging() -> None:
+    """Without the library's NullHandler, logging's last resort would add lines to the CLI's stderr."""
+    code = "import logging, host_tools.link; logging.getLogger('host_tools.link').warning('no response')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and done.stderr == ""
