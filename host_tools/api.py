@@ -8,7 +8,7 @@
         with dev.login("audrey", password) as auditor:
             page = auditor.audit.export(from_seq=0)
 
-Every method is a thin layer over :meth:`host_tools.client.Session.call`; refusals raise the
+Every method is a thin layer over :meth:`host_tools.client.OperatorSession.call`; refusals raise the
 :class:`host_tools.errors.DeviceError` subclass for the status.
 """
 
@@ -97,10 +97,10 @@ class AuditServices:
 
 
 class SessionServices:
-    """Mixed into :class:`host_tools.client.Session`: the typed methods."""
+    """Mixed into :class:`host_tools.client.OperatorSession`: the typed methods."""
 
     def call(self, command: Command, params: Mapping[str, Any] | None = None) -> Reply:
-        """Provided by :class:`host_tools.client.Session`."""
+        """Provided by :class:`host_tools.client.OperatorSession`."""
         raise NotImplementedError
 
     @property

@@ -17,21 +17,18 @@ nothing (the next run exports from the archive's new head). Memory stays bounded
 
 from __future__ import annotations
 
-import csv
-import json
+import logging
 import os
-import socket
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO
 
 from host_tools.audit_drain import TrustedKey, export_through
 from host_tools.audit_verify import ExportVerifier, Reason, VerifyResult
-from host_tools.client import Session
+from host_tools.client import OperatorSession
 from host_tools.errors import CmsimError
 from module.wire.audit_format import (
     Anchor,
@@ -49,9 +46,11 @@ from module.wire.audit_format import (
     genesis,
     iter_export,
 )
-from module.wire.defs import AuditEvent, Command, Role, Status
+from module.wire.defs import Command, Role, Status
 
-__all__ = ["Archive", "ArchiveRefused", "ArchiveResult", "QueryFilter", "FORMATS"]
+__all__ = ["Archive", "ArchiveRefused", "ArchiveResult", "QueryFilter"]
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 BATCH = 2000  # rows per executemany
@@ -185,11 +184,15 @@ class Archive:
         if current is None:
             self.db.execute("INSERT INTO meta (id, schema_version, serial, public_key, key_statement) "
                             "VALUES (1, ?, ?, ?, ?)", (SCHEMA_VERSION, key.serial, key.public_key, key.statement))
+            log.info("%s: trusting the audit key %s of %s on first use", self.path, key.public_key.hex()[:16],
+                     key.serial)
         elif current.serial != key.serial:
+            log.warning("%s: refused the key of %s; the archive belongs to %s", self.path, key.serial,
+                        current.serial)
             raise CmsimError(f"this archive belongs to {current.serial}, not {key.serial}")
 
     # --------------------------------------------------------------- archive
-    def archive(self, session: Session, key: TrustedKey, *, acknowledge: bool = True,
+    def archive(self, session: OperatorSession, key: TrustedKey, *, acknowledge: bool = True,
                 after_store: Callable[[], None] | None = None) -> ArchiveResult:
         """Pull, verify, store and acknowledge what the device has beyond the archive's head."""
         trusted = self.trusted_key()
@@ -363,76 +366,3 @@ def _sql_int(value: int) -> int:
 def _row(rec: AuditRecord, h: bytes, data: bytes) -> tuple[Any, ...]:
     return (rec.seq, int(rec.kind), rec.code, rec.status, int(rec.approved), rec.role, rec.operator, rec.session_id,
             rec.boot, rec.tick_ns, rec.utc_ns, " ".join(str(k) for k in rec.key_ids), rec.detail, h, data)
-
-
-# ------------------------------------------------------------------ output formats
-def code_name(rec: AuditRecord) -> str:
-    from module.wire.audit_format import CheckpointReason, LossReason
-
-    enums: dict[RecordKind, Any] = {RecordKind.SERVICE: Command, RecordKind.EVENT: AuditEvent,
-                                    RecordKind.CHECKPOINT: CheckpointReason, RecordKind.LOSS: LossReason}
-    try:
-        return str(enums[rec.kind](rec.code).name)
-    except ValueError:
-        return f"0x{rec.code:04x}"
-
-
-def record_dict(rec: AuditRecord, h: bytes = b"") -> dict[str, Any]:
-    """The stable JSON shape of one record (what --json, jsonl and csv show)."""
-    return {
-        "seq": rec.seq, "kind": rec.kind.name, "code": rec.code, "name": code_name(rec),
-        "status": Status(rec.status).name if rec.status in Status._value2member_map_ else rec.status,
-        "approved": rec.approved, "role": Role(rec.role).name if rec.role in Role._value2member_map_ else rec.role,
-        "operator": rec.operator, "session_id": rec.session_id, "boot": rec.boot,
-        "time": datetime.fromtimestamp(rec.utc_ns / 1e9, timezone.utc).isoformat(timespec="microseconds"),
-        "key_ids": list(rec.key_ids), "detail": rec.detail, "request_digest": rec.request_digest.hex(),
-        "response_digest": rec.response_digest.hex(), **({"hash": h.hex()} if h else {}),
-    }
-
-
-def _syslog(rec: AuditRecord, h: bytes) -> str:
-    """RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG. Facility 13 (log audit)."""
-    severity = 6 if rec.status == 0 else 4  # informational, or warning for a refusal or failure
-    d = record_dict(rec, h)
-    sd = (f'[cmsim@32473 seq="{rec.seq}" hash="{h.hex()}" status="{d["status"]}" role="{d["role"]}" '
-          f'operator="{_sd_escape(rec.operator)}" approved="{int(rec.approved)}"]')
-    msg = f"{d['kind']} {d['name']} {d['status']}" + (f": {rec.detail}" if rec.detail else "")
-    return f"<{13 * 8 + severity}>1 {d['time'].replace('+00:00', 'Z')} {socket.gethostname()} cmsim - {d['kind']} {sd} {msg}"
-
-
-def _sd_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
-
-
-def write_records(records: Iterable[tuple[AuditRecord, bytes]], out: TextIO, fmt: str) -> int:
-    n = 0
-    if fmt == "csv":
-        writer: Any = None
-        for rec, h in records:
-            d = record_dict(rec, h)
-            d["key_ids"] = " ".join(str(k) for k in rec.key_ids)
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(d))
-                writer.writeheader()
-            writer.writerow(d)
-            n += 1
-        return n
-    for rec, h in records:
-        out.write((json.dumps(record_dict(rec, h), separators=(",", ":")) if fmt == "jsonl" else _syslog(rec, h)) + "\n")
-        n += 1
-    return n
-
-
-FORMATS = ("jsonl", "csv", "syslog")
-
-
-def export_file_records(fileobj: BinaryIO) -> Iterator[tuple[AuditRecord, bytes]]:
-    """Records of an export file with their chain values (for `audit tail` and queries on files)."""
-    h = b""
-    for item in iter_export(fileobj):
-        if isinstance(item, Anchor):
-            h = item.head
-        elif isinstance(item, RecordItem):
-            h = chain_next(h, item.data)
-            yield decode_record(item.data), h
-

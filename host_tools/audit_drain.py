@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from host_tools.audit_verify import VerifyResult, verify_export
-from host_tools.client import Client, Session
+from host_tools.client import Client, OperatorSession
 from host_tools.errors import InvalidResponseError
 from module.wire.audit_format import ExportFormat, ExportWriter, KeyStatement
 from module.wire.defs import Command
@@ -42,7 +42,7 @@ def fetch_public_key(client: Client, expected_serial: str | None = None) -> Trus
     return TrustedKey(statement.serial, statement.public_key, bytes(data["statement"]))
 
 
-def export_through(session: Session, out: BinaryIO, serial: str, last_seq: int, *, from_seq: int = 0,
+def export_through(session: OperatorSession, out: BinaryIO, serial: str, last_seq: int, *, from_seq: int = 0,
                    fmt: ExportFormat = ExportFormat.BINARY, page: int = PAGE,
                    progress: Callable[[int, int], None] | None = None) -> int:
     """Write the retained records from ``from_seq`` through ``last_seq`` as an export file; return the count."""
@@ -75,7 +75,7 @@ class DrainResult:
     acknowledged: bool
 
 
-def drain(session: Session, key: TrustedKey, out: BinaryIO | None = None, *,
+def drain(session: OperatorSession, key: TrustedKey, out: BinaryIO | None = None, *,
           fmt: ExportFormat = ExportFormat.BINARY, acknowledge: bool = True) -> DrainResult:
     """Checkpoint (fresh nonce), export through it, verify offline, and acknowledge what verified."""
     nonce = os.urandom(16)

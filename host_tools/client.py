@@ -7,13 +7,14 @@ internals; the serial transport and the in-process transport both plug in undern
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
 from host_tools.api import SessionServices
-from host_tools.errors import CmsimError, InvalidResponseError, error_for_status
+from host_tools.errors import CmsimError, DeviceError, InvalidResponseError, error_for_status
 from module.wire.defs import Command, Role, Status
 from module.wire.messages import Reply
 from module.wire.handshake import (
@@ -26,7 +27,9 @@ from module.wire.handshake import (
     transcript,
 )
 
-__all__ = ["Reply", "CallTransport", "Client", "Session"]
+__all__ = ["Reply", "CallTransport", "Client", "OperatorSession"]
+
+log = logging.getLogger(__name__)
 
 
 class CallTransport(Protocol):
@@ -53,21 +56,28 @@ class Client:
     def status(self) -> dict[str, Any]:
         return self.call(Command.GET_STATUS).data
 
-    def login(self, operator: str, password: str) -> Session:
+    def login(self, operator: str, password: str) -> OperatorSession:
         """Mutual challenge-response: the password never leaves this process."""
         host_challenge = os.urandom(CHALLENGE_SIZE)
-        begin = self.call(Command.AUTH_BEGIN, {"operator": operator, "host_challenge": host_challenge}).data
-        session_id = int(begin["session_id"])
-        context = transcript(operator, session_id, host_challenge, begin["module_challenge"])
-        static_key = derive_static_key(password, begin["salt"], int(begin["iterations"]))
-        keys = derive_session_keys(static_key, context)
-        finish = self.call(
-            Command.AUTH_FINISH, {"session_id": session_id, "host_proof": host_proof(keys, context)}
-        ).data
+        try:
+            begin = self.call(Command.AUTH_BEGIN, {"operator": operator, "host_challenge": host_challenge}).data
+            session_id = int(begin["session_id"])
+            context = transcript(operator, session_id, host_challenge, begin["module_challenge"])
+            static_key = derive_static_key(password, begin["salt"], int(begin["iterations"]))
+            keys = derive_session_keys(static_key, context)
+            finish = self.call(
+                Command.AUTH_FINISH, {"session_id": session_id, "host_proof": host_proof(keys, context)}
+            ).data
+        except DeviceError as exc:
+            log.info("login as %s refused: %s", operator, exc.status.name)
+            raise
         if not hmac.compare_digest(finish["module_proof"], module_proof(keys, context)):
+            log.warning("login as %s: the module's proof does not verify (session %d)", operator, session_id)
             raise InvalidResponseError("the module failed to prove knowledge of the operator's key")
         self.transport.bind_session(session_id, keys)
-        return Session(self, session_id, operator, Role(finish["role"]))
+        role = Role(finish["role"])
+        log.info("logged in as %s (session %d, role %s)", operator, session_id, role.name)
+        return OperatorSession(self, session_id, operator, role)
 
 
 # Services after whose success the module holds no session at all (the factory credential is
@@ -75,8 +85,9 @@ class Client:
 ENDS_ALL_SESSIONS = frozenset({Command.INITIALISE, Command.ZEROISE})
 
 
-class Session(SessionServices):
-    """An authenticated session; use it as a context manager so it is always closed."""
+class OperatorSession(SessionServices):
+    """One operator's logged-in session on the host (the device keeps its own, module/sessions.py); use it
+    as a context manager so it is always logged out."""
 
     def __init__(self, client: Client, session_id: int, operator: str, role: Role) -> None:
         self.client = client
@@ -90,6 +101,7 @@ class Session(SessionServices):
         if command in ENDS_ALL_SESSIONS:
             self.open = False  # the module closed every session, this one included
             self.client.transport.unbind_session(self.session_id)
+            log.info("session %d of %s ended by %s", self.session_id, self.operator, command.name)
         return reply
 
     def logout(self) -> None:
@@ -99,8 +111,9 @@ class Session(SessionServices):
                 self.client.call(Command.LOGOUT, {}, self.session_id)
             finally:
                 self.client.transport.unbind_session(self.session_id)
+            log.info("logged out %s (session %d)", self.operator, self.session_id)
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> OperatorSession:
         return self
 
     def __exit__(

@@ -22,7 +22,8 @@ from rich.table import Table
 from host_tools.device import Device
 from host_tools.device_process import running_device
 from host_tools.errors import DeviceError
-from host_tools.archive import Archive, code_name
+from host_tools.archive import Archive
+from host_tools.audit_formats import code_name
 from host_tools.audit_drain import export_through, fetch_public_key
 from host_tools.audit_verify import verify_export
 from module.wire.audit_format import (

@@ -8,6 +8,7 @@ session every request is protected with the session's keys (``module.wire.channe
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from module.wire.handshake import SessionKeys
 from module.wire.messages import Reply
 
 __all__ = ["WireTransport"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,6 +47,7 @@ class WireTransport:
         self._sessions: dict[int, _SessionState] = {}
         self._clear_seq = 0
         self.retransmits = 0
+        self.name = str(getattr(transport, "url", type(transport).__name__))  # for the log
 
     # --------------------------------------------------------- CallTransport
     def call(self, command: int, params: Mapping[str, Any], session_id: int) -> Reply:
@@ -80,10 +84,14 @@ class WireTransport:
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retransmits += 1
+                log.info("%s: retransmit session %d seq %d (attempt %d of %d)", self.name, session_id, seq,
+                         attempt + 1, self.retries + 1)
             self.transport.write(data)
             frame = self._await(session_id, seq)
             if frame is not None:
                 return frame
+        log.warning("%s: no response to session %d seq %d in %s s after %d attempts", self.name, session_id, seq,
+                    self.timeout, self.retries + 1)
         raise TransportError(f"no response in {self.timeout} s after {self.retries + 1} attempts")
 
     def _await(self, session_id: int, seq: int) -> Frame | None:
@@ -101,4 +109,5 @@ class WireTransport:
                 if item.session_id == session_id and item.seq == seq:
                     return item
                 if item.session_id == 0 and item.seq == 0 and item.code == Status.BAD_FRAME:
+                    log.info("%s: the device saw session %d seq %d damaged", self.name, session_id, seq)
                     return None  # the device saw our frame damaged: send it again now

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import termios
 import time
 from typing import Protocol
@@ -16,6 +17,8 @@ import serial
 from host_tools.errors import TransportError
 
 __all__ = ["Transport", "SerialTransport", "DEFAULT_BAUD"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BAUD = 115200
 POLL = 0.02  # seconds a read waits for a first byte before looking at its own deadline again
@@ -49,15 +52,18 @@ class SerialTransport:
             self._port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=POLL,
                                                write_timeout=self.write_timeout)
         except (serial.SerialException, OSError, ValueError) as exc:
+            log.debug("cannot open %s: %s", self.url, exc)
             raise TransportError(f"cannot open {self.url}: {exc}") from None
+        log.debug("opened %s at %d baud", self.url, self.baudrate)
 
     def close(self) -> None:
         port, self._port = self._port, None
         if port is not None:
             try:
                 port.close()
-            except (serial.SerialException, OSError):
-                pass
+            except (serial.SerialException, OSError) as exc:
+                log.debug("closing %s: %s", self.url, exc)
+            log.debug("closed %s", self.url)
 
     def _require(self) -> serial.SerialBase:
         if self._port is None:
@@ -70,6 +76,7 @@ class SerialTransport:
             port.write(data)
             port.flush()
         except serial.SerialTimeoutException:
+            log.warning("write to %s timed out after %s s", self.url, self.write_timeout)
             raise TransportError(f"write to {self.url} timed out (is the device reading?)") from None
         except (serial.SerialException, OSError, termios.error) as exc:  # tcdrain: EIO once the device is gone
             raise TransportError(f"write to {self.url} failed: {exc}") from None

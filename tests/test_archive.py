@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSWORDS, ModuleFactory, initialise, with_config
-from host_tools.archive import FORMATS, Archive, ArchiveRefused, QueryFilter, write_records
+from host_tools.archive import Archive, ArchiveRefused, QueryFilter
+from host_tools.audit_formats import FORMATS, write_records
 from host_tools.audit_drain import fetch_public_key
 from host_tools.audit_verify import Reason
 from host_tools.client import Client

@@ -23,7 +23,7 @@ from firmware_sim.faults import FaultyFlash, PowerCut
 from firmware_sim.flash import DirectoryFlash
 from host_tools.audit_drain import export_through, fetch_public_key
 from host_tools.audit_verify import verify_export
-from host_tools.client import Client, Session
+from host_tools.client import Client, OperatorSession
 from module.audit.ring import SLOT_SIZE
 from module.core import Module
 from module.wire.audit_format import RecordKind, decode_record
@@ -34,7 +34,7 @@ from module.wire.defs import AuditPolicy, Command, KeyType, Role, State
 class Op:
     name: str
     operator: str
-    run: Callable[[Session], object]
+    run: Callable[[OperatorSession], object]
     effect: Callable[[Module], bool]  # True when the call's change is in the rebooted module
 
 

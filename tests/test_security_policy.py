@@ -176,7 +176,8 @@ def test_links_resolve(text: str) -> None:
 
 
 def test_named_cli_commands_exist(text: str) -> None:
-    from host_tools.cli import audit, main
+    from host_tools.cli import main
+    from host_tools.cli.audit import audit
 
     named = re.findall(r"`cmsim (\w+) (\w+)`", text)
     assert named

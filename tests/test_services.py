@@ -11,28 +11,28 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from audit_view import sink_of
 from conftest import PASSWORDS
-from host_tools.client import Client, Session
+from host_tools.client import Client, OperatorSession
 from host_tools.errors import DeviceError
 from module.core import Module
 from module.wire.defs import Command, DigestAlg, KdfAlg, KeyType, KeyUse, Status
 
 
 @pytest.fixture
-def alice(client: Client) -> Session:
+def alice(client: Client) -> OperatorSession:
     return client.login("alice", PASSWORDS["alice"])
 
 
-def gen(session: Session, key_type: KeyType, **extra: object) -> int:
+def gen(session: OperatorSession, key_type: KeyType, **extra: object) -> int:
     return int(session.call(Command.KEY_GENERATE, {"key_type": int(key_type), **extra}).data["key_id"])
 
 
-def status_of(session: Session, command: Command, params: dict[str, object]) -> Status:
+def status_of(session: OperatorSession, command: Command, params: dict[str, object]) -> Status:
     with pytest.raises(DeviceError) as info:
         session.call(command, params)
     return info.value.status
 
 
-def test_aes_gcm_round_trip_and_tamper(alice: Session) -> None:
+def test_aes_gcm_round_trip_and_tamper(alice: OperatorSession) -> None:
     kid = gen(alice, KeyType.AES_256)
     enc = alice.call(Command.ENCRYPT, {"key_id": kid, "plaintext": b"secret", "aad": b"a"})
     assert enc.approved and len(enc.data["iv"]) == 12
@@ -42,14 +42,14 @@ def test_aes_gcm_round_trip_and_tamper(alice: Session) -> None:
     assert status_of(alice, Command.DECRYPT, tampered) is Status.DECRYPT_FAILED
 
 
-def test_ivs_never_repeat(alice: Session) -> None:
+def test_ivs_never_repeat(alice: OperatorSession) -> None:
     kid = gen(alice, KeyType.AES_256)
     ivs = {alice.call(Command.ENCRYPT, {"key_id": kid, "plaintext": b""}).data["iv"] for _ in range(50)}
     assert len(ivs) == 50
 
 
 @pytest.mark.parametrize("key_type", [KeyType.EC_P256, KeyType.EC_P384, KeyType.ED25519, KeyType.ML_DSA_65])
-def test_sign_verify_every_type(alice: Session, key_type: KeyType) -> None:
+def test_sign_verify_every_type(alice: OperatorSession, key_type: KeyType) -> None:
     kid = gen(alice, key_type)
     sig = alice.call(Command.SIGN, {"key_id": kid, "message": b"msg"}).data["signature"]
     assert alice.call(Command.VERIFY, {"key_id": kid, "message": b"msg", "signature": sig}).data["valid"] is True
@@ -59,7 +59,7 @@ def test_sign_verify_every_type(alice: Session, key_type: KeyType) -> None:
     assert alice.call(Command.VERIFY, given).data["valid"] is True
 
 
-def test_ecdsa_signature_checks_out_with_pyca(alice: Session) -> None:
+def test_ecdsa_signature_checks_out_with_pyca(alice: OperatorSession) -> None:
     kid = gen(alice, KeyType.EC_P256)
     sig = alice.call(Command.SIGN, {"key_id": kid, "message": b"interop"}).data["signature"]
     point = alice.call(Command.KEY_ATTRIBUTES, {"key_id": kid}).data["public_key"]
@@ -68,7 +68,7 @@ def test_ecdsa_signature_checks_out_with_pyca(alice: Session) -> None:
     pub.verify(der, b"interop", ec.ECDSA(hashes.SHA256()))
 
 
-def test_ed25519_signature_checks_out_with_pyca(alice: Session) -> None:
+def test_ed25519_signature_checks_out_with_pyca(alice: OperatorSession) -> None:
     kid = gen(alice, KeyType.ED25519)
     sig = alice.call(Command.SIGN, {"key_id": kid, "message": b"interop"}).data["signature"]
     raw = alice.call(Command.KEY_ATTRIBUTES, {"key_id": kid}).data["public_key"]
@@ -79,7 +79,7 @@ def test_ed25519_signature_checks_out_with_pyca(alice: Session) -> None:
     ("key_type", "hash_name"),
     [(KeyType.HMAC_SHA256, "sha256"), (KeyType.HMAC_SHA384, "sha384"), (KeyType.HMAC_SHA512, "sha512")],
 )
-def test_hmac(alice: Session, key_type: KeyType, hash_name: str) -> None:
+def test_hmac(alice: OperatorSession, key_type: KeyType, hash_name: str) -> None:
     kid = gen(alice, key_type)
     mac = alice.call(Command.MAC_GENERATE, {"key_id": kid, "message": b"m"}).data["mac"]
     assert len(mac) == hashlib.new(hash_name).digest_size
@@ -92,12 +92,12 @@ def test_hmac(alice: Session, key_type: KeyType, hash_name: str) -> None:
     [(DigestAlg.SHA2_256, "sha256"), (DigestAlg.SHA2_384, "sha384"), (DigestAlg.SHA2_512, "sha512"),
      (DigestAlg.SHA3_256, "sha3_256"), (DigestAlg.SHA3_384, "sha3_384"), (DigestAlg.SHA3_512, "sha3_512")],
 )
-def test_digest_matches_hashlib(alice: Session, alg: DigestAlg, name: str) -> None:
+def test_digest_matches_hashlib(alice: OperatorSession, alg: DigestAlg, name: str) -> None:
     reply = alice.call(Command.DIGEST, {"algorithm": int(alg), "message": b"abc"})
     assert reply.data["digest"] == hashlib.new(name, b"abc").digest() and reply.approved
 
 
-def test_non_approved_service_says_so(alice: Session) -> None:
+def test_non_approved_service_says_so(alice: OperatorSession) -> None:
     reply = alice.call(Command.DIGEST_SHA1, {"message": b"abc"})
     assert reply.data["digest"] == hashlib.sha1(b"abc").digest()
     assert reply.approved is False
@@ -105,7 +105,7 @@ def test_non_approved_service_says_so(alice: Session) -> None:
     assert alice.call(Command.SIGN_ECDSA_SHA1, {"key_id": kid, "message": b"x"}).approved is False
 
 
-def test_random(alice: Session, module: Module) -> None:
+def test_random(alice: OperatorSession, module: Module) -> None:
     a = alice.call(Command.RANDOM, {"length": 32}).data["random"]
     b = alice.call(Command.RANDOM, {"length": 32}).data["random"]
     assert len(a) == 32 and a != b
@@ -114,7 +114,7 @@ def test_random(alice: Session, module: Module) -> None:
 
 
 @pytest.mark.parametrize("kdf", list(KdfAlg))
-def test_derive_gives_usable_key(alice: Session, kdf: KdfAlg) -> None:
+def test_derive_gives_usable_key(alice: OperatorSession, kdf: KdfAlg) -> None:
     base = gen(alice, KeyType.GENERIC_SECRET)
     params = {"base_key_id": base, "kdf": int(kdf), "key_type": int(KeyType.HMAC_SHA256), "salt": b"s", "info": b"i"}
     first = alice.call(Command.DERIVE, params).data["key_id"]
@@ -123,7 +123,7 @@ def test_derive_gives_usable_key(alice: Session, kdf: KdfAlg) -> None:
     assert macs[0] == macs[1]  # same inputs, same derived key
 
 
-def test_ecdh_both_sides_agree(alice: Session) -> None:
+def test_ecdh_both_sides_agree(alice: OperatorSession) -> None:
     a, b = gen(alice, KeyType.EC_P256), gen(alice, KeyType.EC_P256)
     pub = {k: alice.call(Command.KEY_ATTRIBUTES, {"key_id": k}).data["public_key"] for k in (a, b)}
     s1 = alice.call(Command.KEY_AGREE, {"key_id": a, "peer_public_key": pub[b]}).data["key_id"]
@@ -136,14 +136,14 @@ def test_ecdh_both_sides_agree(alice: Session) -> None:
     assert status_of(alice, Command.KEY_AGREE, {"key_id": a, "peer_public_key": b"\x04" + bytes(64)}) is Status.INVALID_KEY_DATA
 
 
-def test_ecdh_with_external_peer(alice: Session) -> None:
+def test_ecdh_with_external_peer(alice: OperatorSession) -> None:
     kid = gen(alice, KeyType.EC_P256)
     peer = ec.generate_private_key(ec.SECP256R1())
     point = peer.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     assert alice.call(Command.KEY_AGREE, {"key_id": kid, "peer_public_key": point}).status is Status.OK
 
 
-def test_mlkem_encapsulate_decapsulate(alice: Session) -> None:
+def test_mlkem_encapsulate_decapsulate(alice: OperatorSession) -> None:
     kid = gen(alice, KeyType.ML_KEM_768)
     public = alice.call(Command.KEY_ATTRIBUTES, {"key_id": kid}).data["public_key"]
     enc = alice.call(Command.ENCAPSULATE, {"public_key": public}).data
@@ -160,7 +160,7 @@ def test_mlkem_encapsulate_decapsulate(alice: Session) -> None:
 
 
 @pytest.mark.parametrize("key_type", [KeyType.AES_256, KeyType.HMAC_SHA384, KeyType.EC_P384, KeyType.ED25519, KeyType.ML_DSA_65, KeyType.ML_KEM_768])
-def test_export_import_round_trip(alice: Session, key_type: KeyType) -> None:
+def test_export_import_round_trip(alice: OperatorSession, key_type: KeyType) -> None:
     wrap = gen(alice, KeyType.AES_256)
     kid = gen(alice, key_type, exportable=True)
     wrapped = alice.call(Command.KEY_EXPORT, {"key_id": kid, "wrap_key_id": wrap}).data["wrapped"]
@@ -171,20 +171,20 @@ def test_export_import_round_trip(alice: Session, key_type: KeyType) -> None:
     assert status_of(alice, Command.KEY_IMPORT, {"wrap_key_id": wrap, "wrapped": bad, "key_type": int(key_type)}) is Status.DECRYPT_FAILED
 
 
-def test_import_of_wrong_length_symmetric_key_refused(alice: Session) -> None:
+def test_import_of_wrong_length_symmetric_key_refused(alice: OperatorSession) -> None:
     wrap = gen(alice, KeyType.AES_256)
     hmac_key = gen(alice, KeyType.HMAC_SHA512, exportable=True)
     wrapped = alice.call(Command.KEY_EXPORT, {"key_id": hmac_key, "wrap_key_id": wrap}).data["wrapped"]
     assert status_of(alice, Command.KEY_IMPORT, {"wrap_key_id": wrap, "wrapped": wrapped, "key_type": int(KeyType.AES_256)}) is Status.INVALID_KEY_DATA
 
 
-def test_non_exportable_key_stays_inside(alice: Session) -> None:
+def test_non_exportable_key_stays_inside(alice: OperatorSession) -> None:
     wrap = gen(alice, KeyType.AES_256)
     kid = gen(alice, KeyType.AES_256)
     assert status_of(alice, Command.KEY_EXPORT, {"key_id": kid, "wrap_key_id": wrap}) is Status.KEY_NOT_EXPORTABLE
 
 
-def test_key_attributes_enforced(alice: Session) -> None:
+def test_key_attributes_enforced(alice: OperatorSession) -> None:
     enc_only = gen(alice, KeyType.AES_256, uses=int(KeyUse.ENCRYPT))
     enc = alice.call(Command.ENCRYPT, {"key_id": enc_only, "plaintext": b"x"}).data
     params = {"key_id": enc_only, "iv": enc["iv"], "ciphertext": enc["ciphertext"]}
@@ -195,7 +195,7 @@ def test_key_attributes_enforced(alice: Session) -> None:
     assert status_of(alice, Command.SIGN, {"key_id": 999_999, "message": b"x"}) is Status.KEY_NOT_FOUND
 
 
-def test_list_delete(alice: Session, module: Module) -> None:
+def test_list_delete(alice: OperatorSession, module: Module) -> None:
     kid = gen(alice, KeyType.AES_256, label="temp")
     listed = alice.call(Command.KEY_LIST).data["keys"]
     assert {"key_id": kid, "label": "temp", "key_type": int(KeyType.AES_256)} in listed
@@ -205,7 +205,7 @@ def test_list_delete(alice: Session, module: Module) -> None:
     assert status_of(alice, Command.KEY_ATTRIBUTES, {"key_id": kid}) is Status.KEY_NOT_FOUND
 
 
-def test_bad_parameters_refused_and_audited_once(alice: Session, module: Module) -> None:
+def test_bad_parameters_refused_and_audited_once(alice: OperatorSession, module: Module) -> None:
     before = len(sink_of(module).records)
     for params in ({}, {"key_type": 9999}, {"key_type": "AES"}, {"key_type": 1, "bogus": 1}):
         assert status_of(alice, Command.KEY_GENERATE, params) is Status.INVALID_PARAMETER  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from host_tools.audit_drain import export_through
 from host_tools.audit_verify import VerifyResult, verify_export
-from host_tools.client import Session
+from host_tools.client import OperatorSession
 from module.wire.audit_format import (
     Anchor,
     AuditRecord,
@@ -73,7 +73,7 @@ class AuditCollector:
     def verified_through(self) -> int:
         return self.next_seq - 1
 
-    def drain(self, session: Session, fetch_key: Callable[[], bytes], *, acknowledge: bool = True,
+    def drain(self, session: OperatorSession, fetch_key: Callable[[], bytes], *, acknowledge: bool = True,
               calls: Callable[[], int] | None = None) -> DrainInfo:
         first_call = calls() if calls else 0
         nonce = os.urandom(16)
@@ -87,7 +87,8 @@ class AuditCollector:
             self.drains.append(info)
         return info
 
-    def _drain(self, session: Session, fetch_key: Callable[[], bytes], info: DrainInfo, acknowledge: bool) -> None:
+    def _drain(self, session: OperatorSession, fetch_key: Callable[[], bytes], info: DrainInfo,
+               acknowledge: bool) -> None:
         if self.broken:
             info.message = f"not verified: an earlier drain failed ({self.broken})"
             return

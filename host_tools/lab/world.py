@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from host_tools.audit_drain import fetch_public_key
-from host_tools.client import Client, Session
+from host_tools.client import Client, OperatorSession
 from host_tools.errors import CmsimError
 from host_tools.lab.collector import AuditCollector, DrainInfo
 from host_tools.lab.policy import Policy
@@ -56,7 +56,7 @@ class World:
         }
         if officer:
             self.passwords[officer[0]] = officer[1]
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[str, OperatorSession] = {}
         self.collector: AuditCollector | None = None
         self.serial = ""
         self.casts: list[str] = []
@@ -107,7 +107,7 @@ class World:
         return str(self.status()["state_name"])
 
     # --------------------------------------------------------- sessions
-    def session(self, name: str) -> Session:
+    def session(self, name: str) -> OperatorSession:
         current = self._sessions.get(name)
         if current is not None and current.open:
             return current

@@ -1,0 +1,279 @@
+"""`cmsim audit`: the audit trail's public key, export, offline verification, acknowledgement,
+checkpoint, policy, tail, SQLite archive, query and show."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+from rich.table import Table
+
+from host_tools.archive import Archive, QueryFilter
+from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
+from host_tools.audit_formats import FORMATS, code_name, export_file_records, record_dict, write_records
+from host_tools.audit_verify import VerifyResult, verify_export
+from host_tools.cli.context import EXIT_VERIFY, CommandSession, Ctx, Emit, fail, pass_ctx, with_session
+from host_tools.cli.names import ROLES
+from module.wire.audit_format import ExportFormat, KeyStatement, decode_record
+from module.wire.defs import AuditPolicy, Command, Role, Status
+
+__all__ = ["COMMANDS", "audit"]
+
+
+@click.group()
+def audit() -> None:
+    """The audit trail: public key, export, offline verification, drain, archive, query."""
+
+
+@audit.command("pubkey")
+@click.option("--out", "outfile", default="-", help="Where to write the key statement (binary).")
+@pass_ctx
+def audit_pubkey(c: Ctx, outfile: str) -> None:
+    """The audit public key with its self-signed statement of the serial (no login)."""
+    k = fetch_public_key(c.device())
+    if outfile != "-":
+        Path(outfile).write_bytes(k.statement)
+    elif not c.as_json:
+        sys.stdout.buffer.write(k.statement)
+        return
+    c.emit({"serial": k.serial, "public_key": k.public_key, "out": outfile},
+           lambda: click.echo(f"{k.serial} audit key {k.public_key.hex()} -> {outfile}", err=True))
+
+
+def _load_pubkey(path: str) -> TrustedKey:
+    statement = KeyStatement.parse(Path(path).read_bytes())
+    if not statement.verify():
+        fail(EXIT_VERIFY, f"{path}: the key statement's self-signature does not verify")
+    return TrustedKey(statement.serial, statement.public_key, Path(path).read_bytes())
+
+
+def _format_of(path: str, given: str | None) -> ExportFormat:
+    if given:
+        return ExportFormat.JSONL if given == "jsonl" else ExportFormat.BINARY
+    return ExportFormat.JSONL if path.endswith(".jsonl") else ExportFormat.BINARY
+
+
+@audit.command("export")
+@click.option("--out", "outfile", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "binary"]), help="Default: by extension (.jsonl).")
+@click.option("--from", "from_seq", type=int, default=0, show_default=True)
+@with_session
+def audit_export(c: Ctx, s: CommandSession, outfile: str, fmt: str | None, from_seq: int) -> Emit:
+    """Checkpoint with a fresh nonce, then export everything retained up to it (Auditor or CO)."""
+    nonce = os.urandom(16)
+    session = s.open()  # logged in before the output file is created
+    with open(outfile, "wb") as out, c.progress("export") as bar:
+        cp = session.audit.checkpoint(nonce)
+        serial = c.device().status()["serial"]
+        count = export_through(session, out, serial, cp.seq, from_seq=from_seq, fmt=_format_of(outfile, fmt),
+                               progress=bar)
+    return Emit({"records": count, "checkpoint_seq": cp.seq, "nonce": nonce, "out": outfile},
+                lambda: click.echo(f"{count} records through checkpoint {cp.seq} -> {outfile} (nonce {nonce.hex()})"))
+
+
+def _report(c: Ctx, result: VerifyResult, what: str) -> None:
+    data = {"ok": result.ok, "reason": result.reason.value if result.reason else None,
+            "first_bad_seq": result.first_bad_seq, "message": result.message, "records": result.records,
+            "verified_through": result.verified_through, "checkpoints": result.checkpoints,
+            "serial": result.serial}
+    c.emit(data, lambda: click.echo(f"{what}: OK, {result.message}" if result.ok else
+                                     f"{what}: FAILED {result.reason.value if result.reason else ''} "
+                                     f"at seq {result.first_bad_seq}: {result.message}"))
+    if not result.ok:
+        sys.exit(EXIT_VERIFY)
+
+
+@audit.command("verify")
+@click.argument("export_file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False), help="Key statement from `audit pubkey`.")
+@click.option("--nonce", help="Require a checkpoint binding this nonce (hex).")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False), help="Re-verify a whole archive instead.")
+@pass_ctx
+def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str | None, db: str | None) -> None:
+    """Offline, no device: exit 0 when the export (or archive) verifies, 5 with the reason otherwise."""
+    if db:
+        with Archive(db) as archive:
+            _report(c, archive.verify(), db)
+        return
+    if not export_file or not pubkey:
+        raise click.UsageError("give EXPORT_FILE and --pubkey, or --db")
+    trusted = _load_pubkey(pubkey)
+    size = Path(export_file).stat().st_size
+    with open(export_file, "rb") as f, c.progress("verify", unit="bytes") as bar:
+        counted = io.BufferedReader(_Counting(f, lambda n: bar(n, size)))
+        result = verify_export(counted, trusted.public_key, expected_serial=trusted.serial,
+                               expected_nonce=bytes.fromhex(nonce) if nonce else None)
+    _report(c, result, export_file)
+
+
+class _Counting(io.RawIOBase):
+    """A read-only file wrapper that reports how far the reader got (for a progress bar)."""
+
+    def __init__(self, f: BinaryIO, report: Callable[[int], None]) -> None:
+        self._f, self._report, self._done = f, report, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self._done += len(data)
+        self._report(self._done)
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+@audit.command("ack")
+@click.argument("export_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False), required=True)
+@with_session
+def audit_ack(c: Ctx, s: CommandSession, export_file: str, pubkey: str) -> Emit | None:
+    """Verify an export, then acknowledge on the device what it proved (frees those records)."""
+    trusted = _load_pubkey(pubkey)
+    with open(export_file, "rb") as f:
+        result = verify_export(f, trusted.public_key, expected_serial=trusted.serial)
+    if not result.ok or result.verified_through is None or result.verified_head is None:
+        _report(c, result, export_file)
+        return None
+    oldest = s.audit.acknowledge(result.verified_through, result.verified_head)
+    return Emit({"acknowledged_through": result.verified_through, "oldest_retained": oldest})
+
+
+@audit.command("checkpoint")
+@click.option("--nonce", default="", help="Hex nonce to bind (freshness).")
+@with_session
+def audit_checkpoint(c: Ctx, s: CommandSession, nonce: str) -> Emit:
+    cp = s.audit.checkpoint(bytes.fromhex(nonce))
+    return Emit({"seq": cp.seq, "checkpoint": cp.record})
+
+
+@audit.command("policy")
+@click.argument("policy", type=click.Choice(["block", "wrap"]))
+@click.option("--high-water", type=click.IntRange(1, 1000), help="High-water mark in permille.")
+@with_session
+def audit_policy(c: Ctx, s: CommandSession, policy: str, high_water: int | None) -> Emit:
+    """Full-ring policy (Crypto Officer)."""
+    digest_ = s.audit.set_policy(AuditPolicy[policy.upper()], high_water)
+    return Emit({"policy": policy, "policy_digest": digest_})
+
+
+@audit.command("tail")
+@click.option("-n", "count", type=click.IntRange(1, 256), default=20, show_default=True)
+@with_session
+def audit_tail(c: Ctx, s: CommandSession, count: int) -> _Records:
+    """The newest records (Auditor or CO)."""
+    first = max(0, s.audit.export(0, 0).next_seq - count)
+    page = s.audit.export(first, count)
+    return _Records(page.records)
+
+
+@dataclass(frozen=True)
+class _Records:
+    """Encoded records, shown as `_records_out` shows them once the session is closed."""
+
+    encoded: list[bytes]
+
+    def show(self, c: Ctx) -> None:
+        records = [decode_record(r) for r in self.encoded]
+        _records_out(c, [(r, b"") for r in records])
+
+
+def _records_out(c: Ctx, records: list[Any]) -> None:
+    if c.as_json:
+        c.emit({"records": [record_dict(r, h) for r, h in records]})
+        return
+    if not c.tty:
+        write_records(iter(records), sys.stdout, "jsonl")
+        return
+    table = Table("seq", "time (UTC)", "kind", "name", "operator", "status", "detail")
+    for r, _ in records:
+        d = record_dict(r)
+        table.add_row(str(r.seq), d["time"][11:23], r.kind.name, code_name(r), r.operator or "-", str(d["status"]),
+                      r.detail[:40])
+    c.console.print(table)
+
+
+@audit.command("archive")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="SQLite archive (created on first use).")
+@click.option("--import", "import_file", type=click.Path(exists=True, dir_okay=False),
+              help="Offline: take this export file instead of the device (nothing is acknowledged).")
+@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False),
+              help="Key statement to bind a new archive to (default: fetched from the device).")
+@pass_ctx
+def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None) -> None:
+    """Pull new records, verify them against the archive, store them, then acknowledge them."""
+    started = time.perf_counter()
+    with Archive(db) as archive:
+        if archive.trusted_key() is None:  # trust on first use, from a self-signed statement
+            archive.bind(_load_pubkey(pubkey) if pubkey else fetch_public_key(c.device()))
+        trusted = archive.trusted_key()
+        assert trusted is not None
+        if import_file:
+            with open(import_file, "rb") as f:
+                stored, verified = archive.ingest(f)
+            last, acked = verified.verified_through, False
+        else:
+            with c.session() as s:
+                result = archive.archive(s, trusted)
+            stored, last, acked = result.stored, result.last_seq, result.acknowledged
+    elapsed = time.perf_counter() - started
+    c.emit({"stored": stored, "last_seq": last, "acknowledged": acked, "seconds": round(elapsed, 3)},
+           lambda: click.echo(f"{stored} records archived in {elapsed:.2f} s, through seq {last}"
+                              + (", acknowledged on the device" if acked else "")))
+
+
+def _time(value: str | None) -> int | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1e9)
+
+
+@audit.command("query")
+@click.option("--db", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--since", help="ISO 8601 time (UTC when no zone).")
+@click.option("--until")
+@click.option("--operator", "op")
+@click.option("--role", type=click.Choice(sorted(ROLES) + ["none"]))
+@click.option("--service", type=click.Choice(sorted(c.name.lower() for c in Command)))
+@click.option("--status", "outcome", type=click.Choice(sorted(s.name.lower() for s in Status)))
+@click.option("--key-id", type=int)
+@click.option("--limit", type=int)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+def audit_query(db: str, since: str | None, until: str | None, op: str | None, role: str | None,
+                service: str | None, outcome: str | None, key_id: int | None, limit: int | None, fmt: str) -> None:
+    """Archived records by time, operator, role, service, outcome or key; jsonl, csv or RFC 5424 syslog."""
+    f = QueryFilter(
+        since_ns=_time(since), until_ns=_time(until), operator=op,
+        role=(Role.NONE if role == "none" else ROLES[role]) if role else None,
+        service=Command[service.upper()] if service else None, status=Status[outcome.upper()] if outcome else None,
+        key_id=key_id, limit=limit,
+    )
+    with Archive(db) as archive:
+        write_records(archive.query(f), sys.stdout, fmt)
+
+
+@audit.command("show")
+@click.argument("export_file", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def audit_show(c: Ctx, export_file: str) -> None:
+    """The records of an export file (no verification: use `audit verify`)."""
+    with open(export_file, "rb") as f:
+        _records_out(c, list(export_file_records(f)))
+
+
+COMMANDS = [audit]

@@ -1,0 +1,239 @@
+"""What every command shares: the global options (`Ctx`), output, and `@with_session`, which opens
+the device and logs in for a command, so no command repeats that code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, Protocol
+
+import click
+from rich.console import Console
+
+from host_tools.api import SessionServices
+from host_tools.client import OperatorSession
+from host_tools.device import Device
+from module.wire.defs import Command
+from module.wire.messages import Reply
+
+__all__ = [
+    "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
+    "Ctx", "pass_ctx", "with_session", "CommandSession", "Output", "Emit", "Binary", "Failure", "fail",
+    "state_home", "device_file", "remembered_port", "jsonable", "read_input", "write_output",
+]
+
+EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE = 3, 4, 5, 6
+FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
+
+
+def state_home() -> Path:
+    """Where `cmsim device start` remembers its device (CMSIM_HOME, else ~/.cmsim)."""
+    return Path(os.environ.get("CMSIM_HOME") or Path.home() / ".cmsim")
+
+
+def device_file() -> Path:
+    return state_home() / "device.json"
+
+
+def remembered_port() -> str | None:
+    path = device_file()
+    if not path.exists():
+        return None
+    return str(json.loads(path.read_text(encoding="utf-8")).get("port") or "") or None
+
+
+class Failure(Exception):
+    """A command gives up with a one-line message and an exit code; the root group prints it."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def fail(code: int, message: str) -> NoReturn:
+    raise Failure(code, message)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "name") and hasattr(value, "value"):  # enums
+        return value.name
+    return value
+
+
+@dataclass
+class Ctx:
+    port: str | None
+    as_json: bool
+    operator: str | None
+    password: str | None
+    timeout: float
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    _device: Device | None = None
+
+    @property
+    def tty(self) -> bool:
+        return sys.stdout.isatty() and not self.as_json
+
+    def emit(self, data: dict[str, Any], human: Callable[[], None] | None = None) -> None:
+        """One JSON document with --json; otherwise the human rendering (or key: value lines)."""
+        if self.as_json:
+            click.echo(json.dumps(jsonable(data), sort_keys=True))
+        elif human is not None:
+            human()
+        else:
+            for key, value in data.items():
+                click.echo(f"{key}: {jsonable(value)}")
+
+    @contextmanager
+    def progress(self, what: str, unit: str = "records") -> Iterator[Callable[[int, int], None]]:
+        """A progress bar with rate and ETA on a terminal's stderr; a no-op otherwise (and with --json)."""
+        if self.as_json or not sys.stderr.isatty():
+            yield lambda done, total: None
+            return
+        from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn
+        from rich.progress import TimeRemainingColumn
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task: Task) -> Text:
+                return Text(f"{task.speed:,.0f} {unit}/s" if task.speed else "")
+
+        columns = (TextColumn(what), BarColumn(), TaskProgressColumn(), Rate(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(what, total=None)
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+
+    def device(self) -> Device:
+        if self._device is None:
+            port = self.port or remembered_port()
+            if not port:
+                raise click.UsageError("no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
+            self._device = Device.open(port, timeout=self.timeout)
+        return self._device
+
+    def close(self) -> None:
+        if self._device is not None:
+            self._device.close()
+            self._device = None
+
+    def secret(self, prompt: str = "Password", confirm: bool = False) -> str:
+        """The login password: --password / CMSIM_PASSWORD, else a prompt without echo."""
+        if self.password is not None:
+            return self.password
+        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
+
+    @contextmanager
+    def session(self) -> Iterator[OperatorSession]:
+        """Log in as --operator on the device; logged out when the block ends."""
+        if not self.operator:
+            raise click.UsageError("this command needs a login: give --operator (and CMSIM_PASSWORD)")
+        with self.device().login(self.operator, self.secret(f"Password for {self.operator}")) as s:
+            yield s
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+class Output(Protocol):
+    """What a command prints once its session is closed (the logout comes first)."""
+
+    def show(self, c: Ctx) -> None: ...
+
+
+@dataclass(frozen=True)
+class Emit:
+    """``Ctx.emit`` of this data, then exit with ``exit_code`` when it is not 0 (e.g. a bad signature)."""
+
+    data: dict[str, Any]
+    human: Callable[[], None] | None = None
+    exit_code: int = 0
+
+    def show(self, c: Ctx) -> None:
+        c.emit(self.data, self.human)
+        if self.exit_code:
+            sys.exit(self.exit_code)
+
+
+@dataclass(frozen=True)
+class Binary:
+    """Binary output, as :func:`write_output` writes it."""
+
+    path: str
+    data: bytes
+    key: str
+
+    def show(self, c: Ctx) -> None:
+        write_output(c, self.path, self.data, self.key)
+
+
+class CommandSession(SessionServices):
+    """A command's session, logged in when the command first names a service on it: the prompts, input
+    checks and reads a command does before then keep their order, a command that returns early never
+    logs in, and a service's arguments are computed after the login, as inside a ``with`` block."""
+
+    def __init__(self, c: Ctx, stack: ExitStack) -> None:
+        self._c = c
+        self._stack = stack
+        self._session: OperatorSession | None = None
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_"):  # a service (or open/call): log in before its arguments are computed
+            object.__getattribute__(self, "_login")()
+        return object.__getattribute__(self, name)
+
+    def _login(self) -> OperatorSession:
+        if self._session is None:
+            self._session = self._stack.enter_context(self._c.session())
+        return self._session
+
+    def open(self) -> OperatorSession:
+        """The logged-in session itself (for an API that takes one)."""
+        return self._login()
+
+    def call(self, command: Command, params: Mapping[str, Any] | None = None) -> Reply:
+        return self._login().call(command, params)
+
+
+def with_session(func: Callable[..., Output | None]) -> Callable[..., None]:
+    """Opens the device and logs in for a command (trezorlib's ``@with_client``): the command takes
+    ``(c, s, **options)``, logs in at its first call on ``s``, and returns what to print after the logout."""
+
+    @pass_ctx
+    @functools.wraps(func)
+    def command(c: Ctx, /, *args: Any, **options: Any) -> None:
+        with ExitStack() as stack:
+            out = func(c, CommandSession(c, stack), *args, **options)
+        if out is not None:
+            out.show(c)
+
+    return command
+
+
+def read_input(path: str) -> bytes:
+    """Binary input from a file, or stdin for -."""
+    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+
+def write_output(c: Ctx, path: str, data: bytes, key: str) -> None:
+    """Binary output to a file or stdout; with --json, hex inside the JSON document instead of stdout."""
+    if path != "-":
+        Path(path).write_bytes(data)
+        c.emit({key: len(data), "out": path}, lambda: click.echo(f"{len(data)} bytes -> {path}", err=True))
+    elif c.as_json:
+        c.emit({key: data})
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()

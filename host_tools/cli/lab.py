@@ -1,0 +1,98 @@
+"""`cmsim lab run` (the validation-lab battery) and `cmsim acvp-wrapper` (acvptool's module-wrapper
+protocol on stdin/stdout), both in host_tools/lab/."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from host_tools.cli.context import EXIT_VERIFY, Ctx, pass_ctx
+from host_tools.client import OperatorSession
+from host_tools.errors import CmsimError
+from module.wire.defs import Command
+
+__all__ = ["COMMANDS", "lab", "acvp_wrapper"]
+
+
+@click.group()
+def lab() -> None:
+    """Validation-lab harness against a lab-mode device (docs/lab.md)."""
+
+
+@lab.command("run")
+@click.option("--plan", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="quick: the core battery; full: also Monte Carlo digests, HMAC and AES-GCM with imported keys, "
+                   "every CAST at power-on, every PCT key type, a longer state walk.")
+@click.option("--seed", type=int, help="Seed of the state-machine walk (random when omitted; the report names it).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write lab-report.json and lab-report.md into this directory.")
+@click.option("--port", "data_port", help="Data line of a running lab-mode device (with --lab-port). "
+                                          "Without it the harness starts its own device and stops it after.")
+@click.option("--lab-port", help="That device's fault-injection port (the `lab: PATH` line it printed).")
+@click.option("--device-arg", "device_args", multiple=True,
+              help="Extra cmsim-device option for the device the harness starts (repeatable), "
+                   "e.g. --device-arg=--seal=PATH.")
+@click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False),
+              help="The published security-policy JSON (default: docs/security_policy/security-policy.json).")
+@pass_ctx
+def lab_run(c: Ctx, plan: str, seed: int | None, report_dir: Path | None, data_port: str | None,
+            lab_port: str | None, device_args: tuple[str, ...], policy_path: str | None) -> None:
+    """Run the lab battery (algorithm vectors, self-tests, fault injection, role x service matrix, audit
+    completeness, state machine) through the wire and the lab port; exit 0 when everything passed, 5
+    when anything failed. With --port the device must be factory-fresh, or give a Crypto Officer's
+    --operator (and CMSIM_PASSWORD); the run zeroises and re-initialises it."""
+    from host_tools.lab.harness import run_lab
+    from host_tools.lab.report import summary_text, write_report
+
+    if bool(data_port) != bool(lab_port):
+        raise click.UsageError("give --port and --lab-port together, or neither (the harness then starts a device)")
+    officer = (c.operator, c.secret(f"Password for {c.operator}")) if data_port and c.operator else None
+    show = (lambda m: click.echo(f"cmsim lab: {m}", err=True)) if sys.stderr.isatty() and not c.as_json else None
+    report = run_lab(plan=plan, seed=seed, port=data_port, lab_port=lab_port, device_args=device_args,
+                     policy_path=policy_path, officer=officer, progress=show)
+    if report_dir is not None:
+        write_report(report, report_dir)
+    if c.as_json:
+        click.echo(json.dumps(report.as_dict(), sort_keys=True))
+    else:
+        click.echo(summary_text(report, report_dir))
+    if not report.ok:
+        sys.exit(EXIT_VERIFY)
+
+
+@click.command("acvp-wrapper")
+@click.option("--port", "wrapper_port", help="The device (default: the global --port, CMSIM_PORT, or the started one).")
+@pass_ctx
+def acvp_wrapper(c: Ctx, wrapper_port: str | None) -> None:
+    """Speak the module-wrapper protocol of BoringSSL's/AWS-LC's acvptool on stdin/stdout and forward each
+    request to the device (docs/lab.md). Logs in as --operator, a User, with CMSIM_PASSWORD (never a
+    prompt: stdin carries the protocol) at the first request that needs the device."""
+    from host_tools.lab.acvp import AcvpWrapper, WrapperError, serve
+
+    if wrapper_port:
+        c.port = wrapper_port
+    sessions: list[OperatorSession] = []
+
+    def call(command: Command, params: dict[str, Any]) -> Any:
+        if not sessions:
+            if not c.operator or c.password is None:
+                raise WrapperError(3, "the device needs a login: give --operator (a User) and CMSIM_PASSWORD")
+            sessions.append(c.device().login(c.operator, c.password))
+        return c.device().transport.call(int(command), params, sessions[0].session_id)
+
+    try:
+        code = serve(sys.stdin.buffer, sys.stdout.buffer, AcvpWrapper(call))
+    finally:
+        for s in sessions:
+            try:
+                s.logout()
+            except CmsimError:
+                pass
+    sys.exit(code)
+
+
+COMMANDS = [lab, acvp_wrapper]

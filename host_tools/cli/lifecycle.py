@@ -1,0 +1,69 @@
+"""The module as a whole: status, self-tests, initialise, zeroise."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from host_tools.cli.context import FACTORY_OPERATOR, FACTORY_PASSWORD, CommandSession, Ctx, Emit, pass_ctx, with_session
+from module.wire.defs import Command
+
+__all__ = ["COMMANDS"]
+
+
+@click.command()
+@pass_ctx
+def status(c: Ctx) -> None:
+    """State, counters and audit fill (no login)."""
+    data = c.device().status()
+
+    def human() -> None:
+        audit = data.get("audit", {})
+        table = Table(show_header=False, box=None)
+        for key in ("module", "version", "serial", "state_name", "approved_mode", "boot_counter", "sessions", "keys",
+                    "last_error", "self_test_ms"):
+            table.add_row(key, str(data.get(key, "")))
+        for key in ("policy", "used", "capacity", "next_seq", "oldest_retained", "records_lost", "records_refused",
+                    "would_block"):
+            if key in audit:
+                table.add_row(f"audit.{key}", str(audit[key]))
+        c.console.print(table)
+
+    c.emit(data, human)
+
+
+@click.command()
+@pass_ctx
+def selftest(c: Ctx) -> None:
+    """Run every self-test on demand (no login)."""
+    c.emit(c.device().call(Command.SELF_TEST).data)
+
+
+@click.command()
+@click.option("--operator", "officer", help="Name of the first Crypto Officer (or the global --operator).")
+@click.option("--factory-password", default=FACTORY_PASSWORD, show_default=True, help="The documented factory credential.")
+@pass_ctx
+def init(c: Ctx, officer: str | None, factory_password: str) -> None:
+    """Initialise: the operator named becomes the first Crypto Officer, with the password from
+    CMSIM_PASSWORD (or a prompt); the factory credential is replaced."""
+    officer = officer or c.operator
+    if not officer:
+        raise click.UsageError("give --operator NAME for the first Crypto Officer")
+    password = c.secret(f"New password for {officer}", confirm=True)
+    with c.device().login(FACTORY_OPERATOR, factory_password) as factory:
+        factory.initialise(officer, password)
+    c.emit({"initialised": True, "operator": officer})
+
+
+@click.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_session
+def zeroise(c: Ctx, s: CommandSession, yes: bool) -> Emit:
+    """Overwrite every key, operator and session (Crypto Officer). Irreversible."""
+    if not yes:
+        click.confirm("Zeroise the module: every key and operator is destroyed. Continue?", abort=True, err=True)
+    s.zeroise()
+    return Emit({"zeroised": True})
+
+
+COMMANDS = [status, selftest, init, zeroise]
