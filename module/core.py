@@ -17,17 +17,20 @@ from typing import Any
 from module import algorithms, cast
 from module.audit.ring import AuditError, AuditRingCorrupted
 from module.audit.sink import AuditEntry, AuditSink, RecordKind
-from module.audit.trail import AuditConfig, AuditTrail
+from module.audit.trail import AuditTrail
+from module.config import ModuleConfig
 from module.drbg import DrbgHealthTestError, HmacDrbg, health_test, load_drbg_kat
 from module.entropy import EntropyHealthError, HealthTestedSource
 from module.errors import SelfTestFailure, ServiceError
 from module.fsm import ERROR_STATES, Trigger, next_state
 from module.integrity import check_seal
 from module.keystore import KeyStore
-from module.operators import AuthPolicy, Operator, OperatorStore
+from module.operators import Operator, OperatorStore
 from module.ports import Clock, CodeImage, EntropySource, Flash, FlashError
+from module.services.catalog import SERVICES
+from module.services.context import CallContext
 from module.services.registry import ServiceResult, ServiceSpec, validate_params
-from module.sessions import Session, SessionTable
+from module.sessions import SessionTable
 from module.version import FIRMWARE_VERSION, MODULE_NAME
 from module.wire.defs import AuditEvent, Command, KeyType, Role, State, Status
 from module.wire.handshake import SALT_SIZE, derive_static_key
@@ -44,21 +47,6 @@ AUDIT_KEY_FLASH_NAME = "audit_key"  # the audit signing key's Ed25519 seed (an S
 
 class PoweredOff(Exception):
     """A call reached a module that is powered off: nothing answers, nothing is recorded."""
-
-
-@dataclass(frozen=True)
-class ModuleConfig:
-    serial: str = "CMSIM-0001"
-    max_sessions: int = 8
-    session_idle_timeout_s: float = 300.0
-    handshake_timeout_s: float = 30.0
-    max_keys: int = 1024
-    max_random_bytes: int = 4096
-    factory_operator: str = "co"
-    factory_password: str = "cmsim-factory"
-    auth: AuthPolicy = field(default_factory=AuthPolicy)
-    drbg_reseed_interval: int = 2**20
-    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 @dataclass
@@ -82,16 +70,6 @@ class LabBreaks:
 
 LAB_BREAKS = {"ignore-self-test-failures": "ignore_self_test_failures",
               "drop-next-service-record": "drop_next_service_record"}
-
-
-@dataclass
-class CallContext:
-    """Who is calling, as far as the module has established it."""
-
-    session: Session | None
-    operator: str
-    role: Role
-    command: int
 
 
 class Module:
@@ -134,8 +112,6 @@ class Module:
         self.self_test_ms = 0.0
         self.initialised = False
         self._enumeration_key = bytearray()
-        from module.services.catalog import SERVICES
-
         self.services: Mapping[int, ServiceSpec] = SERVICES
 
     # ------------------------------------------------------------------ power
