@@ -71,8 +71,9 @@ class Dispatcher:
         """Run one service call and answer it; raises :class:`PoweredOff` when the module is off.
 
         A call that gets as far as running (or is refused for state, session, role or parameters)
-        leaves one service record, written before its answer is released; an answer whose record
-        cannot be written is withheld, except for the services that drain the ring. Three paths
+        leaves one service record, written before its answer is released. When that record cannot
+        be written the answer is withheld (AUDIT_FULL or FLASH_FAILURE), except for the services
+        that drain the ring, which are answered with the missing record counted. Three other paths
         leave no service record: with the drop-next-service-record lab break armed (one shot);
         when the audit trail could not be opened at power-on (the call is counted in
         ``unrecorded_events``, and only drain services run); and when a full ring refuses the

@@ -2,8 +2,9 @@
 and stores it needs. Handlers are typed against these protocols, never against the module core,
 so the catalogue and its handlers import nothing that imports them back.
 
-The module core satisfies every protocol here (structurally); a handler cannot reach the power
-methods, the dispatcher, the lab hooks or the raw audit sink through them.
+The module core satisfies every protocol here (structurally, checked by mypy where the dispatcher
+is built); typed against them, a handler cannot name the power methods, the dispatcher, the lab
+hooks or the raw audit sink.
 """
 
 from __future__ import annotations
