@@ -131,6 +131,36 @@ def test_retransmit_runs_once_and_is_recorded_once(module: Module, wire: Client,
         assert len(module.keys) == keys and sink_of(module).next_seq == seq  # nothing ran, nothing recorded
 
 
+def test_same_sequence_with_other_bytes_is_not_a_retransmit_in_the_clear(module: Module, line: EndpointLine) -> None:
+    """Session 0: a request reusing the last sequence number with different bytes runs as itself."""
+    version = encode_frame(request_frame(int(Command.GET_VERSION), {}, 0, 7))
+    status = encode_frame(request_frame(int(Command.GET_STATUS), {}, 0, 7))
+    first = line.endpoint.handle_bytes(FrameDecoder().feed(version)[0])
+    seq = sink_of(module).next_seq
+    second = line.endpoint.handle_bytes(FrameDecoder().feed(status)[0])
+    assert second != first
+    (frame,) = [f for f in FrameDecoder().feed(second) if isinstance(f, Frame)]
+    assert frame.code == Status.OK and "state_name" in reply_of(frame).data  # GET_STATUS answered, not GET_VERSION
+    assert sink_of(module).next_seq == seq + 1  # and it left its own record
+
+
+def test_same_sequence_with_other_bytes_in_a_session_is_refused_not_answered_from_the_cache(
+    module: Module, wire: Client, line: EndpointLine
+) -> None:
+    with wire.login("alice", PASSWORDS["alice"]) as alice:
+        alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.AES_256)})
+        request = _last_session_request(line)
+        cached = line.endpoint.handle_bytes(FrameDecoder().feed(encode_frame(request))[0])
+        altered = Frame(request.flags, request.session_id, request.seq, request.code,
+                        request.payload[:-1] + bytes([request.payload[-1] ^ 1]))
+        keys, seq = len(module.keys), sink_of(module).next_seq
+        out = line.endpoint.handle_bytes(FrameDecoder().feed(encode_frame(altered))[0])
+        assert out != cached
+        (frame,) = [f for f in FrameDecoder().feed(out) if isinstance(f, Frame)]
+        assert frame.code == Status.MESSAGE_REJECTED
+        assert len(module.keys) == keys and sink_of(module).next_seq == seq + 1  # nothing ran; the refusal is recorded
+
+
 def test_retransmit_after_a_lost_answer(module: Module, line: EndpointLine) -> None:
     """The host's timer fires (the answer was lost): it sends the same bytes and gets the answer."""
 

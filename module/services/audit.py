@@ -7,16 +7,14 @@ exceptions into status codes and say in the call's own record what was drained o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module.audit.ring import AuditRingExhausted
 from module.audit.trail import AckDigestMismatch, AuditKeyMissing, AuditRangeError
 from module.errors import ServiceError
+from module.services.context import CallContext, AuditPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import AuditPolicy, Status
-
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
 
 MAX_EXPORT_PAGE = 256  # records per AUDIT_EXPORT answer (at most 512 bytes each)
 
@@ -25,7 +23,7 @@ def _no_key() -> ServiceError:
     return ServiceError(Status.INVALID_STATE, "no audit signing key yet: it is made at initialisation")
 
 
-def public_key(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def public_key(module: AuditPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """The Ed25519 public key and the statement, signed by it, that binds it to this serial."""
     trail = module.trail
     try:
@@ -35,7 +33,7 @@ def public_key(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> S
         raise _no_key() from None
 
 
-def export(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def export(module: AuditPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """A page of encoded records from ``from_seq`` (or the oldest retained) with its chain anchor."""
     trail = module.trail
     limit = params.get("max_records", 64)
@@ -49,7 +47,7 @@ def export(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Servi
     )
 
 
-def checkpoint(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def checkpoint(module: AuditPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """A signed checkpoint now, binding the host's nonce (freshness); it is itself a record."""
     trail = module.trail
     try:
@@ -62,7 +60,7 @@ def checkpoint(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> S
     return ServiceResult({"checkpoint": record, "seq": seq}, audit_detail=f"checkpoint at seq {seq}")
 
 
-def acknowledge(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def acknowledge(module: AuditPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """Free records through ``seq``, only if the host names the chain hash there (it verified)."""
     trail = module.trail
     seq: int = params["seq"]
@@ -77,7 +75,7 @@ def acknowledge(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> 
                          audit_detail=f"acknowledged through seq {seq}")
 
 
-def set_policy(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def set_policy(module: AuditPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """Full-ring policy and high-water mark; kept in flash, bound into every later checkpoint."""
     trail = module.trail
     before = trail.status()

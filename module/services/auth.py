@@ -5,19 +5,24 @@ from __future__ import annotations
 import hmac
 import struct
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module.errors import ServiceError
+from module.services.context import CallContext, AuthPorts
 from module.services.registry import ServiceResult
 from module.sessions import Session
 from module.wire.defs import AuditEvent, Role, Status
-from module.wire.handshake import CHALLENGE_SIZE, derive_session_keys, host_proof, module_proof, transcript
+from module.wire.handshake import (
+    CHALLENGE_SIZE,
+    SessionKeys,
+    derive_session_keys,
+    host_proof,
+    module_proof,
+    transcript,
+)
 
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
 
-
-def auth_begin(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """Open a half-open session. Unknown operators get a plausible answer (no enumeration)."""
     name: str = params["operator"]
     host_challenge: bytes = params["host_challenge"]
@@ -59,7 +64,7 @@ def auth_begin(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> S
     )
 
 
-def auth_finish(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     session_id: int = params["session_id"]
     proof: bytes = params["host_proof"]
     sess = module.sessions.get(session_id)
@@ -68,8 +73,6 @@ def auth_finish(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> 
     ctx.operator = sess.operator
     now = module.clock.monotonic_ns()
     op = module.operators.get(sess.operator)
-    from module.wire.handshake import SessionKeys
-
     keys = SessionKeys(bytes(sess.host_to_module), bytes(sess.module_to_host), bytes(sess.proof_key))
     expected = host_proof(keys, sess.context)
     if op is None or not hmac.compare_digest(expected, proof):
@@ -91,20 +94,20 @@ def auth_finish(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> 
     )
 
 
-def logout(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def logout(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     assert ctx.session is not None
     module.sessions.close(ctx.session.session_id)
     return ServiceResult({"closed": True})
 
 
-def _new_session_id(module: Module) -> int:
+def _new_session_id(module: AuthPorts) -> int:
     while True:
         (candidate,) = struct.unpack(">I", module.random_bytes(4))
         if candidate and candidate not in module.sessions:
             return int(candidate)
 
 
-def _check_not_delayed_or_locked(module: Module, name: str, now: int) -> None:
+def _check_not_delayed_or_locked(module: AuthPorts, name: str, now: int) -> None:
     op = module.operators.get(name)
     if op is None:
         return
@@ -120,7 +123,7 @@ def _check_not_delayed_or_locked(module: Module, name: str, now: int) -> None:
         raise ServiceError(Status.AUTH_DELAYED, f"wait {policy.failure_delay_s:g} s after a failed attempt")
 
 
-def _record_failure(module: Module, name: str, now: int) -> None:
+def _record_failure(module: AuthPorts, name: str, now: int) -> None:
     op = module.operators.get(name)
     if op is None:
         return

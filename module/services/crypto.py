@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module import algorithms
 from module.errors import ServiceError
-from module.services.keys import require_type, store_key
+from module.services.keys import SYMMETRIC_KEY_SIZES, require_type, store_key
+from module.services.context import CallContext, KeyPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import KdfAlg, KeyType, KeyUse, Status
-
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
 
 GCM_IV_SIZE = algorithms.GCM_IV_SIZE
 SIGNATURE_KEY_TYPES = tuple(sorted(algorithms.SIGNATURE_KEY_TYPES))  # one definition, in the algorithm layer
@@ -20,7 +18,7 @@ HMAC_KEY_TYPES = (KeyType.HMAC_SHA256, KeyType.HMAC_SHA384, KeyType.HMAC_SHA512)
 DERIVABLE_KEY_TYPES = (KeyType.AES_256, KeyType.HMAC_SHA256, KeyType.HMAC_SHA384, KeyType.HMAC_SHA512, KeyType.GENERIC_SECRET)
 
 
-def encrypt(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def encrypt(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """AES-256-GCM with a fresh 96-bit IV from the DRBG (never chosen by the caller)."""
     key = module.keys.get(params["key_id"])
     require_type(key, KeyType.AES_256)
@@ -30,7 +28,7 @@ def encrypt(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Serv
     return ServiceResult({"iv": iv, "ciphertext": ciphertext}, (key.key_id,))
 
 
-def decrypt(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def decrypt(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key = module.keys.get(params["key_id"])
     require_type(key, KeyType.AES_256)
     key.require(KeyUse.DECRYPT)
@@ -41,7 +39,7 @@ def decrypt(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Serv
     return ServiceResult({"plaintext": plaintext}, (key.key_id,))
 
 
-def sign(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def sign(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key = module.keys.get(params["key_id"])
     require_type(key, *SIGNATURE_KEY_TYPES)
     key.require(KeyUse.SIGN)
@@ -49,7 +47,7 @@ def sign(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Service
     return ServiceResult({"signature": signature}, (key.key_id,))
 
 
-def verify(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def verify(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """Verify with a stored key (key_id) or with a given public key (key_type + public_key)."""
     if "key_id" in params:
         if "public_key" in params:
@@ -69,14 +67,14 @@ def verify(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Servi
     return ServiceResult({"valid": valid}, ids)
 
 
-def mac_generate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def mac_generate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key = module.keys.get(params["key_id"])
     require_type(key, *HMAC_KEY_TYPES)
     key.require(KeyUse.MAC)
     return ServiceResult({"mac": algorithms.hmac_sign(key.key_type, bytes(key.material), params["message"])}, (key.key_id,))
 
 
-def mac_verify(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def mac_verify(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key = module.keys.get(params["key_id"])
     require_type(key, *HMAC_KEY_TYPES)
     key.require(KeyUse.MAC)
@@ -84,26 +82,24 @@ def mac_verify(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> S
     return ServiceResult({"valid": valid}, (key.key_id,))
 
 
-def digest(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def digest(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     return ServiceResult({"digest": algorithms.digest(params["algorithm"], params["message"])})
 
 
-def random(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def random(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     length: int = params["length"]
     if not 1 <= length <= module.config.max_random_bytes:
         raise ServiceError(Status.INVALID_PARAMETER, f"length must be 1..{module.config.max_random_bytes}")
     return ServiceResult({"random": module.random_bytes(length)})
 
 
-def derive(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def derive(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """HKDF or SP 800-108 KBKDF from a stored secret into a new stored key (never output)."""
     base = module.keys.get(params["base_key_id"])
     base.require(KeyUse.DERIVE)
     key_type: KeyType = params["key_type"]
     if key_type not in DERIVABLE_KEY_TYPES:
         raise ServiceError(Status.KEY_TYPE_MISMATCH, f"cannot derive a {key_type.name} key")
-    from module.services.keys import SYMMETRIC_KEY_SIZES
-
     length = SYMMETRIC_KEY_SIZES[key_type]
     kdf: KdfAlg = params["kdf"]
     salt, info = params.get("salt", b""), params.get("info", b"")
@@ -115,7 +111,7 @@ def derive(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Servi
     return ServiceResult(key.attributes(), (key.key_id, base.key_id))
 
 
-def key_agree(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def key_agree(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """ECDH P-256 (SP 800-56A): the shared secret is stored as a derivation key, never output."""
     key = module.keys.get(params["key_id"])
     require_type(key, KeyType.EC_P256)
@@ -128,7 +124,7 @@ def key_agree(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Se
     return ServiceResult(secret.attributes(), (secret.key_id, key.key_id))
 
 
-def encapsulate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def encapsulate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """ML-KEM-768 encapsulation to a given public key; the shared secret stays inside."""
     try:
         shared, ciphertext = algorithms.mlkem768_encapsulate(params["public_key"])
@@ -140,7 +136,7 @@ def encapsulate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> 
     return ServiceResult(data, (secret.key_id,))
 
 
-def decapsulate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def decapsulate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key = module.keys.get(params["key_id"])
     require_type(key, KeyType.ML_KEM_768)
     key.require(KeyUse.DECAPSULATE)

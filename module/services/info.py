@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module import cast
 from module.errors import ServiceError
+from module.services.context import CallContext, InfoPorts
 from module.services.registry import ServiceResult
 from module.version import FIRMWARE_VERSION, MODULE_NAME
 from module.wire.defs import Status
 
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
-
 PARAMS_FORMAT_VERSION = 1
 
 
-def get_status(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def get_status(module: InfoPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     return ServiceResult(module.status_data())
 
 
-def get_version(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def get_version(module: InfoPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     return ServiceResult(
         {
             "module": MODULE_NAME,
@@ -33,7 +31,7 @@ def get_version(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> 
     )
 
 
-def self_test(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def self_test(module: InfoPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """Re-run every pre-operational self-test and CAST; a pass leaves a soft error state."""
     if not module.run_on_demand_self_test():
         raise ServiceError(Status.SELF_TEST_FAILED, module.status_data()["last_error"])

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module import algorithms
 from module.errors import ServiceError
 from module.keystore import ALLOWED_USES, StoredKey
+from module.services.context import CallContext, KeyPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import ASYMMETRIC_KEY_TYPES, KeyType, KeyUse, Status
-
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
 
 SYMMETRIC_KEY_SIZES: dict[KeyType, int] = {
     KeyType.AES_256: 32,
@@ -33,7 +31,7 @@ def requested_uses(key_type: KeyType, params: Mapping[str, Any]) -> KeyUse:
 
 
 def store_key(
-    module: Module, params: Mapping[str, Any], key_type: KeyType, material: bytes, origin: str
+    module: KeyPorts, params: Mapping[str, Any], key_type: KeyType, material: bytes, origin: str
 ) -> StoredKey:
     """Store new key material; key pairs pass the pairwise consistency test first."""
     uses = requested_uses(key_type, params)
@@ -57,7 +55,7 @@ def store_key(
     )
 
 
-def generate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def generate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key_type: KeyType = params["key_type"]
     requested_uses(key_type, params)
     if key_type in ASYMMETRIC_KEY_TYPES:
@@ -68,9 +66,9 @@ def generate(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Ser
     return ServiceResult(key.attributes(), (key.key_id,))
 
 
-def import_wrapped(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def import_wrapped(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     wrap_key = module.keys.get(params["wrap_key_id"])
-    _require_type(wrap_key, KeyType.AES_256)
+    require_type(wrap_key, KeyType.AES_256)
     wrap_key.require(KeyUse.UNWRAP)
     try:
         material = algorithms.aes_kwp_unwrap(bytes(wrap_key.material), params["wrapped"])
@@ -80,12 +78,12 @@ def import_wrapped(module: Module, ctx: CallContext, params: Mapping[str, Any]) 
     return ServiceResult(key.attributes(), (key.key_id, wrap_key.key_id))
 
 
-def export_wrapped(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def export_wrapped(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key = module.keys.get(params["key_id"])
     wrap_key = module.keys.get(params["wrap_key_id"])
     if not key.exportable:
         raise ServiceError(Status.KEY_NOT_EXPORTABLE, f"key {key.key_id} is not exportable")
-    _require_type(wrap_key, KeyType.AES_256)
+    require_type(wrap_key, KeyType.AES_256)
     wrap_key.require(KeyUse.WRAP)
     wrapped = algorithms.aes_kwp_wrap(bytes(wrap_key.material), bytes(key.material))
     return ServiceResult(
@@ -93,27 +91,25 @@ def export_wrapped(module: Module, ctx: CallContext, params: Mapping[str, Any]) 
     )
 
 
-def delete(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def delete(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key_id: int = params["key_id"]
     module.keys.delete(key_id)
     return ServiceResult({"key_id": key_id}, (key_id,))
 
 
-def list_keys(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def list_keys(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     return ServiceResult(
         {"keys": [{"key_id": k.key_id, "label": k.label, "key_type": int(k.key_type)} for k in module.keys.all()]}
     )
 
 
-def attributes(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def attributes(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key = module.keys.get(params["key_id"])
     return ServiceResult(key.attributes(), (key.key_id,))
 
 
-def _require_type(key: StoredKey, *types: KeyType) -> None:
+def require_type(key: StoredKey, *types: KeyType) -> None:
     if key.key_type not in types:
         names = ", ".join(t.name for t in types)
         raise ServiceError(Status.KEY_TYPE_MISMATCH, f"key {key.key_id} is {key.key_type.name}, needs {names}")
 
-
-require_type = _require_type

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module.errors import ServiceError
 from module.fsm import Trigger
 from module.operators import Operator, check_password_policy
+from module.services.context import CallContext, LifecyclePorts, OperatorPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import AuditEvent, Role, Status
 from module.wire.handshake import SALT_SIZE, derive_static_key
 
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
 
-
-def new_operator(module: Module, name: str, role: Role, password: str) -> Operator:
+def new_operator(module: OperatorPorts, name: str, role: Role, password: str) -> Operator:
     """Check the credential policy and derive the stored static key (the password is not kept)."""
     check_password_policy(password, module.config.auth, module.config.factory_password)
     salt = module.random_bytes(SALT_SIZE)
@@ -24,7 +22,7 @@ def new_operator(module: Module, name: str, role: Role, password: str) -> Operat
     return Operator(name, role, salt, iterations, bytearray(derive_static_key(password, salt, iterations)))
 
 
-def initialise(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def initialise(module: LifecyclePorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """The factory Crypto Officer names the first real Crypto Officer; the factory account goes."""
     factory = module.operators.get(ctx.operator)
     if factory is None or not factory.factory:
@@ -42,7 +40,7 @@ def initialise(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> S
     return ServiceResult({"operator": officer.name, "state": int(module.state)})
 
 
-def zeroise(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def zeroise(module: LifecyclePorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """Overwrite every SSP; the module then waits for a power cycle, which brings the factory state."""
     module.zeroise()
     module.event(AuditEvent.ZEROISATION, operator=ctx.operator, role=ctx.role, detail="all SSPs zeroised")

@@ -7,22 +7,20 @@ services always carries ``approved = False``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module.algorithms import nonapproved
 from module.services.keys import require_type
+from module.services.context import CallContext, KeyPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import KeyType, KeyUse
 
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
 
-
-def digest_sha1(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def digest_sha1(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     return ServiceResult({"digest": nonapproved.sha1_digest(params["message"])})
 
 
-def sign_ecdsa_sha1(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def sign_ecdsa_sha1(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     key = module.keys.get(params["key_id"])
     require_type(key, KeyType.EC_P256)
     key.require(KeyUse.SIGN)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module.errors import ServiceError
 from module.services.lifecycle import new_operator
+from module.services.context import CallContext, OperatorPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import Role, Status
 
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
 
-
-def create(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def create(module: OperatorPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     role: Role = params["role"]
     if role is Role.NONE:
         raise ServiceError(Status.INVALID_PARAMETER, "an operator needs a role")
@@ -25,7 +23,7 @@ def create(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Servi
     return ServiceResult({"operator": name, "role": int(role)})
 
 
-def delete(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def delete(module: OperatorPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     name: str = params["operator"]
     op = module.operators.get(name)
     if op is None:
@@ -37,7 +35,7 @@ def delete(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> Servi
     return ServiceResult({"operator": name})
 
 
-def change_password(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def change_password(module: OperatorPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """Anyone may change their own password; only a Crypto Officer may change another's."""
     name: str = params.get("operator", ctx.operator)
     if name != ctx.operator and ctx.role is not Role.CRYPTO_OFFICER:
@@ -52,7 +50,7 @@ def change_password(module: Module, ctx: CallContext, params: Mapping[str, Any])
     return ServiceResult({"operator": name})
 
 
-def list_operators(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def list_operators(module: OperatorPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     return ServiceResult(
         {
             "operators": [
@@ -63,7 +61,7 @@ def list_operators(module: Module, ctx: CallContext, params: Mapping[str, Any]) 
     )
 
 
-def unlock(module: Module, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+def unlock(module: OperatorPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     name: str = params["operator"]
     op = module.operators.get(name)
     if op is None:

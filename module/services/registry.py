@@ -12,13 +12,11 @@ import builtins
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, unique
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from module.errors import ServiceError
+from module.services.context import CallContext, ServicePorts
 from module.wire.defs import Command, Role, SspAccess, State, Status
-
-if TYPE_CHECKING:
-    from module.core import CallContext, Module
 
 __all__ = [
     "ParamType",
@@ -107,7 +105,8 @@ class ServiceResult:
     audit_detail: str = ""  # short non-secret note for the call's record ("acknowledged through 41")
 
 
-Handler = Callable[["Module", "CallContext", Mapping[str, Any]], ServiceResult]
+# A handler sees only the ports its family declares (module/services/context.py), never the core.
+Handler = Callable[[ServicePorts, CallContext, Mapping[str, Any]], ServiceResult]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,25 @@
+"""The module's configuration: limits and policies fixed when the module is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from module.audit.trail import AuditConfig
+from module.operators import AuthPolicy
+
+__all__ = ["ModuleConfig"]
+
+
+@dataclass(frozen=True)
+class ModuleConfig:
+    serial: str = "CMSIM-0001"
+    max_sessions: int = 8
+    session_idle_timeout_s: float = 300.0
+    handshake_timeout_s: float = 30.0
+    max_keys: int = 1024
+    max_random_bytes: int = 4096
+    factory_operator: str = "co"
+    factory_password: str = "cmsim-factory"
+    auth: AuthPolicy = field(default_factory=AuthPolicy)
+    drbg_reseed_interval: int = 2**20
+    audit: AuditConfig = field(default_factory=AuditConfig)
