@@ -32,7 +32,7 @@ from module.endpoint import Endpoint  # noqa: E402
 from module.integrity import compute_seal  # noqa: E402
 from module.operators import AuthPolicy  # noqa: E402
 from module.ports import ManualClock, MemoryFlash  # noqa: E402
-from module.wire.audit_format import ExportWriter  # noqa: E402
+from module.wire.audit.export import ExportWriter  # noqa: E402
 from module.wire.channel import HOST_TO_MODULE, TAG_SIZE, nonce, reply_of  # noqa: E402
 from module.wire.defs import Command, KeyType, Role, State, Status  # noqa: E402
 from module.wire.frame import Flags, Frame, FrameDecoder, FrameError, encode_frame  # noqa: E402

@@ -34,18 +34,11 @@ with atheris.instrument_imports(include=["module", "host_tools"]):
     from host_tools.audit_drain import TrustedKey
     from host_tools.audit_verify import VerifyResult, verify_export
     from host_tools.errors import CmsimError
-    from module.wire.audit_format import (
-        AuditFormatError,
-        CheckpointBody,
-        CheckpointStatement,
-        KeyStatement,
-        LossBody,
-        RecordBatch,
-        RecordItem,
-        decode_record,
-        iter_export,
-        scan_record,
-    )
+    from module.wire.audit.checkpoint import CheckpointBody, CheckpointStatement
+    from module.wire.audit.common import AuditFormatError
+    from module.wire.audit.export import RecordBatch, RecordItem, iter_export
+    from module.wire.audit.record import LossBody, decode_record, scan_record
+    from module.wire.audit.signature import KeyStatement
 
 PARSERS = (CheckpointStatement.parse, CheckpointBody.parse, LossBody.parse, KeyStatement.parse)
 

@@ -33,22 +33,19 @@ from host_tools.audit_drain import TrustedKey, export_through
 from host_tools.audit_verify import ExportVerifier, Reason, VerifyResult
 from host_tools.client import Session
 from host_tools.errors import CmsimError
-from module.wire.audit_format import (
+from module.wire.audit.chain import chain_next, genesis
+from module.wire.audit.common import ZERO_DIGEST
+from module.wire.audit.export import (
     Anchor,
-    AuditRecord,
     ExportEnd,
     ExportFormat,
     ExportHeader,
     ExportItem,
     RecordBatch,
     RecordItem,
-    RecordKind,
-    ZERO_DIGEST,
-    chain_next,
-    decode_record,
-    genesis,
     iter_export,
 )
+from module.wire.audit.record import AuditRecord, RecordKind, decode_record
 from module.wire.defs import AuditEvent, Command, Role, Status
 
 __all__ = ["Archive", "ArchiveRefused", "ArchiveResult", "QueryFilter", "FORMATS"]
@@ -367,7 +364,8 @@ def _row(rec: AuditRecord, h: bytes, data: bytes) -> tuple[Any, ...]:
 
 # ------------------------------------------------------------------ output formats
 def code_name(rec: AuditRecord) -> str:
-    from module.wire.audit_format import CheckpointReason, LossReason
+    from module.wire.audit.checkpoint import CheckpointReason
+    from module.wire.audit.record import LossReason
 
     enums: dict[RecordKind, Any] = {RecordKind.SERVICE: Command, RecordKind.EVENT: AuditEvent,
                                     RecordKind.CHECKPOINT: CheckpointReason, RecordKind.LOSS: LossReason}

@@ -44,7 +44,9 @@ from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.client import Session
 from host_tools.device import Device
 from host_tools.errors import AuthenticationError, CmsimError, DeviceError, TransportError
-from module.wire.audit_format import ExportFormat, KeyStatement, decode_record
+from module.wire.audit.export import ExportFormat
+from module.wire.audit.record import decode_record
+from module.wire.audit.signature import KeyStatement
 from module.wire.defs import AuditPolicy, Command, DigestAlg, KdfAlg, KeyType, Role, Status
 
 __all__ = ["main", "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE"]

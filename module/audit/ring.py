@@ -25,15 +25,9 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, Final
 
 from module.ports import Flash, FlashRegion
-from module.wire.audit_format import (
-    CHAIN_TAG,
-    MAX_RECORD_SIZE,
-    AuditFormatError,
-    RecordKind,
-    genesis,
-    module_tag,
-    scan_record,
-)
+from module.wire.audit.chain import CHAIN_TAG, genesis, module_tag
+from module.wire.audit.common import AuditFormatError
+from module.wire.audit.record import MAX_RECORD_SIZE, RecordKind, scan_record
 
 __all__ = [
     "SLOT_SIZE",

@@ -42,34 +42,28 @@ from module.audit.ring import (
 )
 from module.audit.sink import AuditEntry
 from module.ports import Flash
-from module.wire.audit_format import (
-    CHAIN_TAG,
-    MAX_DETAIL_BYTES,
-    MAX_KEY_IDS,
+from module.wire.audit.chain import CHAIN_TAG, check_serial, genesis, module_tag
+from module.wire.audit.checkpoint import (
     MAX_NONCE_BYTES,
-    MAX_OPERATOR_BYTES,
-    U16_MAX,
-    U32_MAX,
-    U64_MAX,
-    ZERO_DIGEST,
     CheckpointBody,
     CheckpointReason,
     CheckpointStatement,
-    KeyStatement,
     LinkKind,
+)
+from module.wire.audit.common import U16_MAX, U32_MAX, U64_MAX, ZERO_DIGEST
+from module.wire.audit.policy import policy_digest
+from module.wire.audit.record import (
+    MAX_DETAIL_BYTES,
+    MAX_KEY_IDS,
+    MAX_OPERATOR_BYTES,
     LossBody,
     LossReason,
     RecordKind,
-    SigAlg,
-    check_serial,
     checkpoint_record,
-    genesis,
     loss_record,
-    module_tag,
     pack_record,
-    policy_digest,
-    sign_statement,
 )
+from module.wire.audit.signature import KeyStatement, SigAlg, sign_statement
 
 __all__ = [
     "AuditConfig",
