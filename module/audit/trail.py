@@ -1,8 +1,8 @@
 """The audit trail: hash-chained records in the flash ring, signed checkpoints, block/wrap policy,
 digest-bound drain. It implements :class:`~module.audit.sink.AuditSink` for the core, and puts
 together the parts that each do one job: :mod:`.log` (the chain's append end), :mod:`.checkpoints`
-(the signing key and checkpoint records), :mod:`.space` (reserve, refusals, wrap-around) and
-:mod:`.drain` (export pages and acknowledgement), over :mod:`.ring` (slots in flash).
+(the signing key and checkpoint records), :mod:`.space` (reserve, refusals, wrap-around), over
+:mod:`.ring` (slots in flash); the drain (export pages, the digest-bound acknowledgement) is here.
 
 Rules it keeps:
 
@@ -29,11 +29,11 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from module.audit.checkpoints import AuditKeyMissing, Checkpoints, load_key, public_bytes
-from module.audit.drain import AckDigestMismatch, Drain
 from module.audit.log import AuditRangeError, ChainLog, Times
 from module.audit.ring import AuditError, AuditRing, AuditRingCorrupted, AuditRingExhausted
 from module.audit.sink import AuditEntry
@@ -65,6 +65,10 @@ Fsync = Literal["always", "os"]
 
 _SERVICE, _EVENT = int(RecordKind.SERVICE), int(RecordKind.EVENT)
 _POLICY_LABELS: Final = tuple(p.label for p in AuditPolicy)
+
+
+class AckDigestMismatch(AuditError):
+    """The host's head digest is not the chain hash at that seq: it did not verify what it acks."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,6 @@ class AuditTrail:
         self._checkpoints = Checkpoints(self._log, serial, self.policy_digest)
         self._space = RingSpace(self._log, self._checkpoints, serial, reserve=self.config.reserve,
                                 wrap_batch=self.config.wrap_batch)
-        self._drain = Drain(self._log)
 
     # ------------------------------------------------------------------ boot
     def open(self, boot: int) -> None:
@@ -266,12 +269,16 @@ class AuditTrail:
     def export(self, from_seq: int, max_records: int) -> list[bytes]:
         """Encoded records from ``max(from_seq, oldest retained)``, at most ``max_records`` of them."""
         self._require_open()
-        return self._drain.export(from_seq, max_records)
+        log = self._log
+        start = max(from_seq, log.meta.floor)
+        stop = min(log.next, start + max(0, max_records))
+        return [log.ring.read(seq).record for seq in range(start, stop)]
 
     def anchor(self, from_seq: int) -> tuple[int, bytes]:
         """(first seq an export from ``from_seq`` returns, chain value before it): an export page's anchor."""
         self._require_open()
-        return self._drain.anchor(from_seq)
+        start = min(max(from_seq, self._log.meta.floor), self._log.next)
+        return start, self._log.chain_hash(start - 1)
 
     def chain_hash(self, seq: int) -> bytes:
         """h_seq for any seq from ``oldest retained - 1`` to ``next - 1`` (-1 gives genesis)."""
@@ -281,7 +288,15 @@ class AuditTrail:
     def acknowledge(self, seq: int, head: bytes) -> None:
         """Free records up to ``seq``, only if ``head`` is the chain hash there (the core audits the ack)."""
         self._require_open()
-        self._drain.acknowledge(seq, head)
+        log = self._log
+        if not log.meta.floor - 1 <= seq < log.next:
+            raise AuditRangeError(f"cannot acknowledge seq {seq}: retained range is "
+                                  f"{log.meta.floor}..{log.next - 1}")
+        if not hmac.compare_digest(log.chain_hash(seq), bytes(head)):
+            raise AckDigestMismatch(f"head digest does not match the chain at seq {seq}")
+        meta = log.meta
+        if seq + 1 > meta.ack_next:
+            log.ring.update_meta(ack_next=seq + 1, floor=max(meta.floor, seq + 1))
 
     # ---------------------------------------------------------------- policy
     def set_policy(self, policy: str, high_water: float | None = None) -> None:
