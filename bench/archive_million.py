@@ -32,7 +32,7 @@ def generate(path: Path, records: int) -> bytes:
     from module.audit.sink import AuditEntry, RecordKind
     from module.audit.trail import AuditConfig, AuditTrail
     from module.ports import MemoryFlash
-    from module.wire.audit_format import ExportFormat, ExportWriter
+    from module.wire.audit.export import ExportFormat, ExportWriter
     from module.wire.defs import Command, Role, Status
 
     trail = AuditTrail(MemoryFlash(), SERIAL, AuditConfig(capacity=records + 64, checkpoint_every=100_000, fsync="os",

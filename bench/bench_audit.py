@@ -25,7 +25,8 @@ from host_tools.audit_verify import verify_export
 from module.audit.sink import AuditEntry, MemoryAuditSink, RecordKind
 from module.audit.trail import AuditConfig, AuditTrail
 from module.ports import Flash, ManualClock, MemoryFlash
-from module.wire.audit_format import CHAIN_TAG, ExportFormat, genesis, write_export
+from module.wire.audit.chain import CHAIN_TAG, genesis
+from module.wire.audit.export import ExportFormat, write_export
 from module.wire.defs import Command, Role, Status
 
 SERIAL = "CMSIM-BENCH"

@@ -29,7 +29,7 @@ from module.endpoint import Endpoint
 from module.integrity import compute_seal
 from module.operators import AuthPolicy
 from module.ports import ManualClock, MemoryFlash
-from module.wire.audit_format import ExportFormat, ExportWriter
+from module.wire.audit.export import ExportFormat, ExportWriter
 from module.wire.channel import reply_of, request_frame, response_frame
 from module.wire.defs import Command, Role, Status
 from module.wire.frame import Flags, Frame, FrameDecoder, decode_frame, encode_frame

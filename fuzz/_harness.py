@@ -34,15 +34,9 @@ from module.endpoint import Endpoint  # noqa: E402
 from module.integrity import compute_seal  # noqa: E402
 from module.operators import AuthPolicy  # noqa: E402
 from module.ports import ManualClock, MemoryFlash  # noqa: E402
-from module.wire.audit_format import (  # noqa: E402
-    AuditFormatError,
-    ExportWriter,
-    RecordBatch,
-    RecordItem,
-    decode_record,
-    iter_export,
-    scan_record,
-)
+from module.wire.audit.common import AuditFormatError
+from module.wire.audit.export import ExportWriter, RecordBatch, RecordItem, iter_export
+from module.wire.audit.record import decode_record, scan_record
 from module.wire.channel import HOST_TO_MODULE, TAG_SIZE, nonce, reply_of  # noqa: E402
 from module.wire.defs import Command, KeyType, Role, State, Status  # noqa: E402
 from module.wire.frame import MAX_ENCODED, Flags, Frame, FrameDecoder, FrameError, encode_frame  # noqa: E402

@@ -33,7 +33,9 @@ with atheris.instrument_imports(include=["module", "host_tools"]):
     from host_tools.archive import Archive, ArchiveRefused
     from host_tools.audit_drain import TrustedKey
     from host_tools.errors import CmsimError
-    from module.wire.audit_format import CheckpointBody, CheckpointStatement, KeyStatement, LossBody
+    from module.wire.audit.checkpoint import CheckpointBody, CheckpointStatement
+    from module.wire.audit.record import LossBody
+    from module.wire.audit.signature import KeyStatement
 
 PARSERS = (CheckpointStatement.parse, CheckpointBody.parse, LossBody.parse, KeyStatement.parse)
 

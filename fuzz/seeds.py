@@ -22,15 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 
 from firmware_sim.device import InProcessTransport  # noqa: E402
 from host_tools.client import Client  # noqa: E402
-from module.wire.audit_format import (  # noqa: E402
-    ExportFormat,
-    ExportWriter,
-    KeyStatement,
-    RecordItem,
-    RecordKind,
-    decode_record,
-    iter_export,
-)
+from module.wire.audit.export import ExportFormat, ExportWriter, RecordItem, iter_export  # noqa: E402
+from module.wire.audit.record import RecordKind, decode_record  # noqa: E402
+from module.wire.audit.signature import KeyStatement  # noqa: E402
 from module.wire.channel import request_frame  # noqa: E402
 from module.wire.defs import Command, DigestAlg, Role  # noqa: E402
 from module.wire.frame import encode_frame  # noqa: E402

@@ -30,22 +30,10 @@ from host_tools.audit_drain import TrustedKey, export_through
 from host_tools.audit_verify import ExportVerifier, Reason, VerifyResult
 from host_tools.client import OperatorSession
 from host_tools.errors import CmsimError
-from module.wire.audit_format import (
-    Anchor,
-    AuditRecord,
-    ExportEnd,
-    ExportFormat,
-    ExportHeader,
-    ExportItem,
-    RecordBatch,
-    RecordItem,
-    RecordKind,
-    ZERO_DIGEST,
-    chain_next,
-    decode_record,
-    genesis,
-    iter_export,
-)
+from module.wire.audit.chain import chain_next, genesis
+from module.wire.audit.common import ZERO_DIGEST
+from module.wire.audit.export import Anchor, ExportEnd, ExportFormat, ExportHeader, ExportItem, RecordBatch, RecordItem, iter_export
+from module.wire.audit.record import AuditRecord, RecordKind, decode_record
 from module.wire.defs import Command, Role, Status
 
 __all__ = ["Archive", "ArchiveRefused", "ArchiveResult", "QueryFilter"]

@@ -16,7 +16,8 @@ from typing import BinaryIO
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.client import Client, OperatorSession
 from host_tools.errors import InvalidResponseError
-from module.wire.audit_format import ExportFormat, ExportWriter, KeyStatement
+from module.wire.audit.export import ExportFormat, ExportWriter
+from module.wire.audit.signature import KeyStatement
 from module.wire.defs import Command
 
 __all__ = ["TrustedKey", "fetch_public_key", "export_through", "DrainResult", "drain"]

@@ -14,17 +14,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, TextIO
 
-from module.wire.audit_format import (
-    Anchor,
-    AuditRecord,
-    CheckpointReason,
-    LossReason,
-    RecordItem,
-    RecordKind,
-    chain_next,
-    decode_record,
-    iter_export,
-)
+from module.wire.audit.chain import chain_next
+from module.wire.audit.checkpoint import CheckpointReason
+from module.wire.audit.export import Anchor, RecordItem, iter_export
+from module.wire.audit.record import AuditRecord, LossReason, RecordKind, decode_record
 from module.wire.defs import AuditEvent, Command, Role, Status
 
 __all__ = ["FORMATS", "code_name", "record_dict", "write_records", "export_file_records"]

@@ -45,28 +45,12 @@ from enum import Enum
 from operator import itemgetter
 from typing import BinaryIO, Final, NoReturn
 
-from module.wire.audit_format import (
-    CHAIN_TAG,
-    Anchor,
-    AuditFormatError,
-    AuditRecord,
-    ExportEnd,
-    ExportHeader,
-    ExportItem,
-    LinkKind,
-    LossReason,
-    RecordBatch,
-    RecordItem,
-    RecordKind,
-    SigAlg,
-    TruncatedError,
-    UnknownVersionError,
-    genesis,
-    iter_export,
-    module_tag,
-    scan_record,
-    verify_checkpoint,
-)
+from module.wire.audit.chain import CHAIN_TAG, genesis, module_tag
+from module.wire.audit.checkpoint import LinkKind
+from module.wire.audit.common import AuditFormatError, TruncatedError, UnknownVersionError
+from module.wire.audit.export import Anchor, ExportEnd, ExportHeader, ExportItem, RecordBatch, RecordItem, iter_export
+from module.wire.audit.record import AuditRecord, LossReason, RecordKind, scan_record
+from module.wire.audit.signature import SigAlg, verify_checkpoint
 
 __all__ = ["Reason", "VerifyResult", "ExportVerifier", "verify_export", "PENDING_LIMIT", "GAP_LIMIT"]
 

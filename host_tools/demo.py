@@ -26,12 +26,8 @@ from host_tools.archive import Archive
 from host_tools.audit_formats import code_name
 from host_tools.audit_drain import export_through, fetch_public_key
 from host_tools.audit_verify import verify_export
-from module.wire.audit_format import (
-    RecordItem,
-    RecordKind,
-    decode_record,
-    iter_export,
-)
+from module.wire.audit.export import RecordItem, iter_export
+from module.wire.audit.record import RecordKind, decode_record
 from module.wire.defs import Command, DigestAlg, KeyType, Role, Status
 
 __all__ = ["main", "run_demo"]

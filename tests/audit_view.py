@@ -11,7 +11,7 @@ from __future__ import annotations
 from module.audit.sink import AuditEntry, RecordKind, StampedEntry
 from module.audit.trail import AuditTrail
 from module.core import Module
-from module.wire.audit_format import decode_record
+from module.wire.audit.record import decode_record
 from module.wire.defs import Role, Status
 
 

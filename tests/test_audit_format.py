@@ -15,49 +15,45 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from module.audit import sink
-from module.wire import audit_format as af
-from module.wire.audit_format import (
-    FORMAT_VERSION,
-    HEADER_SIZE,
-    MAX_DETAIL_BYTES,
-    MAX_KEY_IDS,
+from module.wire.audit import chain as af
+from module.wire.audit.chain import chain_next, genesis, module_tag
+from module.wire.audit.checkpoint import (
     MAX_NONCE_BYTES,
-    MAX_OPERATOR_BYTES,
-    MAX_RECORD_SIZE,
-    Anchor,
-    AuditFormatError,
-    AuditRecord,
     CheckpointBody,
     CheckpointReason,
     CheckpointStatement,
+    LinkKind,
+)
+from module.wire.audit.common import FORMAT_VERSION, AuditFormatError, TruncatedError, UnknownVersionError
+from module.wire.audit.export import (
+    Anchor,
     ExportEnd,
     ExportFormat,
     ExportHeader,
     ExportWriter,
-    KeyStatement,
-    LinkKind,
-    LossBody,
-    LossReason,
     RecordBatch,
     RecordItem,
+    iter_export,
+    write_export,
+)
+from module.wire.audit.policy import policy_digest
+from module.wire.audit.record import (
+    HEADER_SIZE,
+    MAX_DETAIL_BYTES,
+    MAX_KEY_IDS,
+    MAX_OPERATOR_BYTES,
+    MAX_RECORD_SIZE,
+    AuditRecord,
+    LossBody,
+    LossReason,
     RecordKind,
-    SigAlg,
-    TruncatedError,
-    UnknownVersionError,
-    chain_next,
     checkpoint_record,
     decode_record,
     encode_record,
-    genesis,
-    iter_export,
     loss_record,
-    module_tag,
-    policy_digest,
     scan_record,
-    sign_statement,
-    verify_checkpoint,
-    write_export,
 )
+from module.wire.audit.signature import KeyStatement, SigAlg, sign_statement, verify_checkpoint
 from module.wire.defs import Command, Role, Status
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "audit-format.md"

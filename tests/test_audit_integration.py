@@ -23,14 +23,9 @@ from module.audit.sink import RecordKind
 from module.audit.trail import AuditConfig
 from module.cast import CAST_NAMES
 from module.core import Module, ModuleConfig
-from module.wire.audit_format import (
-    CheckpointReason,
-    ExportFormat,
-    LossReason,
-    RecordItem,
-    decode_record,
-    iter_export,
-)
+from module.wire.audit.checkpoint import CheckpointReason
+from module.wire.audit.export import ExportFormat, RecordItem, iter_export
+from module.wire.audit.record import LossReason, decode_record
 from module.wire.defs import AuditPolicy, Command, DigestAlg, KeyType, State, Status
 
 

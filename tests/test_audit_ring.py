@@ -27,15 +27,11 @@ from module.audit.trail import (
     AuditTrail,
 )
 from module.ports import MemoryFlash
-from module.wire.audit_format import (
-    CheckpointReason,
-    LossReason,
-    chain_next,
-    decode_record,
-    genesis,
-    write_export,
-)
-from module.wire.audit_format import RecordKind as WireKind
+from module.wire.audit.chain import chain_next, genesis
+from module.wire.audit.checkpoint import CheckpointReason
+from module.wire.audit.export import write_export
+from module.wire.audit.record import LossReason, decode_record
+from module.wire.audit.record import RecordKind as WireKind
 from module.wire.defs import AuditEvent, Command, Role, Status
 
 SERIAL = "CMSIM-TEST"

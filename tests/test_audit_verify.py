@@ -19,18 +19,11 @@ from host_tools.audit_verify import PENDING_LIMIT, Reason, VerifyResult, verify_
 from module.audit.sink import AuditEntry, RecordKind
 from module.audit.trail import AuditConfig, AuditTrail
 from module.ports import MemoryFlash
-from module.wire.audit_format import (
-    AuditFormatError,
-    AuditRecord,
-    ExportFormat,
-    UnknownVersionError,
-    decode_record,
-    genesis,
-    module_tag,
-    pack_record,
-    write_export,
-)
-from module.wire.audit_format import RecordKind as WireKind
+from module.wire.audit.chain import genesis, module_tag
+from module.wire.audit.common import AuditFormatError, UnknownVersionError
+from module.wire.audit.export import ExportFormat, write_export
+from module.wire.audit.record import AuditRecord, decode_record, pack_record
+from module.wire.audit.record import RecordKind as WireKind
 from module.wire.defs import AuditEvent, Command, Role, Status
 
 SERIAL_A = "CMSIM-A"
@@ -184,7 +177,7 @@ def test_start_point_must_chain() -> None:
 
 
 def _chain(records: list[bytes], head: bytes | None = None) -> bytes:
-    from module.wire.audit_format import chain_next
+    from module.wire.audit.chain import chain_next
 
     h = head if head is not None else genesis(SERIAL_A)
     for data in records:
@@ -207,7 +200,7 @@ def test_pages_across_a_loss_verify_only_when_a_loss_record_names_the_gap() -> N
     start, anchor = trail.anchor(6)
     assert start > 6
     out = io.BytesIO()
-    from module.wire.audit_format import ExportWriter
+    from module.wire.audit.export import ExportWriter
 
     writer = ExportWriter(out, SERIAL_A)
     writer.anchor(0, genesis(SERIAL_A))

@@ -67,29 +67,12 @@ from module.core import Module
 from module.endpoint import Endpoint
 from module.integrity import compute_seal
 from module.ports import ManualClock, MemoryFlash
-from module.wire.audit_format import (
-    MAGIC,
-    AuditFormatError,
-    CheckpointBody,
-    CheckpointReason,
-    CheckpointStatement,
-    ExportFormat,
-    ExportWriter,
-    KeyStatement,
-    LinkKind,
-    LossBody,
-    LossReason,
-    RecordItem,
-    SigAlg,
-    checkpoint_record,
-    decode_record,
-    genesis,
-    iter_export,
-    loss_record,
-    module_tag,
-    pack_record,
-    sign_statement,
-)
+from module.wire.audit.chain import genesis, module_tag
+from module.wire.audit.checkpoint import CheckpointBody, CheckpointReason, CheckpointStatement, LinkKind
+from module.wire.audit.common import AuditFormatError
+from module.wire.audit.export import MAGIC, ExportFormat, ExportWriter, RecordItem, iter_export
+from module.wire.audit.record import LossBody, LossReason, checkpoint_record, decode_record, loss_record, pack_record
+from module.wire.audit.signature import KeyStatement, SigAlg, sign_statement
 from module.wire.channel import (
     HOST_TO_MODULE,
     MODULE_TO_HOST,

@@ -24,7 +24,7 @@ from host_tools.lab_port import LabPort
 from module.core import Module, ModuleConfig
 from module.operators import AuthPolicy
 from module.ports import Flash
-from module.wire.audit_format import RecordKind, decode_record
+from module.wire.audit.record import RecordKind, decode_record
 from module.wire.defs import AuditEvent, Command, State, Status
 
 DEVICE_ARGS = ["--pbkdf2-iterations", "1000"]

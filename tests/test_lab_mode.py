@@ -15,7 +15,8 @@ from host_tools.device_process import DeviceProcess, running_device
 from host_tools.errors import DeviceError, TransportError
 from host_tools.lab_port import LabCommandFailed, LabPort
 from module.audit.trail import AuditConfig
-from module.wire.audit_format import RecordKind, decode_record, policy_digest
+from module.wire.audit.policy import policy_digest
+from module.wire.audit.record import RecordKind, decode_record
 from module.wire.defs import AuditEvent, Command, KeyType, Role, Status
 
 PW = PASSWORDS

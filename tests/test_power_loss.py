@@ -26,7 +26,7 @@ from host_tools.audit_verify import verify_export
 from host_tools.client import Client, OperatorSession
 from module.audit.ring import SLOT_SIZE
 from module.core import Module
-from module.wire.audit_format import RecordKind, decode_record
+from module.wire.audit.record import RecordKind, decode_record
 from module.wire.defs import AuditPolicy, Command, KeyType, Role, State
 
 

@@ -61,7 +61,9 @@ from module.services.info import PARAMS_FORMAT_VERSION  # noqa: E402
 from module.services.keys import SYMMETRIC_KEY_SIZES  # noqa: E402
 from module.services.registry import AuditCategory, Param, ServiceSpec  # noqa: E402
 from module.version import FIRMWARE_VERSION, MODULE_NAME  # noqa: E402
-from module.wire.audit_format import EXPORT_VERSION, FORMAT_VERSION, MAX_NONCE_BYTES  # noqa: E402
+from module.wire.audit.checkpoint import MAX_NONCE_BYTES  # noqa: E402
+from module.wire.audit.common import FORMAT_VERSION  # noqa: E402
+from module.wire.audit.export import EXPORT_VERSION  # noqa: E402
 from module.wire.defs import (  # noqa: E402
     ASYMMETRIC_KEY_TYPES,
     AuditEvent,

@@ -22,7 +22,9 @@ from host_tools.audit_formats import FORMATS, code_name, export_file_records, re
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.cli.context import EXIT_VERIFY, CommandSession, Ctx, Emit, fail, pass_ctx, with_session
 from host_tools.cli.names import ROLES
-from module.wire.audit_format import ExportFormat, KeyStatement, decode_record
+from module.wire.audit.export import ExportFormat
+from module.wire.audit.record import decode_record
+from module.wire.audit.signature import KeyStatement
 from module.wire.defs import AuditPolicy, Command, Role, Status
 
 __all__ = ["COMMANDS", "audit"]

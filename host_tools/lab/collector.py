@@ -22,18 +22,9 @@ from dataclasses import dataclass, field
 from host_tools.audit_drain import export_through
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.client import OperatorSession
-from module.wire.audit_format import (
-    Anchor,
-    AuditRecord,
-    CheckpointReason,
-    ExportFormat,
-    ExportWriter,
-    LinkKind,
-    RecordItem,
-    RecordKind,
-    decode_record,
-    iter_export,
-)
+from module.wire.audit.checkpoint import CheckpointReason, LinkKind
+from module.wire.audit.export import Anchor, ExportFormat, ExportWriter, RecordItem, iter_export
+from module.wire.audit.record import AuditRecord, RecordKind, decode_record
 from module.wire.defs import Command
 
 __all__ = ["AuditCollector", "DrainInfo"]

@@ -25,15 +25,10 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, Final
 
 from module.ports import Flash, FlashRegion
-from module.wire.audit_format import (
-    CHAIN_TAG,
-    MAX_RECORD_SIZE,
-    AuditFormatError,
-    RecordKind,
-    genesis,
-    module_tag,
-    scan_record,
-)
+from module.wire.audit.chain import chain_next, genesis, module_tag
+from module.wire.audit.common import AuditFormatError
+from module.wire.audit.record import MAX_RECORD_SIZE, RecordKind, scan_record
+from module.wire.defs import AuditPolicy
 
 __all__ = [
     "SLOT_SIZE",
@@ -52,8 +47,6 @@ __all__ = [
 SLOT_SIZE: Final = 512
 REGION_NAME: Final = "audit-ring"
 META_NAME: Final = "audit-meta"
-POLICY_CODES: Final = {"block": 1, "wrap": 2}
-POLICY_NAMES: Final = {code: name for name, code in POLICY_CODES.items()}
 
 
 class AuditError(Exception):
@@ -101,7 +94,7 @@ class Slot:
         record = raw[SLOT_HEADER_SIZE:end]
         if raw[end:] != _ZEROS[end:]:
             raise _SlotInvalid("non-zero padding")
-        if not hmac.compare_digest(hashlib.sha256(CHAIN_TAG + prev + record).digest(), chain):
+        if not hmac.compare_digest(chain_next(prev, record), chain):
             raise _SlotInvalid("chain hash does not match")
         try:
             scan = scan_record(record)
@@ -130,7 +123,7 @@ class RingMeta:
     lost_total: int  # unacknowledged records overwritten under wrap
     refused_total: int  # appends refused under block with the reserve exhausted
     refused_pending: int  # refusals not yet summarised in a LOSS(REFUSED) record
-    policy: str
+    policy: AuditPolicy  # stored as its code
     high_water_permille: int
     drop_first: int  # the last wrap-around drop: first seq, count, and the LOSS record's seq
     drop_count: int
@@ -139,7 +132,7 @@ class RingMeta:
     def encode(self) -> bytes:
         body = _META.pack(
             self.MAGIC, self.VERSION, self.capacity, SLOT_SIZE, self.floor, self.ack_next, self.lost_total,
-            self.refused_total, self.refused_pending, POLICY_CODES[self.policy], self.high_water_permille,
+            self.refused_total, self.refused_pending, int(self.policy), self.high_water_permille,
             self.drop_first, self.drop_count, self.drop_loss_seq,
         )
         return body + hashlib.sha256(body).digest()[:16]
@@ -153,9 +146,10 @@ class RingMeta:
             raise AuditRingCorrupted("audit metadata checksum mismatch")
         (magic, version, capacity, slot_size, floor, ack_next, lost, refused, pending, policy, hw, d_first, d_count,
          d_loss) = _META.unpack(body)
-        if magic != cls.MAGIC or version != cls.VERSION or slot_size != SLOT_SIZE or policy not in POLICY_NAMES:
+        known = magic == cls.MAGIC and version == cls.VERSION and slot_size == SLOT_SIZE
+        if not known or policy not in {int(p) for p in AuditPolicy}:
             raise AuditRingCorrupted("audit metadata of an unknown layout")
-        return cls(capacity, floor, ack_next, lost, refused, pending, POLICY_NAMES[policy], hw, d_first, d_count,
+        return cls(capacity, floor, ack_next, lost, refused, pending, AuditPolicy(policy), hw, d_first, d_count,
                    d_loss)
 
 
@@ -182,7 +176,7 @@ class AuditRing:
         self._tag = module_tag(serial)
         self.capacity = capacity
         self._region: FlashRegion | None = None
-        self.meta = RingMeta(capacity, 0, 0, 0, 0, 0, "block", 800, 0, 0, 0)  # replaced by open()
+        self.meta = RingMeta(capacity, 0, 0, 0, 0, 0, AuditPolicy.BLOCK, 800, 0, 0, 0)  # replaced by open()
 
     @property
     def region(self) -> FlashRegion:
@@ -195,7 +189,7 @@ class AuditRing:
         self._flash.write(META_NAME, meta.encode())
         self.meta = meta
 
-    def update_meta(self, **changes: int | str) -> None:
+    def update_meta(self, **changes: int) -> None:
         self.store_meta(replace(self.meta, **changes))  # type: ignore[arg-type]
 
     def write(self, seq: int, prev: bytes, record: bytes, chain: bytes, *, sync: bool) -> None:
@@ -218,12 +212,28 @@ class AuditRing:
             raise AuditRingCorrupted(f"slot of seq {seq} does not hold it")
         return slot
 
-    def open(self, boot: int, *, policy: str, high_water_permille: int) -> Recovery:
+    def open(self, boot: int, *, policy: AuditPolicy, high_water_permille: int) -> Recovery:
         """Recover head, tail and pointers by scanning; verify the retained window's chain.
 
         A torn append (the slot after the newest record) is discarded and reported; anything
         else wrong, retained or free, raises :class:`AuditRingCorrupted`.
         """
+        cap = self.capacity
+        raw = self._load(policy, high_water_permille)
+        slots, invalid, newest = self._scan(raw)
+        floor = self.meta.floor
+        next_seq = max(newest + 1, floor)
+        head, last_checkpoint = self._verify_window(slots, floor, next_seq, boot)
+        # Appends go strictly in order, so a power loss can tear one slot only: the next one.
+        torn_index = next_seq % cap
+        torn = next_seq if torn_index in invalid and next_seq - floor < cap else None
+        others = sorted(invalid - {torn_index})
+        if others:
+            raise AuditRingCorrupted(f"slot {others[0]} is unreadable and is not where an append was torn")
+        return Recovery(self.meta, next_seq, head, last_checkpoint, torn)
+
+    def _load(self, policy: AuditPolicy, high_water_permille: int) -> bytes:
+        """Read the metadata (formatting a blank ring) and open the region; return its raw bytes."""
         cap = self.capacity
         raw_meta = self._flash.read(META_NAME)
         region = self._flash.region(REGION_NAME, cap * SLOT_SIZE)
@@ -238,7 +248,11 @@ class AuditRing:
             if meta.capacity != cap:
                 raise AuditRingCorrupted(f"the ring was formatted for {meta.capacity} slots, not {cap}")
         self._region, self.meta = region, meta
+        return raw
 
+    def _scan(self, raw: bytes) -> tuple[list[Slot | None], set[int], int]:
+        """Every slot parsed (None when empty or unreadable), the unreadable ones, the newest retained seq."""
+        cap, floor = self.capacity, self.meta.floor
         slots: list[Slot | None] = []
         invalid: set[int] = set()
         newest = -1
@@ -251,15 +265,18 @@ class AuditRing:
             if slot is not None and (slot.seq % cap != index or slot.tag != self._tag):
                 raise AuditRingCorrupted(f"slot {index} holds a whole record that does not belong there")
             slots.append(slot)
-            if slot is not None and slot.seq >= meta.floor and slot.seq > newest:
+            if slot is not None and slot.seq >= floor and slot.seq > newest:
                 newest = slot.seq
-        floor = meta.floor
-        next_seq = max(newest + 1, floor)
+        return slots, invalid, newest
 
+    def _verify_window(
+        self, slots: list[Slot | None], floor: int, next_seq: int, boot: int
+    ) -> tuple[bytes, int | None]:
+        """Check that ``floor..next_seq-1`` are all present and chained; return the head and last checkpoint."""
         head = self._base_hash(slots, floor)
         last_checkpoint: int | None = None
         for seq in range(floor, next_seq):
-            slot = slots[seq % cap]
+            slot = slots[seq % self.capacity]
             if slot is None or slot.seq != seq:
                 raise AuditRingCorrupted(f"retained record {seq} is missing or unreadable")
             if not hmac.compare_digest(slot.prev, head):
@@ -269,14 +286,7 @@ class AuditRing:
             if slot.kind == RecordKind.CHECKPOINT:
                 last_checkpoint = seq
             head = slot.chain
-
-        # Appends go strictly in order, so a power loss can tear one slot only: the next one.
-        torn_index = next_seq % cap
-        torn = next_seq if torn_index in invalid and next_seq - floor < cap else None
-        others = sorted(invalid - {torn_index})
-        if others:
-            raise AuditRingCorrupted(f"slot {others[0]} is unreadable and is not where an append was torn")
-        return Recovery(meta, next_seq, head, last_checkpoint, torn)
+        return head, last_checkpoint
 
     def _base_hash(self, slots: list[Slot | None], floor: int) -> bytes:
         """h_{floor-1}: genesis, the oldest retained slot's prev, or the stale slot just below."""

@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from enum import IntEnum, unique
 from typing import Protocol, runtime_checkable
 
+from module.wire.audit.record import RecordKind
 from module.wire.defs import Role, Status
 
+# RecordKind is the published format's, re-exported so the core names record kinds through its port.
 __all__ = ["RecordKind", "AuditEntry", "StampedEntry", "AuditSink", "MemoryAuditSink", "EMPTY_DIGEST"]
 
 EMPTY_DIGEST = hashlib.sha256(b"").digest()
-
-
-@unique
-class RecordKind(IntEnum):
-    SERVICE = 1  # one service call (refused and failed calls included)
-    EVENT = 2  # power-on, self-test result, state change, login failure, ...
-    CHECKPOINT = 3  # signed statement of the chain head
-    LOSS = 4  # records overwritten under the wrap policy
 
 
 @dataclass(frozen=True, slots=True)

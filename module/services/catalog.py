@@ -14,7 +14,7 @@ from module.services import audit, auth, crypto, info, keys, lifecycle, nonappro
 from module.services.registry import AuditCategory as A
 from module.services.registry import Param, ParamType, ServiceSpec, SspUse
 from module.wire.defs import Command as C
-from module.wire.audit_format import MAX_NONCE_BYTES
+from module.wire.audit.checkpoint import MAX_NONCE_BYTES
 from module.wire.defs import AuditPolicy, DigestAlg, KdfAlg, KeyType, Role, SspAccess, State
 
 __all__ = ["SERVICES", "SPECS"]

@@ -159,6 +159,19 @@ class AuditPolicy(IntEnum):
     BLOCK = 1  # refuse all but status, login and the drain services until records are acknowledged
     WRAP = 2  # overwrite the oldest records after a checkpoint, and chain a LOSS record naming them
 
+    @property
+    def label(self) -> str:
+        """How people and files spell it (CLI argument, status JSON, audit detail): "block", "wrap"."""
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> AuditPolicy:
+        """The policy spelt exactly ``label``; ValueError for any other spelling."""
+        for policy in cls:
+            if policy.label == label:
+                return policy
+        raise ValueError(f"unknown audit policy {label!r}")
+
 
 @unique
 class KeyType(IntEnum):

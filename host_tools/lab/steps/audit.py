@@ -20,7 +20,7 @@ from host_tools.lab.recorder import CallRecord, command_name
 from host_tools.lab.results import Result
 from host_tools.lab.steps.base import AuditView
 from host_tools.lab.world import AUDITOR, World
-from module.wire.audit_format import AuditRecord
+from module.wire.audit.record import AuditRecord
 from module.wire.defs import Command, Role, Status
 
 __all__ = ["AuditStep", "match"]

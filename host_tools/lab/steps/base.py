@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from host_tools.lab.collector import AuditCollector
 from host_tools.lab.recorder import CallRecord
 from host_tools.lab.results import Result
-from module.wire.audit_format import AuditRecord, RecordKind
+from module.wire.audit.record import AuditRecord, RecordKind
 from module.wire.defs import AuditEvent
 
 __all__ = ["Case", "AuditView", "finalize"]

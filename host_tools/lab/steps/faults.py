@@ -25,7 +25,7 @@ from host_tools.lab.policy import CONTROL_SERVICES
 from host_tools.lab.results import Result
 from host_tools.lab.steps.base import AuditView, Case
 from host_tools.lab.world import USER, World
-from module.wire.audit_format import RecordKind
+from module.wire.audit.record import RecordKind
 from module.wire.defs import AuditEvent, Command, KeyType, KeyUse, Status
 
 __all__ = ["FaultStep"]

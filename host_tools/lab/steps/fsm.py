@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from host_tools.lab.results import Result
 from host_tools.lab.steps.base import AuditView, Case
 from host_tools.lab.world import FACTORY_OPERATOR, USER, World
-from module.wire.audit_format import RecordKind
+from module.wire.audit.record import RecordKind
 from module.wire.defs import AuditEvent, Command, KeyType, Status
 
 __all__ = ["StateWalkStep"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from host_tools.lab.results import Result
 from host_tools.lab.steps.base import AuditView, Case
 from host_tools.lab.world import World
-from module.wire.audit_format import AuditRecord, RecordKind
+from module.wire.audit.record import AuditRecord, RecordKind
 from module.wire.defs import AuditEvent, Command, Status
 
 __all__ = ["SelfTestStep", "record_for_test", "INTEGRITY_ALGORITHM_CAST"]
