@@ -1,6 +1,7 @@
 """Session and operator rules at their edges, on the manual clock: the idle and handshake timeouts
-(just before and just after each), use refreshing the idle timer, the failure counter reset by a
-good login, who may change whose password, and the last-Crypto-Officer guard.
+(just before and just after each), use refreshing the idle timer, a half-open login that is no
+session, the delay checked again at AUTH_FINISH, the failure counter reset by a good login, who
+may change whose password, and the last-Crypto-Officer guard.
 
 The numbers come from the security policy, not from the module's configuration object: section
 2.9 (a session ends after 300 s idle, an unfinished login after 30 s), section 4.2 (1 s delay
@@ -135,3 +136,31 @@ def test_the_last_crypto_officer_cannot_be_deleted_but_one_of_two_can(client: Cl
         assert refused.value.status is Status.LAST_CRYPTO_OFFICER
         names = {op["operator"] for op in officer.call(Command.OPERATOR_LIST).data["operators"]}
     assert names == {"officer", "alice", "audrey"}
+
+
+def test_a_half_open_login_is_not_a_session(client: Client) -> None:
+    module = module_of(client)
+    begin = client.call(Command.AUTH_BEGIN, {"operator": "alice", "host_challenge": bytes(16)}).data
+    for command in (Command.KEY_LIST, Command.LOGOUT):
+        reply = module.call(command, {}, begin["session_id"])
+        assert (reply.status, reply.data) == (Status.SESSION_INVALID, {}), command.name
+
+
+def test_finishing_a_login_begun_before_a_failure_waits_out_the_delay(client: Client, clock: ManualClock) -> None:
+    """The delay and the lock are checked again at AUTH_FINISH, not only at AUTH_BEGIN."""
+    module = module_of(client)
+
+    class BeganEarly(InProcessTransport):
+        """Between this host's AUTH_BEGIN and AUTH_FINISH, someone else fails a login as alice."""
+
+        def call(self, command: int, params: Mapping[str, Any], session_id: int) -> Reply:
+            if command == Command.AUTH_FINISH:
+                with pytest.raises(AuthenticationError):
+                    client.login("alice", "wrong-password-1")
+            return super().call(command, params, session_id)
+
+    with pytest.raises(AuthenticationError) as delayed:
+        Client(BeganEarly(module)).login("alice", PASSWORDS["alice"])
+    assert delayed.value.status is Status.AUTH_DELAYED
+    clock.advance(FAILURE_DELAY_S)
+    client.login("alice", PASSWORDS["alice"]).logout()
