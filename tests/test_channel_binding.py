@@ -114,3 +114,22 @@ def test_request_frame_matches_the_documented_layout() -> None:
     keys = SessionKeys(bytes(range(32)), bytes(range(32, 64)), bytes(32))
     ours = request_frame(int(Command.RANDOM), {"length": 3}, 9, 4, AESGCM(keys.host_to_module))
     assert ours == hand_sealed_request(keys, 9, 4, Command.RANDOM, {"length": 3})
+
+
+def test_the_retransmit_cache_answers_only_the_very_same_bytes(module: Module) -> None:
+    """docs/protocol.md: a repeat is the same sequence number *and* the same bytes. Another request
+    under a used number is not a repeat: in a session it is refused, in the clear it runs."""
+    line = EndpointLine(Endpoint(module))
+    host = KeyKeeper(line)
+    session = Client(host).login("alice", PASSWORDS["alice"])
+    keys = host.keys[session.session_id]
+    first = hand_sealed_request(keys, session.session_id, 1, Command.RANDOM, {"length": 7})
+    answer = exchange(line, first)
+    assert answer.code == Status.OK
+    assert exchange(line, first) == answer  # the very same bytes: the cached answer
+    other = hand_sealed_request(keys, session.session_id, 1, Command.RANDOM, {"length": 9})
+    assert exchange(line, other).code == Status.MESSAGE_REJECTED
+    status = exchange(line, request_frame(int(Command.GET_STATUS), {}, 0, 5))
+    version = exchange(line, request_frame(int(Command.GET_VERSION), {}, 0, 5))
+    assert "state_name" in decode_map(status.payload)["data"]
+    assert "version" in decode_map(version.payload)["data"] and "state_name" not in decode_map(version.payload)["data"]
