@@ -1,4 +1,5 @@
-"""What zeroisation, logout and power-off leave behind: nothing of a secret, in flash or in RAM.
+"""What zeroisation, logout and power-off leave behind: nothing of a secret, in flash or in RAM;
+and nothing leaves the module that its audit record has not reached flash for.
 
 RAM is checked through references to the buffers the module held (taken through its public
 stores before the wipe), so an object dropped without being overwritten shows up as non-zero.
@@ -7,10 +8,11 @@ stores before the wipe), so an object dropped without being overwritten shows up
 from __future__ import annotations
 
 from conftest import PASSWORDS, ModuleFactory, initialise
+from firmware_sim.faults import FaultyFlash
 from host_tools.client import Client
 from module.core import Module
 from module.ports import MemoryFlash
-from module.wire.defs import Command, KeyType
+from module.wire.defs import Command, KeyType, Status
 
 GHOST = {"operator": "ghost", "host_challenge": bytes(16)}  # an unknown operator: its salt is derived
 
@@ -70,3 +72,15 @@ def test_logout_and_zeroise_wipe_every_session_key(module: Module, client: Clien
         else:
             session.call(end)
         assert all(zero(part) for part in parts), end.name
+
+
+def test_a_result_whose_record_cannot_be_written_is_withheld(make_module: ModuleFactory) -> None:
+    """Write-ahead: the audit record reaches flash before the result leaves the module."""
+    flash = FaultyFlash(MemoryFlash())
+    module = make_module(flash=flash)
+    client = initialise(module)
+    with client.login("alice", PASSWORDS["alice"]) as alice:
+        flash.fail_next_write()  # RANDOM writes nothing but its record
+        reply = module.call(Command.RANDOM, {"length": 32}, alice.session_id)
+        assert (reply.status, reply.data, reply.approved) == (Status.FLASH_FAILURE, {}, False)
+        assert len(alice.call(Command.RANDOM, {"length": 32}).data["random"]) == 32  # the next one is served
