@@ -7,12 +7,14 @@ stores before the wipe), so an object dropped without being overwritten shows up
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import PASSWORDS, ModuleFactory, initialise
 from firmware_sim.faults import FaultyFlash
 from host_tools.client import Client
 from module.core import Module
 from module.ports import MemoryFlash
-from module.wire.defs import Command, KeyType, Status
+from module.wire.defs import Command, KeyType, State, Status
 
 GHOST = {"operator": "ghost", "host_challenge": bytes(16)}  # an unknown operator: its salt is derived
 
@@ -84,3 +86,13 @@ def test_a_result_whose_record_cannot_be_written_is_withheld(make_module: Module
         reply = module.call(Command.RANDOM, {"length": 32}, alice.session_id)
         assert (reply.status, reply.data, reply.approved) == (Status.FLASH_FAILURE, {}, False)
         assert len(alice.call(Command.RANDOM, {"length": 32}).data["random"]) == 32  # the next one is served
+
+
+@pytest.mark.parametrize(("fault", "state"), [("cast", State.SOFT_ERROR), ("integrity", State.HARD_ERROR)])
+def test_entering_an_error_state_wipes_the_drbg(module: Module, fault: str, state: State) -> None:
+    from module.cast import CAST_NAMES
+
+    assert not module.drbg.is_zeroised()
+    module.inject_fault(fault, CAST_NAMES[-1] if fault == "cast" else "")
+    assert module.call(Command.SELF_TEST).status is Status.SELF_TEST_FAILED
+    assert module.state is state and module.drbg.is_zeroised()
