@@ -1,5 +1,6 @@
-"""Audit edges that a one-off bug would slip through: a stray unreadable slot at boot, a LOSS record
-that names one record too few, and an end marker that disagrees with the records about next_seq.
+"""Audit edges that a one-off bug would slip through: a stray unreadable slot or a spliced one at
+boot, a LOSS record that names one record too few, and an end marker that disagrees with the
+records about next_seq.
 
 Exports are built by hand here (records, anchors, a LOSS record, a checkpoint signed with a test
 key), so each case differs from a valid export in exactly the one thing under test.
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from host_tools.audit_verify import Reason, VerifyResult, verify_export
-from module.audit.ring import AuditRingCorrupted
+from module.audit.ring import REGION_NAME, SLOT_SIZE, AuditRingCorrupted, slot_offset
 from module.ports import MemoryFlash
 from module.wire.audit_format import (
     TAG_END,
@@ -60,6 +61,21 @@ def test_one_stray_unreadable_slot_stops_the_boot(where: str) -> None:
     _corrupt(flash, 32, stray, 7)
     with pytest.raises(AuditRingCorrupted, match=f"slot {stray} is unreadable"):
         make(flash, boot=3)
+
+
+def test_a_spliced_retained_slot_stops_the_boot() -> None:
+    """Every slot whole and self-consistent, but slot 4 comes from another history of the same
+    module: record 5 no longer chains to the record before it, and the ring must not open."""
+    ours, theirs = MemoryFlash(), MemoryFlash()
+    for flash, odd_one in ((ours, 4), (theirs, 99)):
+        trail = make(flash)
+        for i in range(12):
+            trail.append(entry(odd_one if i == 4 else i), **times(i))
+    make(ours, boot=2)  # the undamaged ring opens
+    mine = ours.region(REGION_NAME, 32 * SLOT_SIZE)
+    mine.write(slot_offset(4, 32), theirs.region(REGION_NAME, 32 * SLOT_SIZE).read(slot_offset(4, 32), SLOT_SIZE))
+    with pytest.raises(AuditRingCorrupted, match="record 5 does not chain"):
+        make(ours, boot=3)
 
 
 # ---------------------------------------------------------------- verifier: exports by hand
