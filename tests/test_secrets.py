@@ -101,6 +101,9 @@ def test_no_secret_leaks_and_zeroisation_leaves_nothing(make_module: ModuleFacto
     audit_seed = module.flash.read("audit_key")
     assert audit_seed
     secrets["audit signing key seed"] = audit_seed
+    module_secret = module.flash.read("module_secret")  # what unknown operators' salts come from
+    assert module_secret
+    secrets["module secret"] = module_secret
 
     # Everything the module says or writes that is not a service's output.
     with dev.login("audrey", PASSWORDS["audrey"]) as auditor:
@@ -126,7 +129,7 @@ def test_no_secret_leaks_and_zeroisation_leaves_nothing(make_module: ModuleFacto
     assert files, "the state directory holds the audit trail and the boot counter"
     for path, blob in files.items():
         for name, value in secrets.items():
-            if name.startswith(("key ", "static key", "audit signing")):
+            if name.startswith(("key ", "static key", "audit signing", "module secret")):
                 for form in forms(value):
                     assert form not in blob, f"{name} is still in {path.name} after zeroisation"
     print(f"scanned for {len(secrets)} secrets in {len(surfaces)} surfaces and {len(files)} files")
