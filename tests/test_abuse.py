@@ -1,17 +1,19 @@
 """Abuse over a real pty: a full session table, oversize and slow partial frames, floods of
 unauthenticated requests and failed logins. The device keeps answering its other sessions, its
-memory stays bounded, everything is audited, and under `block` nothing is lost."""
+memory stays bounded, everything is audited, and under `block` nothing is lost. The frame timer is
+tested on a manual clock (the serving loop on a socket pair), not by sleeping."""
 
 from __future__ import annotations
 
 import os
-import time
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORDS, initialise_device
+from conftest import PASSWORDS, ModuleFactory, initialise_device
 
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.device import Device
@@ -19,7 +21,8 @@ from host_tools.device_process import DeviceProcess, running_device
 from host_tools.errors import DeviceError
 from module.wire.channel import reply_of, request_frame
 from module.wire.defs import Command, Status
-from module.wire.frame import MAX_ENCODED, Frame, FrameDecoder, encode_frame
+from module.endpoint import Endpoint
+from module.wire.frame import MAX_ENCODED, Frame, FrameDecoder, FrameError, encode_frame
 
 FAST = ["--pbkdf2-iterations", "1000"]
 PW = PASSWORDS
@@ -41,16 +44,15 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def raw_exchange(dev: Device, data: bytes, timeout: float = 3.0) -> list[Frame]:
-    """Write raw bytes on the host's line and collect the frames that come back."""
+def raw_exchange(dev: Device, data: bytes, count: int) -> list[Frame]:
+    """Write raw bytes on the host's line and collect the ``count`` frames that come back."""
     line = dev.transport.transport
     line.write(data)
-    decoder, frames = FrameDecoder(), []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    decoder, frames, reads = FrameDecoder(), [], 0
+    while len(frames) < count:
+        reads += 1
+        assert reads < 200, f"{len(frames)} of {count} answers"  # a hang guard, not a time window
         frames += [f for f in decoder.feed(line.read(0.05)) if isinstance(f, Frame)]
-        if frames and not decoder.pending:
-            break
     return frames
 
 
@@ -70,27 +72,77 @@ def test_full_session_table_leaves_open_sessions_working(device: DeviceProcess) 
 def test_oversize_frame_is_dropped_and_the_line_recovers(device: DeviceProcess) -> None:
     with Device.open(device.port) as dev, dev.login("alice", PW["alice"]) as alice:
         before = rss_mb(device.process.pid)
-        answers = raw_exchange(dev, b"\x01" * (MAX_ENCODED + 4096) + b"\x00")
+        answers = raw_exchange(dev, b"\x01" * (MAX_ENCODED + 4096) + b"\x00", 1)
         assert [reply_of(a).status for a in answers] == [Status.BAD_FRAME]
         assert len(alice.random(16)) == 16
         assert rss_mb(device.process.pid) - before < 50  # the oversize run was never buffered whole
 
 
-def test_slow_partial_frames(device: DeviceProcess) -> None:
-    with Device.open(device.port) as dev:
+class _ManualTime:
+    """Stands in for the ``time`` module inside firmware_sim.serve: the frame timer reads this clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_slow_partial_frames(make_module: ModuleFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The device's frame timer (firmware_sim.serve.FRAME_TIMEOUT) on a manual clock: a frame whose
+    bytes come slower than the timer is never cut, a half frame followed by silence past it is
+    dropped, and the next frame is clean. The serving loop runs on one end of a socket pair."""
+    import firmware_sim.serve as serve
+
+    clock = _ManualTime()
+    fed, expired = threading.Semaphore(0), threading.Event()
+
+    class WatchedDecoder(FrameDecoder):
+        def feed(self, data: bytes) -> list[Frame | FrameError]:
+            out = super().feed(data)
+            fed.release()
+            return out
+
+        def expire(self) -> bool:
+            dropped = super().expire()
+            expired.set()
+            return dropped
+
+    monkeypatch.setattr(serve, "time", clock)
+    monkeypatch.setattr(serve, "FrameDecoder", WatchedDecoder)
+    host, device = socket.socketpair()
+    host.settimeout(10)  # a hang guard only: every step below waits for an event, not for time
+    stop = serve.Stop()
+    worker = threading.Thread(target=serve.serve_line, args=(Endpoint(make_module()), serve.SocketLine(device), stop))
+    worker.start()
+    try:
+        def answers(count: int) -> list[tuple[int, Status]]:
+            decoder, frames = FrameDecoder(), []
+            while len(frames) < count:
+                frames += [f for f in decoder.feed(host.recv(65536)) if isinstance(f, Frame)]
+            return [(f.seq, reply_of(f).status) for f in frames]
+
         wire = encode_frame(request_frame(int(Command.GET_STATUS), {}, 0, 4242))
-        line = dev.transport.transport
-        # Byte by byte, faster than the frame timer: answered.
-        for byte in wire:
-            line.write(bytes([byte]))
-            time.sleep(0.002)
-        answers = raw_exchange(dev, b"")
-        assert [a.seq for a in answers] == [4242]
-        # Half a frame, then silence past the frame timer: dropped, and the next frame is clean.
-        line.write(wire[: len(wire) // 2])
-        time.sleep(1.4)
-        answers = raw_exchange(dev, encode_frame(request_frame(int(Command.GET_STATUS), {}, 0, 4243)))
-        assert [(a.seq, reply_of(a).status) for a in answers] == [(4243, Status.OK)]
+        for byte in wire:  # one byte per read, each just inside the timer
+            host.sendall(bytes([byte]))
+            assert fed.acquire(timeout=10)
+            clock.now += serve.FRAME_TIMEOUT * 0.9
+        assert answers(1) == [(4242, Status.OK)] and not expired.is_set()
+        host.sendall(wire[: len(wire) // 2])
+        assert fed.acquire(timeout=10)
+        clock.now += serve.FRAME_TIMEOUT * 1.1  # silence past the timer: the next idle tick drops it
+        assert expired.wait(timeout=10)
+        host.sendall(encode_frame(request_frame(int(Command.GET_STATUS), {}, 0, 4243)))
+        assert answers(1) == [(4243, Status.OK)]
+    finally:
+        stop.requested = True
+        worker.join(timeout=10)
+        host.close()
+        device.close()
+    assert not worker.is_alive()
 
 
 def test_floods_keep_memory_bounded_and_everything_audited(device: DeviceProcess) -> None:

@@ -23,7 +23,7 @@ from nist_vectors import NistVector, load_ed25519_vectors, load_evp_stanzas, loa
 
 from module import algorithms as alg
 from module import cast
-from module.algorithms import nonapproved
+from module.algorithms import approved, nonapproved
 from module.data.cast_vectors import CAST_VECTORS
 from module.wire.defs import ASYMMETRIC_KEY_TYPES, DigestAlg, KeyType
 
@@ -522,3 +522,36 @@ def test_nonapproved_ecdsa_sha1_round_trip() -> None:
     assert not alg.verify(KeyType.EC_P256, public, b"legacy", signature), "SHA-1 signatures fail the approved verify"
     pyca_public = alg.load_ec_private_key(KeyType.EC_P256, private).public_key()
     assert pyca_public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint) == public
+
+
+# A faulty algorithm (monkeypatched in the module's algorithm layer, which the CASTs call): wrong in
+# only its last or only its first output byte, or raising. Every one must fail its CAST.
+def _faulty(real: Any, index: int) -> Any:
+    def wrong(*args: Any) -> bytes:
+        return flip(real(*args), index)
+
+    return wrong
+
+
+@pytest.mark.parametrize("index", [0, -1])
+@pytest.mark.parametrize(("function", "names"), [("digest", ["SHA2-256", "SHA2-512", "SHA3-384"]),
+                                                 ("hmac_sign", ["HMAC-SHA-256", "HMAC-SHA-512"])])
+def test_an_algorithm_wrong_in_one_end_byte_fails_its_cast(monkeypatch: pytest.MonkeyPatch, function: str,
+                                                           names: list[str], index: int) -> None:
+    monkeypatch.setattr(approved, function, _faulty(getattr(approved, function), index))
+    for name in names:
+        with pytest.raises(cast.CastFailed) as info:
+            cast.run_cast(name)
+        assert info.value.name == name
+
+
+def test_an_algorithm_that_raises_fails_its_cast(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> bytes:
+        raise approved.AlgorithmError("hardware fault")
+
+    monkeypatch.setattr(approved, "digest", broken)
+    with pytest.raises(cast.CastFailed, match="hardware fault") as info:
+        cast.run_cast("SHA2-256")
+    assert info.value.name == "SHA2-256"
+    with pytest.raises(cast.CastFailed):
+        cast.run_all()

@@ -189,7 +189,7 @@ def test_wrong_password_says_nothing_about_why(module: Module, wire: Client) -> 
     for operator, password in (("alice", "wrong-password-1"), ("nobody", "wrong-password-1")):
         with pytest.raises(AuthenticationError) as info:
             wire.login(operator, password)
-        module.clock.advance(2_000_000_000)  # type: ignore[attr-defined]
+        module.clock.advance(module.config.auth.failure_delay_s)  # type: ignore[attr-defined]  # the delay, in seconds
         messages.add((info.value.status, info.value.message))
     assert len(messages) == 1  # same status and message for a wrong password and an unknown operator
 

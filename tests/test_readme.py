@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from firmware_sim.integrity import DEFAULT_SEAL_PATH, write_seal
 
@@ -19,9 +24,25 @@ def test_readme_has_examples() -> None:
 
 
 def test_readme_examples_run() -> None:
+    """Each example runs, and leaves what its text promises: a signature that verifies, a drain
+    whose export verified and was acknowledged."""
     write_seal(DEFAULT_SEAL_PATH)  # what `make seal` (part of `make demo`) does before the example
-    for block in python_blocks(README.read_text(encoding="utf-8")):
-        exec(compile(block, str(README), "exec"), {"__name__": "readme_example"})
+    blocks = python_blocks(README.read_text(encoding="utf-8"))
+    assert len(blocks) == 2
+    outcomes = []
+    for block in blocks:
+        names: dict[str, Any] = {"__name__": "readme_example"}
+        exec(compile(block, str(README), "exec"), names)
+        outcomes.append(names)
+    signed, drained = outcomes
+    signature = signed["signature"]
+    assert len(signature) == 64  # ECDSA P-256: r || s
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), signed["key"].public_key)
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+    public.verify(der, b"release 1.0", ec.ECDSA(hashes.SHA256()))  # checked by pyca, not by the device
+    result = drained["result"]
+    assert result.verify.ok and result.acknowledged and result.records > 0
+    assert drained["module"].trail.status().oldest_retained == result.verify.verified_through + 1
 
 
 def shell_blocks(text: str) -> list[str]:
@@ -56,3 +77,15 @@ def test_readme_shell_examples_run(tmp_path: Path) -> None:
                 pass
         assert proc.returncode == 0, out + err
         assert "SIGN OK" in out and '"state_name": "OPERATIONAL"' in out
+        assert (tmp_path / "release.sig").stat().st_size > 0 and (tmp_path / "audit.db").stat().st_size > 0
+    # "cmsim audit verify ...  # offline; exit 0 valid, 5 and the reason otherwise": both halves.
+    verify = ["cmsim", "audit", "verify", "trail.jsonl", "--pubkey", "audit.pub"]
+    assert subprocess.run(verify, cwd=tmp_path, env=env, capture_output=True).returncode == 0
+    trail = bytearray((tmp_path / "trail.jsonl").read_bytes())
+    lines = bytes(trail).split(b"\n")
+    spot = len(b"\n".join(lines[:2])) + 1 + lines[2].index(b'"') + 1  # a key name's first letter, line 3
+    trail[spot] ^= 0x01  # one bit: still ASCII, still one line
+    (tmp_path / "trail.jsonl").write_bytes(bytes(trail))
+    tampered = subprocess.run(verify, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert tampered.returncode == 5, tampered.stdout + tampered.stderr
+    assert tampered.stdout + tampered.stderr  # and the reason
