@@ -18,24 +18,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from host_tools.audit_verify import Reason, VerifyResult, verify_export
 from module.audit.ring import REGION_NAME, SLOT_SIZE, AuditRingCorrupted, slot_offset
 from module.ports import MemoryFlash
-from module.wire.audit_format import (
-    TAG_END,
-    CheckpointBody,
-    CheckpointReason,
-    CheckpointStatement,
-    ExportEnd,
-    ExportFormat,
-    ExportWriter,
-    LossBody,
-    LossReason,
-    SigAlg,
-    checkpoint_record,
-    genesis,
-    loss_record,
-    module_tag,
-    pack_record,
-    sign_statement,
-)
+from module.wire.audit.chain import genesis, module_tag
+from module.wire.audit.checkpoint import CheckpointBody, CheckpointReason, CheckpointStatement
+from module.wire.audit.export import TAG_END, ExportEnd, ExportFormat, ExportWriter
+from module.wire.audit.record import LossBody, LossReason, checkpoint_record, loss_record, pack_record
+from module.wire.audit.signature import SigAlg, sign_statement
 from test_audit_ring import _corrupt, entry, make, times
 
 SERIAL = "CMSIM-EDGES"
