@@ -25,12 +25,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from host_tools.archive import Archive
+from host_tools.audit_drain import fetch_public_key
+from host_tools.client import Session
 from host_tools.lab.keytransport import KeyTransport
 from module.wire.defs import Command, DigestAlg, KdfAlg, KeyType, KeyUse, Status
 from module.wire.messages import Reply
 
-__all__ = ["CONFIG", "COMMANDS", "CommandSpec", "read_request", "read_reply", "write_reply", "encode_request",
-           "AcvpWrapper", "WrapperError", "serve", "MAX_ARGS", "MAX_ARG_LENGTH"]
+__all__ = ["CONFIG", "COMMANDS", "DIALECTS", "registration", "CommandSpec", "read_request", "read_reply", "write_reply", "encode_request",
+           "AcvpWrapper", "WrapperError", "serve", "archiving_drain", "MAX_ARGS", "MAX_ARG_LENGTH"]
 
 MAX_ARGS = 16
 MAX_ARG_LENGTH = 1 << 20
@@ -65,7 +68,21 @@ _GCM = {"algorithm": "ACVP-AES-GCM", "revision": "1.0", "keyLen": [256],
         "payloadLen": [{"min": 0, "max": PAYLOAD_BITS_MAX, "increment": 8}],
         "aadLen": [{"min": 0, "max": PAYLOAD_BITS_MAX, "increment": 8}], "tagLen": [128], "ivLen": [96]}
 
-# ACVP registration form (one object per algorithm and mode), as acvptool's getConfig expects.
+# The fixed info each acvptool builds for KDA HKDF: BoringSSL's hkdf.go sends uPartyInfo || vPartyInfo,
+# AWS-LC's appends L as a 32-bit big-endian number; the registration must say which.
+KDA_PATTERNS = {"BoringSSL": "uPartyInfo||vPartyInfo", "AWS-LC": "uPartyInfo||vPartyInfo||l"}
+DIALECTS = tuple(KDA_PATTERNS)
+
+
+def registration(dialect: str = "BoringSSL") -> list[dict[str, Any]]:
+    """The getConfig answer for one acvptool: the same algorithms, KDA's fixed-info pattern as that tool builds it."""
+    if dialect not in KDA_PATTERNS:
+        raise ValueError(f"dialect {dialect!r}: one of {DIALECTS}")
+    return [{**c, "fixedInfoPattern": KDA_PATTERNS[dialect]} if c["algorithm"] == "KDA" else dict(c) for c in CONFIG]
+
+
+# ACVP registration form (one object per algorithm and mode), as acvptool's getConfig expects (BoringSSL's
+# dialect; :func:`registration` gives AWS-LC's).
 CONFIG: list[dict[str, Any]] = [
     *(_sha(n, "1.0") for n in ("SHA2-256", "SHA2-384", "SHA2-512")),
     *(_sha(n, "2.0") for n in ("SHA3-256", "SHA3-384", "SHA3-512")),
@@ -75,7 +92,7 @@ CONFIG: list[dict[str, Any]] = [
     {**_GCM, "direction": ["decrypt"], "ivGen": "external"},
     {"algorithm": "ACVP-AES-KWP", "revision": "1.0", "direction": ["encrypt", "decrypt"], "kwCipher": ["cipher"],
      "keyLen": [256], "payloadLen": [8 * n for n in SECRET_TYPES]},
-    {"algorithm": "KDA", "mode": "HKDF", "revision": "Sp800-56Cr1", "fixedInfoPattern": "uPartyInfo||vPartyInfo",
+    {"algorithm": "KDA", "mode": "HKDF", "revision": "Sp800-56Cr1", "fixedInfoPattern": KDA_PATTERNS["BoringSSL"],
      "encoding": ["concatenation"], "hmacAlg": ["SHA2-256"], "macSaltMethods": ["default", "random"], "l": 256,
      "z": _fixed(256)},
     {"algorithm": "KAS-ECC-SSC", "revision": "Sp800-56Ar3", "scheme": {
@@ -197,16 +214,20 @@ def _text(raw: bytes) -> str:
 class AcvpWrapper:
     """Maps acvptool commands onto service calls; ``call`` runs one call in an authenticated session.
 
-    ``drain``, when given, empties the audit trail into an archive (returning how many records it
+    ``dialect`` picks the registration for BoringSSL's or AWS-LC's acvptool (they differ in KDA's fixed
+    info only); the commands of both are always answered. ``drain``, when given, empties the audit trail into an archive (returning how many records it
     kept); the wrapper calls it when the module answers AUDIT_FULL and then repeats the call, so a
     long run under the default ``block`` policy keeps every record.
     """
 
-    def __init__(self, call: Caller, drain: Callable[[], int] | None = None) -> None:
+    def __init__(self, call: Caller, drain: Callable[[], int] | None = None, dialect: str = "BoringSSL") -> None:
         self.call = call
         self.drain = drain
+        self.config = registration(dialect)
         self.requests = 0
-        self.drained = 0
+        self.drained = 0  # records the drain archived
+        self.drains = 0
+        self._until_look = 0  # device calls before the next look at the ring
         self._keys: KeyTransport | None = None
 
     def handle(self, args: list[bytes]) -> list[bytes]:
@@ -217,7 +238,7 @@ class AcvpWrapper:
         self.requests += 1
         if name == "getConfig":
             self._arity(name, args[1:], 0)
-            return [json.dumps(CONFIG, separators=(",", ":")).encode()]
+            return [json.dumps(self.config, separators=(",", ":")).encode()]
         spec = COMMANDS.get(name)
         if spec is None:
             raise WrapperError(2, f"unknown command {name!r} (docs/lab.md lists the supported ones)")
@@ -231,11 +252,29 @@ class AcvpWrapper:
 
     # ------------------------------------------------------------ calls
     def _raw(self, command: Command, params: dict[str, Any]) -> Reply:
+        if self.drain is not None:
+            self._look_at_the_ring()
         reply = self.call(command, params)
         if reply.status is Status.AUDIT_FULL and self.drain is not None:
-            self.drained += self.drain()
+            self._drain()
             reply = self.call(command, params)
         return reply
+
+    def _drain(self) -> None:
+        assert self.drain is not None
+        self.drained += self.drain()
+        self.drains += 1
+
+    def _look_at_the_ring(self) -> None:
+        if self._until_look > 0:
+            self._until_look -= 1
+            return
+        audit = self.call(Command.GET_STATUS, {}).data.get("audit", {})
+        if audit.get("high_water_reached"):
+            self._drain()
+            audit = self.call(Command.GET_STATUS, {}).data.get("audit", {})
+        # each call adds about one record: look again well before the free slots run out
+        self._until_look = max(0, (int(audit.get("capacity", 0)) - int(audit.get("used", 0))) // 4)
 
     def _device(self, command: Command, params: dict[str, Any]) -> Reply:
         reply = self._raw(command, params)
@@ -623,6 +662,23 @@ def _commands() -> dict[str, CommandSpec]:
 
 # Every command the wrapper answers besides getConfig (docs/lab.md's table is checked against it).
 COMMANDS: dict[str, CommandSpec] = _commands()
+
+
+def archiving_drain(archive: Archive, auditor: Session) -> Callable[[], int]:
+    """A ``drain`` for :class:`AcvpWrapper`: pull the trail into ``archive`` (verified, then acknowledged).
+
+    ``auditor`` is a session of an Auditor or Crypto Officer (the drain services are theirs, not the
+    User's). The archive is bound to the device's audit key at the first drain, from its self-signed
+    statement, unless it was bound already."""
+
+    def drain() -> int:
+        key = archive.trusted_key()
+        if key is None:
+            key = fetch_public_key(auditor.client)
+            archive.bind(key)
+        return archive.archive(auditor, key).stored
+
+    return drain
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO, wrapper: AcvpWrapper, log: Callable[[str], None] | None = None) -> int:
