@@ -215,12 +215,27 @@ def test_an_unknown_command_ends_with_code_2() -> None:
     assert info.value.code == 2
 
 
-def test_the_registration_differs_between_dialects_only_in_kda_fixed_info() -> None:
+def test_the_registrations_differ_in_kda_fixed_info_and_gcm_internal_iv_encryption() -> None:
     boring, aws = registration("BoringSSL"), registration("AWS-LC")
     assert boring == CONFIG
     differing = [(a, b) for a, b in zip(boring, aws) if a != b]
-    assert [a["algorithm"] for a, _ in differing] == ["KDA"]
-    assert differing[0][1]["fixedInfoPattern"] == "uPartyInfo||vPartyInfo||l"
+    assert [a["algorithm"] for a, _ in differing] == ["ACVP-AES-GCM", "KDA"]
+    assert differing[0][1]["direction"] == ["decrypt"] and differing[0][1]["ivGen"] == "internal"
+    assert differing[1][1]["fixedInfoPattern"] == "uPartyInfo||vPartyInfo||l"
+
+
+def test_every_registered_mode_has_a_command_of_each_dialect_that_answers_it() -> None:
+    """Registration never advertises what the wrapper cannot answer: a command per registered mode and tool."""
+    needs = {("ACVP-AES-GCM", "encrypt"): "AES-GCM-randnonce/seal", ("EDDSA", "sigVer"): "EDDSA/sigVer"}
+    for dialect in DIALECTS:
+        served = {name for name, spec in COMMANDS.items() if spec.dialect in ("both", dialect)}
+        for c in registration(dialect):
+            if c["algorithm"] == "ACVP-AES-GCM" and "encrypt" in c["direction"]:
+                assert dialect == "BoringSSL" and needs[("ACVP-AES-GCM", "encrypt")] in served
+            family = {"ACVP-AES-GCM": "AES-GCM", "ACVP-AES-KWP": "AES-KWP", "KDA": "HKDF", "KAS-ECC-SSC": "ECDH",
+                      "ML-KEM": "encapKeyCheck"}.get(c["algorithm"], c["algorithm"])
+            assert any(family in name and (c.get("mode") in (None, "HKDF", "encapDecap") or c["mode"] in name)
+                       for name in served), (dialect, c["algorithm"], c.get("mode"))
 
 
 def test_a_refused_device_call_is_an_operation_failure(lab: Lab) -> None:
@@ -229,3 +244,20 @@ def test_a_refused_device_call_is_an_operation_failure(lab: Lab) -> None:
     with pytest.raises(WrapperError) as info:
         wrapper.handle([b"SHA2-256", b"abc"])
     assert info.value.code == 3 and Status.SESSION_INVALID.name in str(info.value)
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="the shared ACVP vector sets are not here")
+def test_the_lab_run_has_an_acvp_step_per_dialect_and_algorithm(seal_file: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from host_tools.lab.harness import run_lab
+
+    monkeypatch.setenv("CMSIM_ACVP_VECTORS", str(SHARED))
+    report = run_lab(plan="quick", seed=2, device_args=["--seal", str(seal_file)])
+    acvp = {r.id: r for r in report.results if r.id.startswith("acvp.")}
+    for dialect in DIALECTS:
+        for c in registration(dialect):
+            name = f"{c['algorithm']} {c['mode']}" if c.get("mode") else c["algorithm"]
+            r = acvp[f"acvp.{dialect}.{name.replace(' ', '-')}"]
+            assert r.step == 1 and r.clause == "7.2" and r.outcome.value == "passed" and r.run > 0, r
+            assert r.evidence, r.id  # its requests are in the verified trail
+    assert report.ok, [(r.id, r.failures[:2]) for r in report.results if r.failed]

@@ -32,7 +32,7 @@ from host_tools.lab.keytransport import KeyTransport
 from module.wire.defs import Command, DigestAlg, KdfAlg, KeyType, KeyUse, Status
 from module.wire.messages import Reply
 
-__all__ = ["CONFIG", "COMMANDS", "DIALECTS", "registration", "CommandSpec", "read_request", "read_reply", "write_reply", "encode_request",
+__all__ = ["CONFIG", "COMMANDS", "DIALECTS", "registration", "CommandSpec", "command_table", "read_request", "read_reply", "write_reply", "encode_request",
            "AcvpWrapper", "WrapperError", "serve", "archiving_drain", "MAX_ARGS", "MAX_ARG_LENGTH"]
 
 MAX_ARGS = 16
@@ -75,10 +75,19 @@ DIALECTS = tuple(KDA_PATTERNS)
 
 
 def registration(dialect: str = "BoringSSL") -> list[dict[str, Any]]:
-    """The getConfig answer for one acvptool: the same algorithms, KDA's fixed-info pattern as that tool builds it."""
+    """The getConfig answer for one acvptool: KDA's fixed-info pattern as that tool builds it, and for AWS-LC
+    no GCM encryption with an internal IV (its aead.go sends AES-GCM/seal with an empty nonce and reports no
+    IV, which no answer can make verifiable)."""
     if dialect not in KDA_PATTERNS:
         raise ValueError(f"dialect {dialect!r}: one of {DIALECTS}")
-    return [{**c, "fixedInfoPattern": KDA_PATTERNS[dialect]} if c["algorithm"] == "KDA" else dict(c) for c in CONFIG]
+    out = []
+    for c in CONFIG:
+        if c["algorithm"] == "KDA":
+            c = {**c, "fixedInfoPattern": KDA_PATTERNS[dialect]}
+        elif c["algorithm"] == "ACVP-AES-GCM" and c["ivGen"] == "internal" and dialect == "AWS-LC":
+            c = {**c, "direction": ["decrypt"]}
+        out.append(dict(c))
+    return out
 
 
 # ACVP registration form (one object per algorithm and mode), as acvptool's getConfig expects (BoringSSL's
@@ -185,6 +194,8 @@ class CommandSpec:
     algorithm: str  # the ACVP algorithm (and mode) it answers
     services: tuple[Command, ...]
     handler: Handler
+    arguments: tuple[str, ...] = ()
+    outputs: str = ""
 
 
 class _Caller:
@@ -613,55 +624,75 @@ def _named(method: Callable[[AcvpWrapper, str, list[bytes]], list[bytes]], name:
 
 
 def _commands() -> dict[str, CommandSpec]:
+    """The request names and arguments are those of ACVP.md (BoringSSL) and AWS-LC's subprocess/*.go."""
     C = Command
     specs: list[CommandSpec] = []
 
-    def add(name: str, arity: int, dialect: str, algorithm: str, services: tuple[Command, ...],
-            handler: Handler) -> None:
-        specs.append(CommandSpec(name, arity, dialect, algorithm, services, handler))
+    def add(name: str, arguments: tuple[str, ...], outputs: str, dialect: str, algorithm: str,
+            services: tuple[Command, ...], handler: Handler) -> None:
+        specs.append(CommandSpec(name, len(arguments), dialect, algorithm, services, handler, arguments, outputs))
 
     entry = (C.KEY_IMPORT, C.KEY_DELETE)  # every keyed command enters its key and deletes it again
+    generate = (C.KEY_GENERATE, C.KEY_EXPORT, C.KEY_DELETE)  # key pairs leave wrapped under the KEK
+    aead = ("tag length", "key", "input", "nonce", "ad")
+    kw = ("(dummy)", "key", "input", "(dummy)", "(dummy)")
     for name in DIGESTS:
-        add(name, 1, "both", name, (C.DIGEST,), _named(AcvpWrapper.sha, name))
-        add(f"{name}/MCT", 1, "both", f"{name} (MCT)", (C.DIGEST,), _named(AcvpWrapper.sha_mct, name))
+        add(name, ("message",), "digest", "both", name, (C.DIGEST,), _named(AcvpWrapper.sha, name))
+        add(f"{name}/MCT", ("seed",), "digest after 1,000 iterations", "both", f"{name} (MCT)", (C.DIGEST,),
+            _named(AcvpWrapper.sha_mct, name))
     for name in HMACS:
-        add(name, 2, "both", name, (C.MAC_GENERATE, *entry), _named(AcvpWrapper.hmac, name))
-    add("AES-GCM-randnonce/seal", 5, "both", "ACVP-AES-GCM encrypt (internal IV)", (C.ENCRYPT, *entry),
-        AcvpWrapper.gcm_seal_random_nonce)
-    add("AES-GCM-randnonce/open", 5, "both", "ACVP-AES-GCM decrypt (internal IV)", (C.DECRYPT, *entry),
-        lambda w, a: w.gcm_open(a, random_nonce=True))
-    add("AES-GCM/open", 5, "both", "ACVP-AES-GCM decrypt (external IV)", (C.DECRYPT, *entry),
+        add(name, ("message", "key"), "MAC", "both", name, (C.MAC_GENERATE, *entry), _named(AcvpWrapper.hmac, name))
+    add("AES-GCM-randnonce/seal", aead, "ciphertext, tag and nonce", "BoringSSL", "ACVP-AES-GCM encrypt (internal IV)",
+        (C.ENCRYPT, *entry), AcvpWrapper.gcm_seal_random_nonce)
+    add("AES-GCM-randnonce/open", aead, "flag, plaintext", "BoringSSL", "ACVP-AES-GCM decrypt (internal IV)",
+        (C.DECRYPT, *entry), lambda w, a: w.gcm_open(a, random_nonce=True))
+    add("AES-GCM/open", aead, "flag, plaintext", "both", "ACVP-AES-GCM decrypt (external IV; AWS-LC: also internal)", (C.DECRYPT, *entry),
         AcvpWrapper.gcm_open)
-    add("AES-KWP/seal", 5, "both", "ACVP-AES-KWP encrypt", (C.KEY_EXPORT, *entry), AcvpWrapper.kwp_seal)
-    add("AES-KWP/open", 5, "both", "ACVP-AES-KWP decrypt", (C.KEY_IMPORT, C.KEY_EXPORT, C.KEY_DELETE),
-        AcvpWrapper.kwp_open)
-    add("HKDF/SHA2-256", 4, "BoringSSL", "KDA HKDF", (C.DERIVE, C.KEY_EXPORT, *entry), AcvpWrapper.hkdf)
-    add("KDA/HKDF/SHA2-256", 4, "AWS-LC", "KDA HKDF", (C.DERIVE, C.KEY_EXPORT, *entry), AcvpWrapper.hkdf)
-    add("ECDH/P-256", 3, "both", "KAS-ECC-SSC", (C.KEY_GENERATE, C.KEY_AGREE, C.KEY_EXPORT, *entry),
-        AcvpWrapper.ecdh)
-    add("ECDSA/keyGen", 1, "both", "ECDSA sigGen (its key)", (C.KEY_GENERATE, C.KEY_EXPORT, C.KEY_DELETE),
+    add("AES-KWP/seal", kw, "ciphertext", "both", "ACVP-AES-KWP encrypt", (C.KEY_EXPORT, *entry),
+        AcvpWrapper.kwp_seal)
+    add("AES-KWP/open", kw, "flag, plaintext", "both", "ACVP-AES-KWP decrypt",
+        (C.KEY_IMPORT, C.KEY_EXPORT, C.KEY_DELETE), AcvpWrapper.kwp_open)
+    hkdf = ("Z", "salt", "fixed info", "output bytes")
+    add("HKDF/SHA2-256", hkdf, "DKM", "BoringSSL", "KDA HKDF", (C.DERIVE, C.KEY_EXPORT, *entry), AcvpWrapper.hkdf)
+    add("KDA/HKDF/SHA2-256", hkdf, "DKM", "AWS-LC", "KDA HKDF", (C.DERIVE, C.KEY_EXPORT, *entry), AcvpWrapper.hkdf)
+    add("ECDH/P-256", ("peer X", "peer Y", "private key or empty"), "X, Y, Z", "both", "KAS-ECC-SSC",
+        (C.KEY_GENERATE, C.KEY_AGREE, C.KEY_ATTRIBUTES, C.KEY_EXPORT, *entry), AcvpWrapper.ecdh)
+    add("ECDSA/keyGen", ("curve",), "D, X, Y", "both", "ECDSA sigGen (the key for a group)", generate,
         AcvpWrapper.ecdsa_keygen)
-    add("ECDSA/keyVer", 3, "both", "ECDSA keyVer", (C.KEY_GENERATE, C.KEY_AGREE, C.KEY_DELETE),
-        AcvpWrapper.ecdsa_keyver)
-    add("ECDSA/sigGen", 4, "both", "ECDSA sigGen", (C.SIGN, *entry), AcvpWrapper.ecdsa_siggen)
-    add("ECDSA/sigVer", 7, "both", "ECDSA sigVer", (C.VERIFY,), AcvpWrapper.ecdsa_sigver)
-    add("EDDSA/keyGen", 1, "BoringSSL", "EDDSA keyGen", (C.KEY_GENERATE, C.KEY_EXPORT, C.KEY_DELETE),
-        AcvpWrapper.eddsa_keygen)
-    add("EDDSA/ED-25519/keyGen", 0, "AWS-LC", "EDDSA keyGen", (C.KEY_GENERATE, C.KEY_EXPORT, C.KEY_DELETE),
-        AcvpWrapper.eddsa_keygen)
-    add("EDDSA/sigGen", 5, "BoringSSL", "EDDSA sigGen", (C.SIGN, *entry), AcvpWrapper.eddsa_siggen)
-    add("EDDSA/ED-25519/sigGen", 2, "AWS-LC", "EDDSA sigGen", (C.SIGN, *entry), AcvpWrapper.eddsa_siggen)
-    add("EDDSA/sigVer", 5, "BoringSSL", "EDDSA sigVer", (C.VERIFY,), AcvpWrapper.eddsa_sigver)
-    add("EDDSA/ED-25519/sigVer", 3, "AWS-LC", "EDDSA sigVer", (C.VERIFY,), AcvpWrapper.eddsa_sigver)
-    add("ML-KEM-768/encapKeyCheck", 1, "BoringSSL", "ML-KEM encapDecap (encapsulationKeyCheck)",
-        (C.ENCAPSULATE, C.KEY_DELETE), AcvpWrapper.mlkem_encap_key_check)
-    add("ML-KEM/ML-KEM-768/encapKeyCheck", 1, "AWS-LC", "ML-KEM encapDecap (encapsulationKeyCheck)",
-        (C.ENCAPSULATE, C.KEY_DELETE), AcvpWrapper.mlkem_encap_key_check)
+    add("ECDSA/keyVer", ("curve", "X", "Y"), "flag", "both", "ECDSA keyVer",
+        (C.KEY_GENERATE, C.KEY_AGREE, C.KEY_DELETE), AcvpWrapper.ecdsa_keyver)
+    add("ECDSA/sigGen", ("curve", "D", "hash", "message"), "R, S", "both", "ECDSA sigGen", (C.SIGN, *entry),
+        AcvpWrapper.ecdsa_siggen)
+    add("ECDSA/sigVer", ("curve", "hash", "message", "X", "Y", "R", "S"), "flag", "both", "ECDSA sigVer",
+        (C.VERIFY,), AcvpWrapper.ecdsa_sigver)
+    add("EDDSA/keyGen", ("curve",), "D, Q", "BoringSSL", "EDDSA keyGen", generate, AcvpWrapper.eddsa_keygen)
+    add("EDDSA/ED-25519/keyGen", (), "D, Q", "AWS-LC", "EDDSA keyGen", generate, AcvpWrapper.eddsa_keygen)
+    add("EDDSA/sigGen", ("curve", "D", "message", "pre-hash flag", "context"), "signature", "BoringSSL",
+        "EDDSA sigGen", (C.SIGN, *entry), AcvpWrapper.eddsa_siggen)
+    add("EDDSA/ED-25519/sigGen", ("D", "message"), "signature", "AWS-LC", "EDDSA sigGen", (C.SIGN, *entry),
+        AcvpWrapper.eddsa_siggen)
+    add("EDDSA/sigVer", ("curve", "message", "Q", "signature", "pre-hash flag"), "flag", "BoringSSL",
+        "EDDSA sigVer", (C.VERIFY,), AcvpWrapper.eddsa_sigver)
+    add("EDDSA/ED-25519/sigVer", ("message", "Q", "signature"), "flag", "AWS-LC", "EDDSA sigVer", (C.VERIFY,),
+        AcvpWrapper.eddsa_sigver)
+    for name, dialect in (("ML-KEM-768/encapKeyCheck", "BoringSSL"), ("ML-KEM/ML-KEM-768/encapKeyCheck", "AWS-LC")):
+        add(name, ("encapsulation key",), "flag", dialect, "ML-KEM encapDecap (encapsulationKeyCheck)",
+            (C.ENCAPSULATE, C.KEY_DELETE), AcvpWrapper.mlkem_encap_key_check)
     return {spec.name: spec for spec in specs}
 
 
 # Every command the wrapper answers besides getConfig (docs/lab.md's table is checked against it).
 COMMANDS: dict[str, CommandSpec] = _commands()
+
+
+def command_table() -> str:
+    """The Markdown table of docs/lab.md: every command, its dialect, arguments, algorithm and services."""
+    rows = ["| command | acvptool | arguments -> outputs | ACVP algorithm | services |", "|---|---|---|---|---|"]
+    for spec in COMMANDS.values():
+        arguments = ", ".join(spec.arguments) or "none"
+        services = ", ".join(c.name for c in spec.services)
+        rows.append(f"| `{spec.name}` | {spec.dialect} | {arguments} -> {spec.outputs} | {spec.algorithm} | {services} |")
+    return "\n".join(rows) + "\n"
 
 
 def archiving_drain(archive: Archive, auditor: Session) -> Callable[[], int]:
