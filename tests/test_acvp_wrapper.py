@@ -23,9 +23,11 @@ from firmware_sim.integrity import write_seal
 from host_tools.device import Device
 from host_tools.device_process import DeviceProcess, running_device
 from host_tools.lab.acvp import (
+    COMMANDS,
     CONFIG,
     AcvpWrapper,
     WrapperError,
+    command_table,
     encode_request,
     read_reply,
     read_request,
@@ -212,3 +214,14 @@ def test_get_config_needs_no_device() -> None:
         assert proc.stdin is not None
         proc.stdin.close()
         assert proc.wait(30) == 0
+
+
+def test_the_command_table_in_docs_lab_md_is_the_wrappers() -> None:
+    text = (ROOT / "docs" / "lab.md").read_text()
+    begin = text.index("<!-- acvp-commands:")
+    block = text[text.index("\n", begin) + 1:text.index("<!-- end acvp-commands -->")]
+    assert block == command_table(), "regenerate the table with host_tools.lab.acvp.command_table()"
+    names = [line.split("`")[1] for line in block.splitlines()[2:]]
+    assert names == list(COMMANDS)  # every command once, in the wrapper's order
+    for spec in COMMANDS.values():
+        assert spec.dialect in ("both", "BoringSSL", "AWS-LC") and spec.arity == len(spec.arguments)
