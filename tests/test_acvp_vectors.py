@@ -7,6 +7,7 @@ carry answers computed by `cryptography`. Expected values never come from the wr
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,9 +18,20 @@ import pytest
 from conftest import PASSWORDS, ModuleFactory, initialise, with_config
 from host_tools.archive import Archive
 from host_tools.client import Client, Session
-from host_tools.lab.acvp import COMMANDS, CONFIG, DIALECTS, AcvpWrapper, WrapperError, archiving_drain, registration
+from host_tools.lab.acvp import (
+    COMMANDS,
+    CONFIG,
+    DIALECTS,
+    AcvpWrapper,
+    WrapperError,
+    archiving_drain,
+    encode_request,
+    registration,
+    serve,
+)
 from host_tools.lab.acvp_driver import SetResult, run_file, run_vector_set, shared_files
 from host_tools.lab.acvp_generated import generated_sets
+from host_tools.lab.harness import run_lab
 from module.audit.trail import AuditConfig
 from module.core import Module
 from module.wire.defs import Command, Status
@@ -249,8 +261,6 @@ def test_a_refused_device_call_is_an_operation_failure(lab: Lab) -> None:
 @pytest.mark.skipif(not SHARED.exists(), reason="the shared ACVP vector sets are not here")
 def test_the_lab_run_has_an_acvp_step_per_dialect_and_algorithm(seal_file: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from host_tools.lab.harness import run_lab
-
     monkeypatch.setenv("CMSIM_ACVP_VECTORS", str(SHARED))
     report = run_lab(plan="quick", seed=2, device_args=["--seal", str(seal_file)])
     acvp = {r.id: r for r in report.results if r.id.startswith("acvp.")}
@@ -261,3 +271,10 @@ def test_the_lab_run_has_an_acvp_step_per_dialect_and_algorithm(seal_file: Path,
             assert r.step == 1 and r.clause == "7.2" and r.outcome.value == "passed" and r.run > 0, r
             assert r.evidence, r.id  # its requests are in the verified trail
     assert report.ok, [(r.id, r.failures[:2]) for r in report.results if r.failed]
+
+
+def test_serve_deletes_the_key_transport_keys_when_the_input_ends(lab: Lab) -> None:
+    before = lab.user.list_keys()
+    stdin = io.BytesIO(encode_request([b"HMAC-SHA2-512", b"m", bytes(64)]) + encode_request([b"AES-XTS/x"]))
+    assert serve(stdin, io.BytesIO(), lab.wrapper(), lambda message: None) == 2
+    assert lab.user.list_keys() == before  # even after an unknown command ended the run

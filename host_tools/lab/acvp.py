@@ -713,14 +713,23 @@ def archiving_drain(archive: Archive, auditor: Session) -> Callable[[], int]:
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO, wrapper: AcvpWrapper, log: Callable[[str], None] | None = None) -> int:
-    """Answer requests until the input ends (0) or one cannot be answered (its exit code)."""
+    """Answer requests until the input ends (0) or one cannot be answered (its exit code); either way the
+    key transport's keys are deleted from the module before returning."""
     say = log or (lambda message: print(f"cmsim acvp-wrapper: {message}", file=sys.stderr))
+    code = 0
     while True:
         try:
             args = read_request(stdin)
             if args is None:
-                return 0
+                break
             write_reply(stdout, wrapper.handle(args))
         except WrapperError as exc:
             say(str(exc))
-            return exc.code
+            code = exc.code
+            break
+    try:
+        wrapper.close()
+    except WrapperError as exc:
+        say(f"deleting the key-transport keys: {exc}")
+        code = code or exc.code
+    return code
