@@ -236,20 +236,6 @@ def test_the_registrations_differ_in_kda_fixed_info_and_gcm_internal_iv_encrypti
     assert differing[1][1]["fixedInfoPattern"] == "uPartyInfo||vPartyInfo||l"
 
 
-def test_every_registered_mode_has_a_command_of_each_dialect_that_answers_it() -> None:
-    """Registration never advertises what the wrapper cannot answer: a command per registered mode and tool."""
-    needs = {("ACVP-AES-GCM", "encrypt"): "AES-GCM-randnonce/seal", ("EDDSA", "sigVer"): "EDDSA/sigVer"}
-    for dialect in DIALECTS:
-        served = {name for name, spec in COMMANDS.items() if spec.dialect in ("both", dialect)}
-        for c in registration(dialect):
-            if c["algorithm"] == "ACVP-AES-GCM" and "encrypt" in c["direction"]:
-                assert dialect == "BoringSSL" and needs[("ACVP-AES-GCM", "encrypt")] in served
-            family = {"ACVP-AES-GCM": "AES-GCM", "ACVP-AES-KWP": "AES-KWP", "KDA": "HKDF", "KAS-ECC-SSC": "ECDH",
-                      "ML-KEM": "encapKeyCheck"}.get(c["algorithm"], c["algorithm"])
-            assert any(family in name and (c.get("mode") in (None, "HKDF", "encapDecap") or c["mode"] in name)
-                       for name in served), (dialect, c["algorithm"], c.get("mode"))
-
-
 def test_a_refused_device_call_is_an_operation_failure(lab: Lab) -> None:
     wrapper = lab.wrapper()
     lab.user.logout()  # the wrapper's session is gone

@@ -225,10 +225,14 @@ def _text(raw: bytes) -> str:
 class AcvpWrapper:
     """Maps acvptool commands onto service calls; ``call`` runs one call in an authenticated session.
 
-    ``dialect`` picks the registration for BoringSSL's or AWS-LC's acvptool (they differ in KDA's fixed
-    info only); the commands of both are always answered. ``drain``, when given, empties the audit trail into an archive (returning how many records it
-    kept); the wrapper calls it when the module answers AUDIT_FULL and then repeats the call, so a
-    long run under the default ``block`` policy keeps every record.
+    ``dialect`` picks the registration for BoringSSL's or AWS-LC's acvptool (KDA's fixed info, and GCM
+    internal-IV encryption for BoringSSL only); the commands of both are always answered.
+
+    ``drain``, when given, empties the audit trail into an archive (returning how many records it
+    kept). The wrapper then looks at the ring's fill now and then (GET_STATUS, sooner the fuller it
+    is) and drains once the high-water mark is passed, so a long run under the default ``block``
+    policy keeps every record and is never refused; should the ring fill anyway (another client),
+    an AUDIT_FULL answer is drained and the call repeated once.
     """
 
     def __init__(self, call: Caller, drain: Callable[[], int] | None = None, dialect: str = "BoringSSL") -> None:
@@ -290,7 +294,7 @@ class AcvpWrapper:
     def _device(self, command: Command, params: dict[str, Any]) -> Reply:
         reply = self._raw(command, params)
         if reply.status is not Status.OK:
-            hint = " (drain the audit trail, or set the wrap policy, before long runs)" \
+            hint = " (drain the audit trail: `cmsim audit archive` between vector sets, or a wrapper with a drain)" \
                 if reply.status is Status.AUDIT_FULL else ""
             raise WrapperError(3, f"{command.name} refused: {reply.status.name} {reply.message}{hint}")
         return reply
