@@ -4,7 +4,7 @@
     report = run_lab(port="/dev/pts/5", lab_port="/dev/pts/6")   # or one that runs already
 
 Steps (each result mapped to its ISO/IEC 19790:2012 clause): 1 algorithm testing with NIST CAVP
-vectors, 2 self-tests, 3 fault injection, 4 role x service matrix, 5 audit completeness, 6
+vectors and ACVP vector sets (through the acvp-wrapper code path), 2 self-tests, 3 fault injection, 4 role x service matrix, 5 audit completeness, 6
 state-machine conformance. Steps 1-4 and 6 run first; step 5 then collects the whole trail and
 every step's audit checks run against it. See docs/lab.md.
 """
@@ -39,7 +39,7 @@ __all__ = ["LabReport", "run_lab", "PLANS", "DEFAULT_DEVICE_ARGS"]
 PLANS = ("quick", "full")
 DEFAULT_DEVICE_ARGS = ("--pbkdf2-iterations", "1000")
 STEP_TITLES = {
-    1: "Algorithm testing (NIST CAVP vectors through the services)",
+    1: "Algorithm testing (NIST CAVP vectors and ACVP vector sets through the services)",
     2: "Self-tests",
     3: "Fault injection",
     4: "Roles and services",
