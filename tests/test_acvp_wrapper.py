@@ -4,6 +4,7 @@ forwarded to a real device over its pty (digests, a Monte Carlo step, ECDSA and 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -22,9 +23,11 @@ from firmware_sim.integrity import write_seal
 from host_tools.device import Device
 from host_tools.device_process import DeviceProcess, running_device
 from host_tools.lab.acvp import (
+    COMMANDS,
     CONFIG,
     AcvpWrapper,
     WrapperError,
+    command_table,
     encode_request,
     read_reply,
     read_request,
@@ -78,14 +81,29 @@ def test_get_config_lists_the_implemented_capabilities_in_registration_form() ->
     assert config == CONFIG
     names = {(c["algorithm"], c.get("mode")) for c in config}
     assert names == {("SHA2-256", None), ("SHA2-384", None), ("SHA2-512", None), ("SHA3-256", None),
-                     ("SHA3-384", None), ("SHA3-512", None), ("ECDSA", "sigVer"), ("EDDSA", "sigVer")}
+                     ("SHA3-384", None), ("SHA3-512", None), ("HMAC-SHA2-256", None), ("HMAC-SHA2-384", None),
+                     ("HMAC-SHA2-512", None), ("ACVP-AES-GCM", None), ("ACVP-AES-KWP", None), ("KDA", "HKDF"),
+                     ("KAS-ECC-SSC", None), ("ECDSA", "keyVer"), ("ECDSA", "sigGen"), ("ECDSA", "sigVer"),
+                     ("EDDSA", "keyGen"), ("EDDSA", "sigGen"), ("EDDSA", "sigVer"), ("ML-KEM", "encapDecap")}
     for entry in config:
         assert entry["revision"]
         if entry["algorithm"].startswith("SHA"):
             assert entry["messageLength"] == [{"min": 0, "max": 65536, "increment": 8}]
-    ecdsa = next(c for c in config if c["algorithm"] == "ECDSA")
+            assert "performLargeDataTest" not in entry  # no LDT: DIGEST takes 64 KiB at most
+    ecdsa = next(c for c in config if c["algorithm"] == "ECDSA" and c["mode"] == "sigVer")
     assert ecdsa["capabilities"] == [{"curve": ["P-256"], "hashAlg": ["SHA2-256"]},
                                      {"curve": ["P-384"], "hashAlg": ["SHA2-384"]}]
+    gcm = [c for c in config if c["algorithm"] == "ACVP-AES-GCM"]
+    assert [(c["ivGen"], c["direction"]) for c in gcm] == [("internal", ["encrypt", "decrypt"]),
+                                                           ("external", ["decrypt"])]  # never a caller's IV
+    assert all(c["keyLen"] == [256] and c["tagLen"] == [128] for c in gcm)
+    assert wrapper.requests == 1
+
+
+def test_get_config_takes_no_arguments() -> None:
+    with pytest.raises(WrapperError) as info:
+        AcvpWrapper(no_device).handle([b"getConfig", b"x"])  # type: ignore[arg-type]
+    assert info.value.code == 1
 
 
 def test_serve_answers_until_the_input_ends_and_stops_at_an_unknown_command() -> None:
@@ -162,8 +180,16 @@ def test_requests_are_answered_by_the_device(device: DeviceProcess) -> None:
         ed = ed25519.Ed25519PrivateKey.generate()
         public = ed.public_key().public_bytes_raw()
         signature = ed.sign(b"hello")
-        assert transact(proc, b"EDDSA/ED-25519/sigVer", b"hello", public, signature) == [b"\x01"]
+        assert transact(proc, b"EDDSA/ED-25519/sigVer", b"hello", public, signature) == [b"\x01"]  # AWS-LC
         assert transact(proc, b"EDDSA/ED-25519/sigVer", b"hello!", public, signature) == [b"\x00"]
+        boring = [b"EDDSA/sigVer", b"ED-25519", b"hello", public, signature, b"\x00"]  # BoringSSL: five arguments
+        assert transact(proc, *boring) == [b"\x01"]
+        boring[2] = b"hello!"
+        assert transact(proc, *boring) == [b"\x00"]
+
+        # a keyed request: the HMAC key enters through the key transport over the serial line
+        key = bytes(range(48))
+        assert transact(proc, b"HMAC-SHA2-384", b"message", key) == [hmac.new(key, b"message", "sha384").digest()]
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
@@ -188,3 +214,14 @@ def test_get_config_needs_no_device() -> None:
         assert proc.stdin is not None
         proc.stdin.close()
         assert proc.wait(30) == 0
+
+
+def test_the_command_table_in_docs_lab_md_is_the_wrappers() -> None:
+    text = (ROOT / "docs" / "lab.md").read_text()
+    begin = text.index("<!-- acvp-commands:")
+    block = text[text.index("\n", begin) + 1:text.index("<!-- end acvp-commands -->")]
+    assert block == command_table(), "regenerate the table with host_tools.lab.acvp.command_table()"
+    names = [line.split("`")[1] for line in block.splitlines()[2:]]
+    assert names == list(COMMANDS)  # every command once, in the wrapper's order
+    for spec in COMMANDS.values():
+        assert spec.dialect in ("both", "BoringSSL", "AWS-LC") and spec.arity == len(spec.arguments)

@@ -4,7 +4,7 @@
     report = run_lab(port="/dev/pts/5", lab_port="/dev/pts/6")   # or one that runs already
 
 Steps (each result mapped to its ISO/IEC 19790:2012 clause): 1 algorithm testing with NIST CAVP
-vectors, 2 self-tests, 3 fault injection, 4 role x service matrix, 5 audit completeness, 6
+vectors and ACVP vector sets (through the acvp-wrapper code path), 2 self-tests, 3 fault injection, 4 role x service matrix, 5 audit completeness, 6
 state-machine conformance. Steps 1-4 and 6 run first; step 5 then collects the whole trail and
 every step's audit checks run against it. See docs/lab.md.
 """
@@ -24,6 +24,7 @@ from host_tools.errors import CmsimError
 from host_tools.lab import vectors
 from host_tools.lab.policy import Policy
 from host_tools.lab.results import Outcome, Result, ranges
+from host_tools.lab.steps.acvp import AcvpStep
 from host_tools.lab.steps.algorithms import AlgorithmStep
 from host_tools.lab.steps.audit import AuditStep
 from host_tools.lab.steps.base import AuditView, Case, finalize
@@ -38,7 +39,7 @@ __all__ = ["LabReport", "run_lab", "PLANS", "DEFAULT_DEVICE_ARGS"]
 PLANS = ("quick", "full")
 DEFAULT_DEVICE_ARGS = ("--pbkdf2-iterations", "1000")
 STEP_TITLES = {
-    1: "Algorithm testing (NIST CAVP vectors through the services)",
+    1: "Algorithm testing (NIST CAVP vectors and ACVP vector sets through the services)",
     2: "Self-tests",
     3: "Fault injection",
     4: "Roles and services",
@@ -46,17 +47,18 @@ STEP_TITLES = {
     6: "State-machine conformance",
 }
 NOT_COVERED = [
-    "ACVP JSON vector sets are not run by `lab run`; `cmsim acvp-wrapper` lets BoringSSL's/AWS-LC's acvptool run "
-    "them (SHA-2, SHA-3, ECDSA and EdDSA SigVer).",
-    "AES-256-GCM encryption vectors: ENCRYPT takes no IV from the caller (SP 800-38D 8.2.2 internal IV).",
-    "HKDF, SP 800-108 KBKDF, ECDH P-256 (KAS-ECC-SSC) and ML-KEM-768: their outputs are stored keys that never "
-    "leave the module, so no published vector can be compared through the services (the module's CASTs and the "
-    "in-process tests in tests/test_algorithms_nist.py cover them).",
-    "ML-DSA-65 verification: the module verifies pure ML-DSA with an empty context; the package's KAT file signs "
-    "under non-empty contexts.",
-    "AES-KW/KWP: used by KEY_IMPORT/KEY_EXPORT (the full plan's key transport exercises KWP), but no KWP vector "
-    "file is run through the services.",
-    "HMAC_DRBG and PBKDF2: internal to the module (no service takes known entropy or outputs a derived password key).",
+    "ACVP (step 1, acvp.*): only what the wrapper registers (docs/lab.md); SHA Monte Carlo tests run one "
+    "checkpoint in the full plan, none in the quick one; BoringSSL's 100 checkpoints run with `cmsim acvp-wrapper`.",
+    "AES-256-GCM encryption with a caller's IV: ENCRYPT draws its own (SP 800-38D 8.2.2); the ACVP step tests "
+    "internal-IV encryption.",
+    "SP 800-108 KBKDF and ML-KEM-768 encapsulation/decapsulation: the KBKDF's input is a stored 256-bit secret "
+    "(ACVP hands 128-bit keys), ML-KEM takes no caller randomness and keeps seeds, not expanded keys (the "
+    "module's CASTs and tests/test_algorithms_nist.py cover them).",
+    "ML-DSA-65: the module signs hedged and verifies pure ML-DSA with an empty context; the CAVP KAT file and "
+    "the shared ACVP set use non-empty contexts or the internal interface.",
+    "AES-KW (unpadded): no service wraps without padding.",
+    "HMAC_DRBG and PBKDF2: internal to the module (no service takes known entropy or outputs a derived password "
+    "key); a lab-only algorithm-test service is planned.",
     "HMAC: the package has RFC 4231 vectors only (no CAVP HMAC.rsp).",
     "The role x service matrix runs in OPERATIONAL with every role; the other states are probed without a session "
     "(step 6) and the error states' refusals by step 3.",
@@ -158,6 +160,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         report.device = {"port": port, "lab_port": lab_port, "serial": world.serial, "version": status.get("version"),
                          "module": status.get("module"), "policy": policy.source}
         algorithms = AlgorithmStep(world, plan)
+        acvp = AcvpStep(world, plan)
         selftests = SelfTestStep(world)
         faults = FaultStep(world, plan)
         matrix = MatrixStep(world)
@@ -181,6 +184,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
                         report.errors.append(f"after step {step} the device could not be recovered: {again}")
 
         guarded(1, "algorithms", lambda: report.results.extend(algorithms.run()))
+        guarded(1, "ACVP vector sets", lambda: report.results.extend(acvp.run()))
         guarded(2, "self-tests", lambda: report.results.extend(selftests.run()))
         guarded(3, "fault injection", lambda: report.results.extend(faults.run()))
         guarded(4, "role x service matrix", lambda: report.results.extend(matrix.run()))

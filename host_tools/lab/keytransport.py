@@ -13,7 +13,8 @@ outputs Z or the KEK; the harness knows them because it is the other party of th
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import hashes, keywrap
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,16 +25,19 @@ from host_tools.errors import DeviceError
 from module.wire.defs import Command, KdfAlg, KeyType, KeyUse, Status
 from module.wire.messages import Reply
 
-if TYPE_CHECKING:
-    from host_tools.lab.world import World
-
-__all__ = ["KeyTransport"]
+__all__ = ["KeyTransport", "RawCaller"]
 
 INFO = b"cmsim lab key transport v1"
 
 
+class RawCaller(Protocol):
+    """What the transport needs: one request as ``who``, the reply as the module gave it (the lab's World)."""
+
+    def raw(self, command: Command | int, params: Mapping[str, Any] | None = None, who: str | None = None) -> Reply: ...
+
+
 class KeyTransport:
-    def __init__(self, world: World, who: str) -> None:
+    def __init__(self, world: RawCaller, who: str) -> None:
         self.world = world
         self.who = who
         self.kek_id: int | None = None
@@ -87,6 +91,15 @@ class KeyTransport:
         if reply.status is Status.OK:
             self.imported += 1
         return reply
+
+    def export_key(self, key_id: int) -> bytes | None:
+        """KEY_EXPORT of an exportable key under the KEK, unwrapped here; None when the module refuses."""
+        if self.kek_id is None:
+            self.establish()
+        reply = self.world.raw(Command.KEY_EXPORT, {"key_id": key_id, "wrap_key_id": self.kek_id}, self.who)
+        if reply.status is not Status.OK:
+            return None
+        return self.unwrap(bytes(reply.data["wrapped"]))
 
     def delete(self, key_id: int) -> Reply:
         reply = self.world.raw(Command.KEY_DELETE, {"key_id": key_id}, self.who)
