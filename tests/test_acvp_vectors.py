@@ -1,7 +1,7 @@
 """ACVP vector sets through the wrapper's request handling against a module, in both acvptool dialects.
 
 The shared sets are acvptool's own test data with the server's expected answers
-(../shared/vectors/acvp, see its SOURCE.txt); the generated ones (host_tools/lab/acvp_generated.py)
+(a copy in tests/vectors/acvp, see its SOURCE.txt); the generated ones (host_tools/lab/acvp_generated.py)
 carry answers computed by `cryptography`. Expected values never come from the wrapper or the module.
 """
 
@@ -17,7 +17,7 @@ import pytest
 
 from conftest import PASSWORDS, ModuleFactory, initialise, with_config
 from host_tools.archive import Archive
-from host_tools.client import Client, Session
+from host_tools.client import Client, OperatorSession
 from host_tools.lab.acvp import (
     COMMANDS,
     CONFIG,
@@ -37,9 +37,7 @@ from module.core import Module
 from module.wire.defs import Command, Status
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("CMSIM_ACVP_VECTORS", ROOT.parent.parent / "shared" / "vectors" / "acvp"))
-if not SHARED.exists():
-    SHARED = Path("/work/shared/vectors/acvp")
+SHARED = Path(os.environ.get("CMSIM_ACVP_VECTORS", ROOT / "tests" / "vectors" / "acvp"))
 # Monte Carlo checkpoints per SHA MCT in the suite (acvptool runs 100, each 1,000 DIGEST calls);
 # CMSIM_ACVP_FULL=1 runs all 100. The checkpoints chain, so 10 still checks the whole inner loop.
 MCT_CHECKPOINTS = 100 if os.environ.get("CMSIM_ACVP_FULL") else 10
@@ -72,8 +70,8 @@ VERDICT_MODES = {("ACVP-AES-GCM", None), ("ACVP-AES-KWP", None), ("KDA", "HKDF")
 class Lab:
     module: Module
     client: Client
-    user: Session
-    auditor: Session
+    user: OperatorSession
+    auditor: OperatorSession
     archive: Archive
 
     def wrapper(self, dialect: str = "BoringSSL", *, drain: bool = True) -> AcvpWrapper:
@@ -98,7 +96,8 @@ def lab(make_module: ModuleFactory, tmp_path: Path) -> Iterator[Lab]:
 
 
 def _shared() -> list[tuple[str, Path, Path | None]]:
-    return list(shared_files(SHARED)) if SHARED.exists() else []
+    assert SHARED.is_dir(), f"the ACVP vector sets are missing: {SHARED}"
+    return list(shared_files(SHARED))
 
 
 def run_all(lab: Lab, dialect: str) -> list[SetResult]:
@@ -118,7 +117,6 @@ def key(result: SetResult) -> tuple[str, str | None]:
     return algorithm, mode or None
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="the shared ACVP vector sets are not here")
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_every_vector_set_agrees_with_its_answers(lab: Lab, dialect: str) -> None:
     results = run_all(lab, dialect)
@@ -144,7 +142,6 @@ def test_every_vector_set_agrees_with_its_answers(lab: Lab, dialect: str) -> Non
     assert sum(r.run for r in results if r.algorithm == "SHA2-256") == 1 + MCT_CHECKPOINTS
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="the shared ACVP vector sets are not here")
 def test_the_shared_trees_are_what_this_suite_expects() -> None:
     """A new file in the shared trees must be classified here (registered, or not and why)."""
     files = {(d, v.name) for d, v, _ in _shared()}
@@ -244,7 +241,6 @@ def test_a_refused_device_call_is_an_operation_failure(lab: Lab) -> None:
     assert info.value.code == 3 and Status.SESSION_INVALID.name in str(info.value)
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="the shared ACVP vector sets are not here")
 def test_the_lab_run_has_an_acvp_step_per_dialect_and_algorithm(seal_file: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CMSIM_ACVP_VECTORS", str(SHARED))

@@ -34,7 +34,8 @@ from host_tools.lab.acvp import (
     serve,
     write_reply,
 )
-from module.wire.defs import Role
+from host_tools.archive import Archive, QueryFilter
+from module.wire.defs import Command, Role, Status
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "alice-pass-12"
@@ -225,3 +226,52 @@ def test_the_command_table_in_docs_lab_md_is_the_wrappers() -> None:
     assert names == list(COMMANDS)  # every command once, in the wrapper's order
     for spec in COMMANDS.values():
         assert spec.dialect in ("both", "BoringSSL", "AWS-LC") and spec.arity == len(spec.arguments)
+
+
+def test_a_monte_carlo_test_on_a_small_blocking_ring_drains_into_the_archive(tmp_path: Path) -> None:
+    """`--archive` with an Auditor: 1,000 DIGEST calls on a 128-record ring under `block` are all
+    answered, and every one of them is in the archive, verified (without it the run gets AUDIT_FULL)."""
+    seal = tmp_path / "integrity.seal"
+    write_seal(seal)
+    args = ["--pbkdf2-iterations", "1000", "--seal", str(seal), "--capacity", "128"]
+    with running_device(tmp_path / "state", args=args) as small:
+        with Device.open(small.port) as dev:
+            with dev.login("co", "cmsim-factory") as factory:
+                factory.initialise("officer", "officer-pass-1")
+            with dev.login("officer", "officer-pass-1") as officer:
+                officer.create_operator("alice", Role.USER, PASSWORD)
+                officer.create_operator("audrey", Role.AUDITOR, "audrey-pass-1")
+        seed = bytes(range(32))
+        plain = wrapper_process(small.port)
+        try:
+            assert proc_fails_on_mct(plain, seed)
+        finally:
+            assert plain.stdin is not None
+            plain.stdin.close()
+            plain.wait(30)
+        db = tmp_path / "trail.db"
+        env = {**os.environ, "CMSIM_PASSWORD": PASSWORD, "CMSIM_AUDITOR_PASSWORD": "audrey-pass-1"}
+        proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "--port", small.port, "--operator", "alice",
+                                 "acvp-wrapper", "--archive", str(db), "--auditor", "audrey"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        try:
+            assert transact(proc, b"SHA2-256/MCT", seed) == [sha2_mct("sha256", seed)]
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            assert proc.wait(30) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    with Archive(db) as archive:
+        assert archive.verify().ok
+        digests = [r for r, _ in archive.query(QueryFilter(service=Command.DIGEST, operator="alice"))
+                   if r.status == Status.OK]
+    assert len(digests) >= 1000
+
+
+def proc_fails_on_mct(proc: subprocess.Popen[bytes], seed: bytes) -> bool:
+    """Without a drain the ring fills: the wrapper ends the run with exit 3 (AUDIT_FULL)."""
+    assert proc.stdin is not None
+    proc.stdin.write(encode_request([b"SHA2-256/MCT", seed]))
+    proc.stdin.close()
+    code = proc.wait(60)
+    assert proc.stderr is not None
+    return code == 3 and "AUDIT_FULL" in proc.stderr.read().decode()

@@ -66,32 +66,55 @@ def lab_run(c: Ctx, plan: str, seed: int | None, report_dir: Path | None, data_p
 
 @click.command("acvp-wrapper")
 @click.option("--port", "wrapper_port", help="The device (default: the global --port, CMSIM_PORT, or the started one).")
+@click.option("--dialect", type=click.Choice(["BoringSSL", "AWS-LC"]), default="BoringSSL", show_default=True,
+              help="Whose acvptool reads getConfig (the request names of both are always answered).")
+@click.option("--archive", "archive_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Drain the audit trail into this SQLite archive as the run goes (verified, then acknowledged), "
+                   "so a long run needs no `wrap` policy; needs --auditor.")
+@click.option("--auditor", help="Auditor (or Crypto Officer) who drains, with CMSIM_AUDITOR_PASSWORD.")
 @pass_ctx
-def acvp_wrapper(c: Ctx, wrapper_port: str | None) -> None:
+def acvp_wrapper(c: Ctx, wrapper_port: str | None, dialect: str, archive_path: Path | None,
+                 auditor: str | None) -> None:
     """Speak the module-wrapper protocol of BoringSSL's/AWS-LC's acvptool on stdin/stdout and forward each
     request to the device (docs/lab.md). Logs in as --operator, a User, with CMSIM_PASSWORD (never a
     prompt: stdin carries the protocol) at the first request that needs the device."""
-    from host_tools.lab.acvp import AcvpWrapper, WrapperError, serve
+    import os
+
+    from host_tools.archive import Archive
+    from host_tools.lab.acvp import AcvpWrapper, WrapperError, archiving_drain, serve
 
     if wrapper_port:
         c.port = wrapper_port
-    sessions: list[OperatorSession] = []
+    sessions: list[OperatorSession] = []  # every login, logged out at the end
+    users: list[OperatorSession] = []  # the User's, made at the first request that needs the device
 
     def call(command: Command, params: dict[str, Any]) -> Any:
-        if not sessions:
+        if not users:
             if not c.operator or c.password is None:
                 raise WrapperError(3, "the device needs a login: give --operator (a User) and CMSIM_PASSWORD")
-            sessions.append(c.device().login(c.operator, c.password))
-        return c.device().transport.call(int(command), params, sessions[0].session_id)
+            users.append(c.device().login(c.operator, c.password))
+            sessions.append(users[0])
+        return c.device().transport.call(int(command), params, users[0].session_id)
 
+    drain = None
+    archive: Archive | None = None
+    if archive_path is not None:
+        auditor_password = os.environ.get("CMSIM_AUDITOR_PASSWORD")
+        if not auditor or auditor_password is None:
+            raise click.UsageError("--archive needs --auditor and CMSIM_AUDITOR_PASSWORD")
+        sessions.append(c.device().login(auditor, auditor_password))
+        archive = Archive(archive_path)
+        drain = archiving_drain(archive, sessions[-1])
     try:
-        code = serve(sys.stdin.buffer, sys.stdout.buffer, AcvpWrapper(call))
+        code = serve(sys.stdin.buffer, sys.stdout.buffer, AcvpWrapper(call, drain=drain, dialect=dialect))
     finally:
         for s in sessions:
             try:
                 s.logout()
-            except CmsimError:
-                pass
+            except CmsimError as exc:  # the answers are out; a logout the line lost ends at the idle timeout
+                print(f"cmsim acvp-wrapper: logout of {s.operator}: {exc}", file=sys.stderr)
+        if archive is not None:
+            archive.close()
     sys.exit(code)
 
 

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from host_tools.archive import Archive
 from host_tools.audit_drain import fetch_public_key
-from host_tools.client import Session
+from host_tools.client import OperatorSession
 from host_tools.lab.keytransport import KeyTransport
 from module.wire.defs import Command, DigestAlg, KdfAlg, KeyType, KeyUse, Status
 from module.wire.messages import Reply
@@ -699,7 +699,7 @@ def command_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def archiving_drain(archive: Archive, auditor: Session) -> Callable[[], int]:
+def archiving_drain(archive: Archive, auditor: OperatorSession) -> Callable[[], int]:
     """A ``drain`` for :class:`AcvpWrapper`: pull the trail into ``archive`` (verified, then acknowledged).
 
     ``auditor`` is a session of an Auditor or Crypto Officer (the drain services are theirs, not the

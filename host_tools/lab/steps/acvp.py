@@ -4,7 +4,7 @@ The requests are those acvptool of BoringSSL and of AWS-LC would send for each v
 (:mod:`host_tools.lab.acvp_driver`), answered by :class:`host_tools.lab.acvp.AcvpWrapper` in process,
 its service calls going to the device as the lab's User (keys through the approved key entry).
 The shared sets (acvptool's test data, with the server's answers) are read from
-``CMSIM_ACVP_VECTORS`` (default ``../shared/vectors/acvp`` beside the checkout); the generated sets
+``CMSIM_ACVP_VECTORS`` (default ``tests/vectors/acvp`` of the checkout, a copy of them); the generated sets
 (answers by ``cryptography``) always run. One result per dialect and ACVP algorithm. Monte Carlo
 tests: full plan only, one checkpoint (1,000 chained DIGEST calls) per SHA set, BoringSSL's requests
 (AWS-LC's are the same).
@@ -29,11 +29,11 @@ __all__ = ["AcvpStep", "vector_root"]
 
 
 def vector_root() -> Path:
-    """Where the shared ACVP trees are: ``CMSIM_ACVP_VECTORS``, else ``../shared/vectors/acvp`` of the checkout."""
+    """Where the shared ACVP trees are: ``CMSIM_ACVP_VECTORS``, else the checkout's ``tests/vectors/acvp``."""
     configured = os.environ.get("CMSIM_ACVP_VECTORS")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "vectors" / "acvp"
+    return Path(__file__).resolve().parents[3] / "tests" / "vectors" / "acvp"
 
 
 class AcvpStep:
