@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test seal bench soak docs fuzz lab typecheck clean
+.PHONY: pkcs11-deps demo test seal bench soak docs fuzz lab typecheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,17 @@ seal: $(STAMP)
 demo: seal
 	$(VENV)/bin/cmsim-demo
 
-test: $(STAMP)
+# The Debian packages the PKCS#11 tests drive (p11-kit's client module, pkcs11-tool, the OpenSSL engine,
+# SoftHSM2 for the benchmark): installed only when one is missing, so a second run costs a dpkg query.
+PKCS11_DEBS := p11-kit-modules opensc libengine-pkcs11-openssl softhsm2
+pkcs11-deps:
+	@missing=$$(for p in $(PKCS11_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		apt-get install -y --no-install-recommends $$missing || { apt-get update && apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
+test: $(STAMP) pkcs11-deps
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q -m "not soak"

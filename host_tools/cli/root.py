@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 import click
 
 from host_tools.archive import ArchiveRefused
-from host_tools.cli import audit, crypto, device, key, lab, lifecycle, operator
+from host_tools.cli import audit, crypto, device, key, lab, lifecycle, operator, pkcs11
 from host_tools.cli.context import EXIT_AUTH, EXIT_DEVICE, EXIT_NO_DEVICE, EXIT_VERIFY, Ctx, Failure
 from host_tools.errors import AuthenticationError, CmsimError, DeviceError, TransportError
 from module.wire.defs import Status
@@ -75,6 +75,6 @@ def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | No
     ctx.call_on_close(c.close)
 
 
-for _module in (lifecycle, operator, key, crypto, audit, device, lab):
+for _module in (lifecycle, operator, key, crypto, audit, device, lab, pkcs11):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -1,0 +1,303 @@
+"""The device as a PKCS#11 token, driven by real clients through p11-kit's client module.
+
+A device subprocess on a pty, ``cmsim pkcs11-server`` in front of it, and pkcs11-tool (OpenSC) and
+python-pkcs11 loading ``p11-kit-client.so``. Expected values come from elsewhere: hashlib for digests,
+the ``cryptography`` library for signatures, the device's own API for its keys, the verified audit
+export for the records. The Debian packages come from ``make pkcs11-deps``; when they are absent the
+tests fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSWORDS, initialise_device
+from host_tools.audit_drain import drain, fetch_public_key
+from host_tools.device import Device
+from host_tools.device_process import DeviceProcess, running_device
+from module.wire.audit_format import RecordItem, decode_record, iter_export
+from module.wire.defs import Command, KeyType, Status
+
+FAST = ["--pbkdf2-iterations", "1000"]
+MODULE_PATHS = ["/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so", "/usr/lib/aarch64-linux-gnu/pkcs11/p11-kit-client.so",
+                "/usr/lib/pkcs11/p11-kit-client.so"]
+ALICE_PIN = f"alice:{PASSWORDS['alice']}"
+OFFICER_PIN = f"officer:{PASSWORDS['officer']}"
+P256_OID = bytes.fromhex("06082a8648ce3d030107")
+
+
+def client_module() -> str:
+    for path in MODULE_PATHS:
+        if os.path.exists(path):
+            return path
+    pytest.fail("p11-kit-client.so is missing: run `make pkcs11-deps` (Debian p11-kit-modules)")
+
+
+def tool() -> str:
+    path = shutil.which("pkcs11-tool")
+    if path is None:
+        pytest.fail("pkcs11-tool is missing: run `make pkcs11-deps` (Debian opensc)")
+    return path
+
+
+@dataclass
+class Token:
+    device: DeviceProcess
+    server: subprocess.Popen[bytes]
+    socket: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "P11_KIT_SERVER_ADDRESS": f"unix:path={self.socket}"}
+
+    def tool(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([tool(), "--module", client_module(), *args], env=self.env, capture_output=True,
+                           text=True, timeout=60)
+        if check:
+            assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+
+def start_token(device: DeviceProcess, sock: Path) -> Token:
+    server = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "pkcs11-server", "--port", device.port,
+                               "--socket", str(sock)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert server.stdout is not None
+    line = server.stdout.readline().decode()
+    assert line.startswith("listening on"), server.stderr.read().decode() if server.stderr else line
+    return Token(device, server, str(sock))
+
+
+def stop(token: Token) -> None:
+    token.server.send_signal(signal.SIGTERM)
+    token.server.wait(10)
+    for stream in (token.server.stdout, token.server.stderr):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.fixture(scope="module")
+def token(seal_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
+    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal_file)]) as proc:
+        with Device.open(proc.port) as dev:
+            initialise_device(dev)
+        t = start_token(proc, tmp_path_factory.mktemp("p11") / "token.sock")
+        yield t
+        stop(t)
+
+
+def audit_records(token: Token) -> list:  # type: ignore[type-arg]
+    """Drain and verify the device's trail (as the Auditor); the decoded service records."""
+    with Device.open(token.device.port) as dev:
+        key = fetch_public_key(dev)
+        out = io.BytesIO()
+        with dev.login("audrey", PASSWORDS["audrey"]) as auditor:
+            result = drain(auditor, key, out, acknowledge=False)
+    assert result.verify.ok, result.verify.message
+    out.seek(0)
+    return [decode_record(item.data) for item in iter_export(out) if isinstance(item, RecordItem)]
+
+
+# --------------------------------------------------------------------- pkcs11-tool
+def test_list_slots_shows_the_device(token: Token) -> None:
+    out = token.tool("--list-slots").stdout
+    assert "cmsim CMSIM-0001" in out and "serial num         : CMSIM-0001" in out
+    assert "token initialized" in out and "rng" in out
+
+
+def test_keypairgen_list_and_audit(token: Token) -> None:
+    out = token.tool("--login", "--pin", ALICE_PIN, "--keypairgen", "--key-type", "EC:prime256v1",
+                     "--label", "tool-ec").stdout
+    assert "Key pair generated" in out and "tool-ec" in out
+    listed = token.tool("--login", "--pin", ALICE_PIN, "--list-objects").stdout
+    assert "Private Key Object; EC" in listed and "Public Key Object; EC" in listed and "tool-ec" in listed
+    with Device.open(token.device.port) as dev, dev.login("alice", PASSWORDS["alice"]) as alice:
+        keys = [k for k in alice.list_keys() if k[2] == "tool-ec"]
+        assert len(keys) == 1 and keys[0][1] is KeyType.EC_P256
+        public = alice.key_attributes(keys[0][0]).public_key
+    assert public.hex() in listed.replace(" ", "")  # CKA_EC_POINT is the device's public key
+    generated = [r for r in audit_records(token) if r.code == Command.KEY_GENERATE and r.operator == "alice"]
+    assert any(int(k) == keys[0][0] for r in generated for k in r.key_ids)
+
+
+def test_generate_random_is_one_audited_call(token: Token) -> None:
+    before = len([r for r in audit_records(token) if r.code == Command.RANDOM and r.operator == "alice"])
+    r = subprocess.run([tool(), "--module", client_module(), "--login", "--pin", ALICE_PIN, "--generate-random", "48"],
+                       env=token.env, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout) == 48 and len(set(r.stdout)) > 8
+    after = [r for r in audit_records(token) if r.code == Command.RANDOM and r.operator == "alice"]
+    assert len(after) == before + 1 and after[-1].status == Status.OK
+
+
+# --------------------------------------------------------------------- python-pkcs11
+def test_python_pkcs11_digest_random_hmac_attributes(token: Token) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, KeyType as KT, Mechanism, MechanismFlag, ObjectClass
+
+    os.environ["P11_KIT_SERVER_ADDRESS"] = f"unix:path={token.socket}"
+    lib = pkcs11.lib(client_module())
+    tok = lib.get_token(token_label="cmsim CMSIM-0001")
+    with tok.open(rw=True, user_pin=ALICE_PIN) as s:
+        for mech, name in ((Mechanism.SHA256, "sha256"), (Mechanism.SHA384, "sha384"), (Mechanism.SHA512, "sha512")):
+            assert s.digest(b"abc" * 100, mechanism=mech) == hashlib.new(name, b"abc" * 100).digest()
+        assert len(s.generate_random(256)) == 32
+        hkey = s.generate_key(KT.SHA256_HMAC, 256, label="py-hmac", store=True, mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,
+                              capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+                              template={Attribute.KEY_TYPE: KT.SHA256_HMAC})
+        mac = hkey.sign(b"data", mechanism=Mechanism.SHA256_HMAC)
+        assert len(mac) == 32 and hkey.verify(b"data", mac, mechanism=Mechanism.SHA256_HMAC)
+        assert not hkey.verify(b"datA", mac, mechanism=Mechanism.SHA256_HMAC)
+        pub, priv = s.generate_keypair(KT.EC, 256, store=True, label="py-ec",
+                                       public_template={Attribute.EC_PARAMS: P256_OID})
+        assert priv[Attribute.SENSITIVE] and not priv[Attribute.EXTRACTABLE] and priv[Attribute.SIGN]
+        assert pub[Attribute.EC_PARAMS] == P256_OID and pub[Attribute.VERIFY]
+        with pytest.raises(pkcs11.exceptions.AttributeSensitive):
+            priv[Attribute.VALUE]
+        found = list(s.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: "py-ec"}))
+        assert [o[Attribute.ID] for o in found] == [priv[Attribute.ID]]
+        with pytest.raises(pkcs11.exceptions.MechanismInvalid):
+            priv.sign(b"m", mechanism=Mechanism.ECDSA)  # the module has no pre-hashed ECDSA: never offered
+    with Device.open(token.device.port) as dev, dev.login("alice", PASSWORDS["alice"]) as alice:
+        ids = {k[2]: k[0] for k in alice.list_keys()}
+        assert alice.mac_verify(ids["py-hmac"], b"data", mac)  # the device itself agrees
+
+
+# --------------------------------------------------------------------- the RPC protocol directly
+class Rpc:
+    """A minimal p11-kit RPC client written from the draft, independent of the server's codec."""
+
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.sock.sendall(b"\x00")
+        assert self.sock.recv(1) == b"\x00"
+        self.code = 16
+
+    @staticmethod
+    def u(v: int) -> bytes:
+        return struct.pack(">Q", v)
+
+    @staticmethod
+    def ay(b: bytes) -> bytes:
+        return b"\x01" + struct.pack(">I", len(b)) + b
+
+    def call(self, call_id: int, sig: str, args: bytes) -> tuple[int, bytes]:
+        body = struct.pack(">I", call_id) + struct.pack(">I", len(sig)) + sig.encode() + args
+        self.code += 1
+        self.sock.sendall(struct.pack(">III", self.code, 0, len(body)) + body)
+        header = self._read(12)
+        code, olen, blen = struct.unpack(">III", header)
+        assert code == self.code
+        self._read(olen)
+        resp = self._read(blen)
+        (rid,) = struct.unpack(">I", resp[:4])
+        n = struct.unpack(">I", resp[4:8])[0]
+        payload = resp[8 + n:]
+        if rid == 0:
+            return struct.unpack(">Q", payload)[0], b""
+        return 0, payload
+
+    def _read(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            assert chunk, "connection closed"
+            data += chunk
+        return data
+
+    def open_logged_in(self, pin: str) -> int:
+        hs = b"PRIVATE-GNOME-KEYRING-PKCS11-PROTOCOL-V-1"
+        assert self.call(1, "ayyay", self.ay(hs) + b"\x00" + self.ay(b""))[0] == 0
+        rv, out = self.call(10, "uu", self.u(1) + self.u(6))  # C_OpenSession, CKF_SERIAL|CKF_RW
+        assert rv == 0
+        session = struct.unpack(">Q", out)[0]
+        assert self.call(18, "uuay", self.u(session) + self.u(1) + self.ay(pin.encode()))[0] == 0
+        return session
+
+
+def _ec_keygen(rpc: Rpc, session: int, label: bytes) -> tuple[int, int]:
+    pub_t = struct.pack(">I", 2) + struct.pack(">IBI", 0x180, 1, len(P256_OID)) + struct.pack(">I", len(P256_OID)) + P256_OID
+    pub_t += struct.pack(">IBI", 0x3, 1, len(label)) + struct.pack(">I", len(label)) + label
+    priv_t = struct.pack(">I", 1) + struct.pack(">IBIB", 0x108, 1, 1, 1)  # CKA_SIGN true
+    mech = struct.pack(">I", 0x1040) + b"\xff\xff\xff\xff"
+    rv, out = rpc.call(59, "uMaAaA", rpc.u(session) + mech + pub_t + priv_t)
+    assert rv == 0
+    return struct.unpack(">QQ", out)
+
+
+def test_ecdsa_sign_size_query_and_bad_handles(token: Token) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    rpc = Rpc(token.socket)
+    s = rpc.open_logged_in(ALICE_PIN)
+    pub, priv = _ec_keygen(rpc, s, b"rpc-ec")
+    no_param = b"\xff\xff\xff\xff"
+    assert rpc.call(42, "uMu", rpc.u(s) + struct.pack(">I", 0x1044) + no_param + rpc.u(priv))[0] == 0
+    rv, out = rpc.call(43, "uayfy", rpc.u(s) + rpc.ay(b"message") + struct.pack(">I", 10))  # room for 10 bytes
+    assert rv == 0 and out == b"\x00" + struct.pack(">I", 64)  # no data, the length: CKR_BUFFER_TOO_SMALL
+    rv, out = rpc.call(43, "uayfy", rpc.u(s) + rpc.ay(b"message") + struct.pack(">I", 64))  # the operation lived on
+    assert rv == 0 and out[:5] == b"\x01" + struct.pack(">I", 64)
+    sig = out[5:]
+    with Device.open(token.device.port) as dev, dev.login("alice", PASSWORDS["alice"]) as alice:
+        public = alice.key_attributes((priv - 1) // 2).public_key
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)
+    key.verify(encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")), b"message",
+               ec.ECDSA(hashes.SHA256()))
+    assert rpc.call(43, "uayfy", rpc.u(s) + rpc.ay(b"x") + struct.pack(">I", 64))[0] == 0x91  # finished: not initialised
+    rv, _ = rpc.call(24, "uufA", rpc.u(s) + rpc.u(999_999) + struct.pack(">I", 1) + struct.pack(">II", 0x3, 0))
+    assert rv == 0x82  # CKR_OBJECT_HANDLE_INVALID
+    rv, _ = rpc.call(42, "uMu", rpc.u(s) + struct.pack(">I", 0x1044) + no_param + rpc.u(999_999))
+    assert rv == 0x60  # CKR_KEY_HANDLE_INVALID
+    rv, _ = rpc.call(42, "uMu", rpc.u(s) + struct.pack(">I", 0x1045) + no_param + rpc.u(priv))
+    assert rv == 0x63  # ECDSA-SHA384 with a P-256 key: CKR_KEY_TYPE_INCONSISTENT
+    rv, _ = rpc.call(42, "uMu", rpc.u(s) + struct.pack(">I", 0x1041) + no_param + rpc.u(priv))
+    assert rv == 0x70  # CKM_ECDSA: CKR_MECHANISM_INVALID
+    rv, _ = rpc.call(42, "uMu", rpc.u(s + 7) + struct.pack(">I", 0x1044) + no_param + rpc.u(priv))
+    assert rv == 0xB3  # CKR_SESSION_HANDLE_INVALID
+    del pub
+
+
+def test_a_device_that_went_away_is_device_removed(seal_file: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path / "state", args=[*FAST, "--seal", str(seal_file)]) as proc:
+        with Device.open(proc.port) as dev:
+            initialise_device(dev)
+        t = start_token(proc, tmp_path / "gone.sock")
+        try:
+            rpc = Rpc(t.socket)
+            s = rpc.open_logged_in(ALICE_PIN)
+            proc.power_cut()
+            rv, _ = rpc.call(64, "ufy", rpc.u(s) + struct.pack(">I", 16))  # C_GenerateRandom
+            assert rv == 0x32  # CKR_DEVICE_REMOVED
+            assert rpc.call(64, "ufy", rpc.u(s) + struct.pack(">I", 16))[0] == 0x32  # and stays so, no crash
+            assert t.server.poll() is None
+        finally:
+            stop(t)
+
+
+# Last of the shared-device tests: a failed login delays the next one (the module's AUTH_DELAYED).
+def test_wrong_pin_is_pin_incorrect(token: Token) -> None:
+    so_keygen = ("--login", "--login-type", "so", "--keypairgen", "--key-type", "EC:prime256v1", "--label", "co-ec")
+    r = token.tool(*so_keygen, "--so-pin", ALICE_PIN, check=False)
+    assert r.returncode != 0 and "CKR_PIN_INCORRECT" in r.stdout + r.stderr  # a User is not the SO
+    r = token.tool("--login", "--login-type", "so", "--so-pin", OFFICER_PIN, "--list-objects", check=False)
+    assert "CKR_SESSION_READ_ONLY_EXISTS" in r.stderr  # PKCS#11: the SO logs in on read-write sessions only
+    assert "co-ec" in token.tool(*so_keygen, "--so-pin", OFFICER_PIN).stdout  # the Crypto Officer generates
+    r = token.tool("--login", "--pin", "alice:not-her-password", "--list-objects", check=False)
+    assert r.returncode != 0 and "CKR_PIN_INCORRECT" in r.stdout + r.stderr
+    r = token.tool("--login", "--pin", "alice-without-a-colon", "--list-objects", check=False)
+    assert r.returncode != 0 and "CKR_PIN_INCORRECT" in r.stdout + r.stderr
