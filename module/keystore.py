@@ -43,6 +43,7 @@ class StoredKey:
     origin: str  # generated, imported, derived, agreed
     material: bytearray
     public: bytes = b""
+    owner: str = ""  # operator id; "" for entries older than owners: no User's key
 
     def require(self, use: KeyUse) -> None:
         if not self.uses & use:
@@ -58,6 +59,7 @@ class StoredKey:
             "exportable": self.exportable,
             "origin": self.origin,
             "public_key": self.public,
+            "owner": self.owner,
         }
 
     def wipe(self) -> None:
@@ -88,6 +90,7 @@ class KeyStore:
                 origin=item["origin"],
                 material=bytearray.fromhex(item["material"]),
                 public=bytes.fromhex(item["public"]),
+                owner=str(item.get("owner", "")),
             )
             self._keys[key.key_id] = key
 
@@ -104,6 +107,7 @@ class KeyStore:
                     "origin": k.origin,
                     "material": k.material.hex(),
                     "public": k.public.hex(),
+                    "owner": k.owner,
                 }
                 for k in self._keys.values()
             ],
@@ -119,6 +123,7 @@ class KeyStore:
         exportable: bool,
         origin: str,
         material: bytes | bytearray,
+        owner: str,
         public: bytes = b"",
     ) -> StoredKey:
         if len(self._keys) >= self._capacity:
@@ -127,7 +132,7 @@ class KeyStore:
             raise ServiceError(
                 Status.INVALID_PARAMETER, f"uses 0x{int(uses):x} not allowed for {key_type.name}"
             )
-        key = StoredKey(self._next_id, label, key_type, uses, exportable, origin, bytearray(material), public)
+        key = StoredKey(self._next_id, label, key_type, uses, exportable, origin, bytearray(material), public, owner)
         self._keys[key.key_id] = key
         self._next_id += 1
         try:
@@ -144,6 +149,36 @@ class KeyStore:
         if key is None:
             raise ServiceError(Status.KEY_NOT_FOUND, f"no key {key_id}")
         return key
+
+    def owned(self, key_id: int, operator: str) -> StoredKey:
+        """The caller's own key; anyone else's is answered as if it did not exist."""
+        key = self._keys.get(key_id)
+        if key is None or not operator or key.owner != operator:
+            raise ServiceError(Status.KEY_NOT_FOUND, f"no key {key_id}")
+        return key
+
+    def managed(self, key_id: int, operator: str, *, officer: bool) -> StoredKey:
+        """A key the caller may see and delete: its own, or any key for a Crypto Officer."""
+        return self.get(key_id) if officer else self.owned(key_id, operator)
+
+    def visible(self, operator: str, *, officer: bool) -> list[StoredKey]:
+        """The keys KEY_LIST shows: the caller's own, or every key for a Crypto Officer."""
+        return [k for k in self.all() if officer or (operator and k.owner == operator)]
+
+    def disown(self, operator: str) -> None:
+        """An operator is gone: its keys belong to no User (a Crypto Officer may still delete them),
+        so a new operator given the same id later does not inherit them."""
+        mine = [k for k in self._keys.values() if k.owner == operator]
+        if not mine:
+            return
+        for key in mine:
+            key.owner = ""
+        try:
+            self._save()
+        except FlashError:
+            for key in mine:
+                key.owner = operator
+            raise
 
     def delete(self, key_id: int) -> None:
         key = self.get(key_id)

@@ -198,7 +198,7 @@ def test_key_attributes_enforced(alice: OperatorSession) -> None:
 def test_list_delete(alice: OperatorSession, module: Module) -> None:
     kid = gen(alice, KeyType.AES_256, label="temp")
     listed = alice.call(Command.KEY_LIST).data["keys"]
-    assert {"key_id": kid, "label": "temp", "key_type": int(KeyType.AES_256)} in listed
+    assert {"key_id": kid, "label": "temp", "key_type": int(KeyType.AES_256), "owner": "alice"} in listed
     material = module.keys.get(kid).material
     alice.call(Command.KEY_DELETE, {"key_id": kid})
     assert not any(material)

@@ -1,4 +1,9 @@
-"""Key management: generate, import and export (AES-KWP wrapped), delete, list, attributes."""
+"""Key management: generate, import and export (AES-KWP wrapped), delete, list, attributes.
+
+A key belongs to the operator who made it (module/keystore.py): every key a service uses is
+looked up with :func:`own_key`; delete, list and attributes with :func:`managed_key`, which also
+lets a Crypto Officer reach any key. The catalogue declares the same scope for the policy tables.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from module.errors import ServiceError
 from module.keystore import ALLOWED_USES, StoredKey
 from module.services.context import CallContext, KeyPorts
 from module.services.registry import ServiceResult
-from module.wire.defs import ASYMMETRIC_KEY_TYPES, KeyType, KeyUse, Status
+from module.wire.defs import ASYMMETRIC_KEY_TYPES, KeyType, KeyUse, Role, Status
 
 SYMMETRIC_KEY_SIZES: dict[KeyType, int] = {
     KeyType.AES_256: 32,
@@ -30,8 +35,18 @@ def requested_uses(key_type: KeyType, params: Mapping[str, Any]) -> KeyUse:
     return uses
 
 
+def own_key(module: KeyPorts, ctx: CallContext, key_id: int) -> StoredKey:
+    """A key the caller owns (anyone else's answers KEY_NOT_FOUND, as a missing id does)."""
+    return module.keys.owned(key_id, ctx.operator)
+
+
+def managed_key(module: KeyPorts, ctx: CallContext, key_id: int) -> StoredKey:
+    """A key the caller may see or delete: its own, or any key for a Crypto Officer."""
+    return module.keys.managed(key_id, ctx.operator, officer=ctx.role is Role.CRYPTO_OFFICER)
+
+
 def store_key(
-    module: KeyPorts, params: Mapping[str, Any], key_type: KeyType, material: bytes, origin: str
+    module: KeyPorts, ctx: CallContext, params: Mapping[str, Any], key_type: KeyType, material: bytes, origin: str
 ) -> StoredKey:
     """Store new key material; key pairs pass the pairwise consistency test first."""
     uses = requested_uses(key_type, params)
@@ -52,6 +67,7 @@ def store_key(
         origin=origin,
         material=material,
         public=public,
+        owner=ctx.operator,
     )
 
 
@@ -62,25 +78,25 @@ def generate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> S
         material = algorithms.generate_private(key_type, module.random_bytes)
     else:
         material = module.random_bytes(SYMMETRIC_KEY_SIZES[key_type])
-    key = store_key(module, params, key_type, material, "generated")
+    key = store_key(module, ctx, params, key_type, material, "generated")
     return ServiceResult(key.attributes(), (key.key_id,))
 
 
 def import_wrapped(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    wrap_key = module.keys.get(params["wrap_key_id"])
+    wrap_key = own_key(module, ctx, params["wrap_key_id"])
     require_type(wrap_key, KeyType.AES_256)
     wrap_key.require(KeyUse.UNWRAP)
     try:
         material = algorithms.aes_kwp_unwrap(bytes(wrap_key.material), params["wrapped"])
     except algorithms.IntegrityCheckFailed:
         raise ServiceError(Status.DECRYPT_FAILED, "wrapped key failed its integrity check") from None
-    key = store_key(module, params, params["key_type"], material, "imported")
+    key = store_key(module, ctx, params, params["key_type"], material, "imported")
     return ServiceResult(key.attributes(), (key.key_id, wrap_key.key_id))
 
 
 def export_wrapped(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key = module.keys.get(params["key_id"])
-    wrap_key = module.keys.get(params["wrap_key_id"])
+    key = own_key(module, ctx, params["key_id"])
+    wrap_key = own_key(module, ctx, params["wrap_key_id"])
     if not key.exportable:
         raise ServiceError(Status.KEY_NOT_EXPORTABLE, f"key {key.key_id} is not exportable")
     require_type(wrap_key, KeyType.AES_256)
@@ -92,19 +108,20 @@ def export_wrapped(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]
 
 
 def delete(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key_id: int = params["key_id"]
+    key_id: int = managed_key(module, ctx, params["key_id"]).key_id
     module.keys.delete(key_id)
     return ServiceResult({"key_id": key_id}, (key_id,))
 
 
 def list_keys(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     return ServiceResult(
-        {"keys": [{"key_id": k.key_id, "label": k.label, "key_type": int(k.key_type)} for k in module.keys.all()]}
+        {"keys": [{"key_id": k.key_id, "label": k.label, "key_type": int(k.key_type), "owner": k.owner}
+                  for k in module.keys.visible(ctx.operator, officer=ctx.role is Role.CRYPTO_OFFICER)]}
     )
 
 
 def attributes(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key = module.keys.get(params["key_id"])
+    key = managed_key(module, ctx, params["key_id"])
     return ServiceResult(key.attributes(), (key.key_id,))
 
 

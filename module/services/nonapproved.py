@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from module.algorithms import nonapproved
-from module.services.keys import require_type
+from module.services.keys import own_key, require_type
 from module.services.context import CallContext, KeyPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import KeyType, KeyUse
@@ -21,7 +21,7 @@ def digest_sha1(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -
 
 
 def sign_ecdsa_sha1(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key = module.keys.get(params["key_id"])
+    key = own_key(module, ctx, params["key_id"])
     require_type(key, KeyType.EC_P256)
     key.require(KeyUse.SIGN)
     return ServiceResult({"signature": nonapproved.ecdsa_p256_sha1_sign(bytes(key.material), params["message"])}, (key.key_id,))

@@ -23,6 +23,7 @@ __all__ = [
     "Param",
     "SspUse",
     "AuditCategory",
+    "KeyScope",
     "ServiceResult",
     "ServiceSpec",
     "Handler",
@@ -92,6 +93,14 @@ def _bad(name: str, why: str) -> ServiceError:
     return ServiceError(Status.INVALID_PARAMETER, f"parameter {name!r} {why}")
 
 
+class KeyScope(Enum):
+    """Which stored keys a service reaches for its caller (module/keystore.py has the rule)."""
+
+    NONE = "none"  # names no stored key
+    OWN = "own"  # only keys the caller owns; new keys become the caller's
+    MANAGE = "own; any for a Crypto Officer"  # see and delete (never use) any key as Crypto Officer
+
+
 @dataclass(frozen=True)
 class SspUse:
     ssp: str
@@ -126,6 +135,7 @@ class ServiceSpec:
     # when its own record cannot be written (the refusal counter then counts the record).
     drains_audit: bool = False
     audit_records: int = 2  # most records one call writes (its own and its events): room checked first
+    key_scope: KeyScope = KeyScope.NONE  # enforced by the handler (services/keys.py own_key, managed_key)
 
     @property
     def public(self) -> bool:
