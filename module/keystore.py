@@ -44,6 +44,9 @@ class StoredKey:
     material: bytearray
     public: bytes = b""
     owner: str = ""  # operator id; "" for entries older than owners: no User's key
+    # The value is known outside the module (agreed with a host-chosen peer, or derived from or
+    # imported under such a key): it may unwrap, never wrap a key for export.
+    known_outside: bool = False
 
     def require(self, use: KeyUse) -> None:
         if not self.uses & use:
@@ -60,6 +63,7 @@ class StoredKey:
             "origin": self.origin,
             "public_key": self.public,
             "owner": self.owner,
+            "known_outside": self.known_outside,
         }
 
     def wipe(self) -> None:
@@ -91,6 +95,9 @@ class KeyStore:
                 material=bytearray.fromhex(item["material"]),
                 public=bytes.fromhex(item["public"]),
                 owner=str(item.get("owner", "")),
+                # Older entries: agreed secrets and keys derived from them cannot be told apart any
+                # more, so an agreed or derived key is taken as known outside.
+                known_outside=bool(item.get("known_outside", item["origin"] in ("agreed", "derived"))),
             )
             self._keys[key.key_id] = key
 
@@ -108,6 +115,7 @@ class KeyStore:
                     "material": k.material.hex(),
                     "public": k.public.hex(),
                     "owner": k.owner,
+                    "known_outside": k.known_outside,
                 }
                 for k in self._keys.values()
             ],
@@ -125,6 +133,7 @@ class KeyStore:
         material: bytes | bytearray,
         owner: str,
         public: bytes = b"",
+        known_outside: bool = False,
     ) -> StoredKey:
         if len(self._keys) >= self._capacity:
             raise ServiceError(Status.KEYSTORE_FULL, f"key store holds its maximum of {self._capacity} keys")
@@ -132,7 +141,8 @@ class KeyStore:
             raise ServiceError(
                 Status.INVALID_PARAMETER, f"uses 0x{int(uses):x} not allowed for {key_type.name}"
             )
-        key = StoredKey(self._next_id, label, key_type, uses, exportable, origin, bytearray(material), public, owner)
+        key = StoredKey(self._next_id, label, key_type, uses, exportable, origin, bytearray(material), public, owner,
+                        known_outside)
         self._keys[key.key_id] = key
         self._next_id += 1
         try:

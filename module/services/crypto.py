@@ -107,7 +107,7 @@ def derive(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Ser
         material = algorithms.hkdf_sha256(bytes(base.material), salt, info, length)
     else:
         material = algorithms.kbkdf_ctr_hmac_sha256(bytes(base.material), salt, info, length)
-    key = store_key(module, ctx, params, key_type, material, "derived")
+    key = store_key(module, ctx, params, key_type, material, "derived", inputs=(base,))
     return ServiceResult(key.attributes(), (key.key_id, base.key_id))
 
 
@@ -120,7 +120,8 @@ def key_agree(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> 
         shared = algorithms.ecdh_p256(bytes(key.material), params["peer_public_key"])
     except algorithms.InvalidKeyData as exc:
         raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
-    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed",
+                       inputs=(key,), known_outside=True)  # the host chose the peer: it can know the secret
     return ServiceResult(secret.attributes(), (secret.key_id, key.key_id))
 
 
@@ -130,7 +131,8 @@ def encapsulate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -
         shared, ciphertext = algorithms.mlkem768_encapsulate(params["public_key"])
     except algorithms.InvalidKeyData as exc:
         raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
-    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    # encapsulated to a public key the host gave: whoever holds its private key knows the secret
+    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed", known_outside=True)
     data = secret.attributes()
     data["ciphertext"] = ciphertext
     return ServiceResult(data, (secret.key_id,))
@@ -144,7 +146,9 @@ def decapsulate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -
         shared = algorithms.mlkem768_decapsulate(bytes(key.material), params["ciphertext"])
     except algorithms.InvalidKeyData as exc:
         raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
-    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    # the ciphertext came from the host, which made the secret when it encapsulated
+    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed",
+                       inputs=(key,), known_outside=True)
     return ServiceResult(secret.attributes(), (secret.key_id, key.key_id))
 
 

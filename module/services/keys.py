@@ -3,6 +3,10 @@
 A key belongs to the operator who made it (module/keystore.py): every key a service uses is
 looked up with :func:`own_key`; delete, list and attributes with :func:`managed_key`, which also
 lets a Crypto Officer reach any key. The catalogue declares the same scope for the policy tables.
+
+A key made from other keys (derived, agreed, decapsulated) is exportable only if every input is,
+and its value is known outside the module if any input's is, or if a host-chosen peer took part;
+such a key may unwrap (import) but never wrap a key for export (:func:`export_wrapped`).
 """
 
 from __future__ import annotations
@@ -46,10 +50,28 @@ def managed_key(module: KeyPorts, ctx: CallContext, key_id: int) -> StoredKey:
 
 
 def store_key(
-    module: KeyPorts, ctx: CallContext, params: Mapping[str, Any], key_type: KeyType, material: bytes, origin: str
+    module: KeyPorts,
+    ctx: CallContext,
+    params: Mapping[str, Any],
+    key_type: KeyType,
+    material: bytes,
+    origin: str,
+    *,
+    inputs: tuple[StoredKey, ...] = (),
+    known_outside: bool = False,
 ) -> StoredKey:
-    """Store new key material; key pairs pass the pairwise consistency test first."""
+    """Store new key material owned by the caller; key pairs pass the pairwise consistency test first.
+
+    ``inputs`` are the stored keys it was made from: it inherits their strictest exportability
+    and whether their value is known outside the module."""
     uses = requested_uses(key_type, params)
+    exportable = bool(params.get("exportable", False))
+    for source in inputs:
+        if exportable and not source.exportable:
+            raise ServiceError(
+                Status.KEY_NOT_EXPORTABLE, f"made from key {source.key_id}, which is not exportable: cannot be exportable"
+            )
+        known_outside = known_outside or source.known_outside
     public = b""
     if key_type in ASYMMETRIC_KEY_TYPES:
         try:
@@ -63,11 +85,12 @@ def store_key(
         label=params.get("label", ""),
         key_type=key_type,
         uses=uses,
-        exportable=bool(params.get("exportable", False)),
+        exportable=exportable,
         origin=origin,
         material=material,
         public=public,
         owner=ctx.operator,
+        known_outside=known_outside,
     )
 
 
@@ -90,7 +113,8 @@ def import_wrapped(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]
         material = algorithms.aes_kwp_unwrap(bytes(wrap_key.material), params["wrapped"])
     except algorithms.IntegrityCheckFailed:
         raise ServiceError(Status.DECRYPT_FAILED, "wrapped key failed its integrity check") from None
-    key = store_key(module, ctx, params, params["key_type"], material, "imported")
+    # Whoever knows the unwrapping key knows what it unwrapped.
+    key = store_key(module, ctx, params, params["key_type"], material, "imported", known_outside=wrap_key.known_outside)
     return ServiceResult(key.attributes(), (key.key_id, wrap_key.key_id))
 
 
@@ -101,6 +125,10 @@ def export_wrapped(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]
         raise ServiceError(Status.KEY_NOT_EXPORTABLE, f"key {key.key_id} is not exportable")
     require_type(wrap_key, KeyType.AES_256)
     wrap_key.require(KeyUse.WRAP)
+    if wrap_key.known_outside:
+        raise ServiceError(
+            Status.KEY_USE_DENIED, f"key {wrap_key.key_id} is known outside the module: it may unwrap, never wrap for export"
+        )
     wrapped = algorithms.aes_kwp_wrap(bytes(wrap_key.material), bytes(key.material))
     return ServiceResult(
         {"key_id": key.key_id, "key_type": int(key.key_type), "wrapped": wrapped}, (key.key_id, wrap_key.key_id)
