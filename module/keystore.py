@@ -14,7 +14,7 @@ from module.errors import ServiceError
 from module.ports import Flash, FlashError
 from module.wire.defs import KeyType, KeyUse, Status
 
-__all__ = ["StoredKey", "KeyStore", "ALLOWED_USES"]
+__all__ = ["StoredKey", "KeyStore", "ALLOWED_USES", "DEFAULT_USES", "PURPOSES", "purpose_of"]
 
 FLASH_NAME = "keystore"
 
@@ -25,12 +25,46 @@ ALLOWED_USES: dict[KeyType, KeyUse] = {
     KeyType.HMAC_SHA384: KeyUse.MAC,
     KeyType.HMAC_SHA512: KeyUse.MAC,
     KeyType.GENERIC_SECRET: KeyUse.DERIVE,
-    KeyType.EC_P256: KeyUse.SIGN | KeyUse.VERIFY | KeyUse.AGREE,
+    KeyType.EC_P256: KeyUse.SIGN | KeyUse.VERIFY | KeyUse.AGREE | KeyUse.SIGN_NON_APPROVED,
     KeyType.EC_P384: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.ED25519: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.ML_DSA_65: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.ML_KEM_768: KeyUse.DECAPSULATE,
 }
+
+# One key, one purpose (SP 800-57 part 1, 5.2): a key's uses all lie in one of these.
+PURPOSES: dict[str, KeyUse] = {
+    "encryption": KeyUse.ENCRYPT | KeyUse.DECRYPT,
+    "signature": KeyUse.SIGN | KeyUse.VERIFY,
+    "authentication (MAC)": KeyUse.MAC,
+    "key derivation": KeyUse.DERIVE,
+    "key wrapping": KeyUse.WRAP | KeyUse.UNWRAP,
+    "key agreement": KeyUse.AGREE,
+    "key encapsulation": KeyUse.DECAPSULATE,
+    "non-approved signature (SHA-1)": KeyUse.SIGN_NON_APPROVED,
+}
+
+# The uses a key gets when the caller names none: the type's main purpose, approved.
+DEFAULT_USES: dict[KeyType, KeyUse] = {
+    KeyType.AES_256: KeyUse.ENCRYPT | KeyUse.DECRYPT,
+    KeyType.HMAC_SHA256: KeyUse.MAC,
+    KeyType.HMAC_SHA384: KeyUse.MAC,
+    KeyType.HMAC_SHA512: KeyUse.MAC,
+    KeyType.GENERIC_SECRET: KeyUse.DERIVE,
+    KeyType.EC_P256: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.EC_P384: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ED25519: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ML_DSA_65: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ML_KEM_768: KeyUse.DECAPSULATE,
+}
+
+
+def purpose_of(uses: KeyUse) -> str | None:
+    """The one purpose ``uses`` serve, or None when they are empty or span two purposes."""
+    for name, flags in PURPOSES.items():
+        if uses and not uses & ~flags:
+            return name
+    return None
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 from module import algorithms
 from module.errors import ServiceError
-from module.keystore import ALLOWED_USES, StoredKey
+from module.keystore import ALLOWED_USES, DEFAULT_USES, StoredKey, purpose_of
 from module.services.context import CallContext, KeyPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import ASYMMETRIC_KEY_TYPES, KeyType, KeyUse, Role, Status
@@ -31,11 +31,14 @@ SYMMETRIC_KEY_SIZES: dict[KeyType, int] = {
 
 
 def requested_uses(key_type: KeyType, params: Mapping[str, Any]) -> KeyUse:
-    """The uses asked for, or every use the type allows when none is given."""
+    """The uses asked for, or the type's one default purpose when none is given (SP 800-57 pt 1
+    5.2: one key, one purpose, so uses from two purposes are refused)."""
     raw = params.get("uses")
-    uses = ALLOWED_USES[key_type] if raw is None else KeyUse(raw)
+    uses = DEFAULT_USES[key_type] if raw is None else KeyUse(raw)
     if uses == KeyUse.NONE or uses & ~ALLOWED_USES[key_type]:
         raise ServiceError(Status.INVALID_PARAMETER, f"uses 0x{int(uses):x} do not fit {key_type.name}")
+    if purpose_of(uses) is None:
+        raise ServiceError(Status.INVALID_PARAMETER, f"uses 0x{int(uses):x} span two purposes: one key, one purpose")
     return uses
 
 

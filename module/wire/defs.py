@@ -193,6 +193,9 @@ class KeyUse(IntFlag):
     UNWRAP = 0x080
     AGREE = 0x100
     DECAPSULATE = 0x200
+    # Non-approved signatures (ECDSA with SHA-1) only: a key marked so is used by no approved
+    # service, and a key made for approved use is used by no non-approved service.
+    SIGN_NON_APPROVED = 0x400
 
 
 @unique
