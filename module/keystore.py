@@ -81,6 +81,9 @@ class StoredKey:
     # The value is known outside the module (agreed with a host-chosen peer, or derived from or
     # imported under such a key): it may unwrap, never wrap a key for export.
     known_outside: bool = False
+    # AES-GCM invocations reserved in flash (persisted) and used (memory; resumes at the reserve).
+    gcm_reserved: int = 0
+    gcm_used: int = 0
 
     def require(self, use: KeyUse) -> None:
         if not self.uses & use:
@@ -132,7 +135,9 @@ class KeyStore:
                 # Older entries: agreed secrets and keys derived from them cannot be told apart any
                 # more, so an agreed or derived key is taken as known outside.
                 known_outside=bool(item.get("known_outside", item["origin"] in ("agreed", "derived"))),
+                gcm_reserved=int(item.get("gcm_reserved", 0)),
             )
+            key.gcm_used = key.gcm_reserved  # whatever was reserved may have been used before the power went
             self._keys[key.key_id] = key
 
     def _save(self) -> None:
@@ -150,6 +155,7 @@ class KeyStore:
                     "public": k.public.hex(),
                     "owner": k.owner,
                     "known_outside": k.known_outside,
+                    "gcm_reserved": k.gcm_reserved,
                 }
                 for k in self._keys.values()
             ],
@@ -223,6 +229,28 @@ class KeyStore:
             for key in mine:
                 key.owner = operator
             raise
+
+    def count_gcm(self, key: StoredKey, *, limit: int, step: int) -> None:
+        """Count one AES-GCM invocation with a random IV, or refuse past ``limit`` (SP 800-38D 8.3).
+
+        The count is reserved in flash ``step`` invocations ahead, before the invocation's output
+        exists: the key store is written once per step, and a boot resumes at the reserve, so a
+        power cut at any point skips at most a step of counts and never reuses one."""
+        if key.gcm_used >= limit:
+            raise ServiceError(
+                Status.KEY_USAGE_EXHAUSTED,
+                f"key {key.key_id} reached its limit of {limit} AES-GCM invocations (SP 800-38D 8.3: 2^32 "
+                "with random IVs); make a new key",
+            )
+        if key.gcm_used >= key.gcm_reserved:
+            reserved = key.gcm_reserved
+            key.gcm_reserved = min(key.gcm_used + max(step, 1), limit)
+            try:
+                self._save()
+            except FlashError:
+                key.gcm_reserved = reserved
+                raise
+        key.gcm_used += 1
 
     def delete(self, key_id: int) -> None:
         key = self.get(key_id)

@@ -19,10 +19,12 @@ DERIVABLE_KEY_TYPES = (KeyType.AES_256, KeyType.HMAC_SHA256, KeyType.HMAC_SHA384
 
 
 def encrypt(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    """AES-256-GCM with a fresh 96-bit IV from the DRBG (never chosen by the caller)."""
+    """AES-256-GCM with a fresh 96-bit IV from the DRBG (never chosen by the caller), at most
+    ``gcm_invocation_limit`` (2^32) times per key, counted across power cycles."""
     key = own_key(module, ctx, params["key_id"])
     require_type(key, KeyType.AES_256)
     key.require(KeyUse.ENCRYPT)
+    module.keys.count_gcm(key, limit=module.config.gcm_invocation_limit, step=module.config.gcm_reservation_step)
     iv = module.random_bytes(GCM_IV_SIZE)
     ciphertext = algorithms.aes_gcm_encrypt(bytes(key.material), iv, params["plaintext"], params.get("aad", b""))
     return ServiceResult({"iv": iv, "ciphertext": ciphertext}, (key.key_id,))
