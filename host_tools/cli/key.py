@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from host_tools.api import KeyInfo
+from host_tools.audit_formats import cell
 from host_tools.cli.context import Binary, CommandSession, Ctx, Emit, read_input, with_session
 from host_tools.cli.names import KEY_TYPE_NAMES, KEY_TYPES
 from module.wire.defs import KeyUse
@@ -23,7 +24,7 @@ def key_data(k: KeyInfo) -> dict[str, Any]:
 def _key_table(c: Ctx, keys: list[KeyInfo]) -> None:
     table = Table("id", "type", "label", "exportable", "origin")
     for k in keys:
-        table.add_row(str(k.key_id), KEY_TYPE_NAMES.get(k.key_type, k.key_type.name), k.label,
+        table.add_row(str(k.key_id), KEY_TYPE_NAMES.get(k.key_type, k.key_type.name), cell(k.label),
                       "yes" if k.exportable else "no", k.origin)
     c.console.print(table)
 

@@ -9,6 +9,7 @@ read the same declarations from :mod:`module.services.catalog`.
 from __future__ import annotations
 
 import builtins
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, unique
@@ -78,6 +79,10 @@ class Param:
             raise _bad(self.name, f"must be {self.type.value}")
         if isinstance(value, (bytes, bytearray, str)) and not self.min_len <= len(value) <= self.max_len:
             raise _bad(self.name, f"length must be {self.min_len}..{self.max_len}")
+        if isinstance(value, str) and not self.secret:
+            bad = next((c for c in value if _is_control(c)), None)
+            if bad is not None:  # ids and labels end up in records, logs and tables: one line each
+                raise _bad(self.name, f"contains a control character (U+{ord(bad):04X})")
         if isinstance(value, int) and not isinstance(value, bool):
             if not 0 <= value <= self.max_value:
                 raise _bad(self.name, f"must be 0..{self.max_value}")
@@ -87,6 +92,11 @@ class Param:
                 except ValueError:
                     raise _bad(self.name, f"{value} is not a valid {self.enum.__name__}") from None
         return bytes(value) if isinstance(value, bytearray) else value
+
+
+def _is_control(char: str) -> bool:
+    """C0 (below 0x20), DEL, C1 and the Unicode line and paragraph separators."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
 
 
 def _bad(name: str, why: str) -> ServiceError:
