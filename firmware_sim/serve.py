@@ -31,6 +31,7 @@ import serial
 
 from firmware_sim.device import build_module
 from firmware_sim.faults import FaultyFlash, PowerCut
+from firmware_sim.flash import StateDirectoryError, check_state_directory
 from firmware_sim.lab import LabController, SwitchableSource
 from firmware_sim.integrity import DEFAULT_SEAL_PATH
 from module.audit.trail import AuditConfig
@@ -44,6 +45,7 @@ __all__ = ["main", "serve_line", "open_pty"]
 
 FRAME_TIMEOUT = 1.0  # seconds: a partial frame with no byte for this long is dropped
 POWER_CUT_EXIT = 137  # what a shell reports for a SIGKILL: the lab's power cut looks the same
+STATE_DIR_EXIT = 78  # EX_CONFIG (sysexits.h): the --state directory is not safe to keep SSPs in
 READ_SIZE = 65536
 log = logging.getLogger("cmsim.device")
 
@@ -173,7 +175,8 @@ def _powered(module: Module) -> Iterator[Module]:
 @click.option("--baud", type=int, default=115200, show_default=True, help="Baud rate for --tty.")
 @click.option("--tcp", "tcp", metavar="HOST:PORT", help="Serve on a TCP socket (hosts use socket://HOST:PORT).")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="State directory (the flash). A temporary one when omitted.")
+              help="State directory (the flash; created 0700). Refused (exit 78) if another user owns it or "
+                   "group or others may write it. A private temporary one when omitted.")
 @click.option("--capacity", type=click.IntRange(min=16), help="Audit ring capacity in records.")
 @click.option("--fsync", type=click.Choice(["always", "os"]), default="always", show_default=True,
               help="Audit write-ahead: fsync each record (survives power loss) or leave it to the OS "
@@ -197,6 +200,11 @@ def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_
     if state_dir is None:
         state_dir = Path(tempfile.mkdtemp(prefix="cmsim-state-"))
         click.echo(f"cmsim-device: no --state given, using {state_dir}", err=True)
+    try:
+        check_state_directory(state_dir)
+    except StateDirectoryError as exc:
+        click.echo(f"cmsim-device: {exc}", err=True)
+        sys.exit(STATE_DIR_EXIT)
     config = ModuleConfig()
     audit = AuditConfig(fsync="os") if fsync == "os" else config.audit
     if capacity is not None:

@@ -14,13 +14,41 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, TextIO
 
+from rich.markup import escape
+
 from module.wire.audit.chain import chain_next
 from module.wire.audit.checkpoint import CheckpointReason
 from module.wire.audit.export import Anchor, RecordItem, iter_export
 from module.wire.audit.record import AuditRecord, LossReason, RecordKind, decode_record
 from module.wire.defs import AuditEvent, Command, Role, Status
 
-__all__ = ["FORMATS", "code_name", "record_dict", "write_records", "export_file_records"]
+__all__ = ["FORMATS", "code_name", "one_line", "cell", "record_dict", "write_records", "export_file_records"]
+
+# What would end or split a line in a log pipeline or a terminal: escaped wherever text goes out.
+_LINE_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with CR, LF and every other control character written as an escape (a backslash
+    is doubled), so that no record's text can end its line or forge the next one."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for char in text:
+        if char == "\\":
+            out.append("\\\\")
+        elif char in _LINE_ESCAPES:
+            out.append(_LINE_ESCAPES[char])
+        elif not char.isprintable() and char != " ":
+            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def cell(text: str) -> str:
+    """Text for a table cell a person reads: one line, and no rich markup of its own."""
+    return escape(one_line(text))
 
 
 def code_name(rec: AuditRecord) -> str:
@@ -51,8 +79,8 @@ def _syslog(rec: AuditRecord, h: bytes) -> str:
     severity = 6 if rec.status == 0 else 4  # informational, or warning for a refusal or failure
     d = record_dict(rec, h)
     sd = (f'[cmsim@32473 seq="{rec.seq}" hash="{h.hex()}" status="{d["status"]}" role="{d["role"]}" '
-          f'operator="{_sd_escape(rec.operator)}" approved="{int(rec.approved)}"]')
-    msg = f"{d['kind']} {d['name']} {d['status']}" + (f": {rec.detail}" if rec.detail else "")
+          f'operator="{_sd_escape(one_line(rec.operator))}" approved="{int(rec.approved)}"]')
+    msg = f"{d['kind']} {d['name']} {d['status']}" + (f": {one_line(rec.detail)}" if rec.detail else "")
     return f"<{13 * 8 + severity}>1 {d['time'].replace('+00:00', 'Z')} {socket.gethostname()} cmsim - {d['kind']} {sd} {msg}"
 
 
@@ -65,7 +93,7 @@ def write_records(records: Iterable[tuple[AuditRecord, bytes]], out: TextIO, fmt
     if fmt == "csv":
         writer: Any = None
         for rec, h in records:
-            d = record_dict(rec, h)
+            d = {k: one_line(v) if isinstance(v, str) else v for k, v in record_dict(rec, h).items()}
             d["key_ids"] = " ".join(str(k) for k in rec.key_ids)
             if writer is None:
                 writer = csv.DictWriter(out, fieldnames=list(d))

@@ -18,6 +18,11 @@ class ModuleConfig:
     handshake_timeout_s: float = 30.0
     max_keys: int = 1024
     max_random_bytes: int = 4096
+    # AES-GCM with random 96-bit IVs: at most 2^32 invocations per key (SP 800-38D 8.3). The count
+    # is reserved in flash this many invocations ahead (one key-store write per step); a power
+    # cut forfeits the rest of a step rather than ever reusing a count.
+    gcm_invocation_limit: int = 2**32
+    gcm_reservation_step: int = 4096
     factory_operator: str = "co"
     factory_password: str = "cmsim-factory"
     auth: AuthPolicy = field(default_factory=AuthPolicy)

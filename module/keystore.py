@@ -14,7 +14,7 @@ from module.errors import ServiceError
 from module.ports import Flash, FlashError
 from module.wire.defs import KeyType, KeyUse, Status
 
-__all__ = ["StoredKey", "KeyStore", "ALLOWED_USES"]
+__all__ = ["StoredKey", "KeyStore", "ALLOWED_USES", "DEFAULT_USES", "PURPOSES", "purpose_of"]
 
 FLASH_NAME = "keystore"
 
@@ -25,12 +25,46 @@ ALLOWED_USES: dict[KeyType, KeyUse] = {
     KeyType.HMAC_SHA384: KeyUse.MAC,
     KeyType.HMAC_SHA512: KeyUse.MAC,
     KeyType.GENERIC_SECRET: KeyUse.DERIVE,
-    KeyType.EC_P256: KeyUse.SIGN | KeyUse.VERIFY | KeyUse.AGREE,
+    KeyType.EC_P256: KeyUse.SIGN | KeyUse.VERIFY | KeyUse.AGREE | KeyUse.SIGN_NON_APPROVED,
     KeyType.EC_P384: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.ED25519: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.ML_DSA_65: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.ML_KEM_768: KeyUse.DECAPSULATE,
 }
+
+# One key, one purpose (SP 800-57 part 1, 5.2): a key's uses all lie in one of these.
+PURPOSES: dict[str, KeyUse] = {
+    "encryption": KeyUse.ENCRYPT | KeyUse.DECRYPT,
+    "signature": KeyUse.SIGN | KeyUse.VERIFY,
+    "authentication (MAC)": KeyUse.MAC,
+    "key derivation": KeyUse.DERIVE,
+    "key wrapping": KeyUse.WRAP | KeyUse.UNWRAP,
+    "key agreement": KeyUse.AGREE,
+    "key encapsulation": KeyUse.DECAPSULATE,
+    "non-approved signature (SHA-1)": KeyUse.SIGN_NON_APPROVED,
+}
+
+# The uses a key gets when the caller names none: the type's main purpose, approved.
+DEFAULT_USES: dict[KeyType, KeyUse] = {
+    KeyType.AES_256: KeyUse.ENCRYPT | KeyUse.DECRYPT,
+    KeyType.HMAC_SHA256: KeyUse.MAC,
+    KeyType.HMAC_SHA384: KeyUse.MAC,
+    KeyType.HMAC_SHA512: KeyUse.MAC,
+    KeyType.GENERIC_SECRET: KeyUse.DERIVE,
+    KeyType.EC_P256: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.EC_P384: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ED25519: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ML_DSA_65: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ML_KEM_768: KeyUse.DECAPSULATE,
+}
+
+
+def purpose_of(uses: KeyUse) -> str | None:
+    """The one purpose ``uses`` serve, or None when they are empty or span two purposes."""
+    for name, flags in PURPOSES.items():
+        if uses and not uses & ~flags:
+            return name
+    return None
 
 
 @dataclass
@@ -43,6 +77,13 @@ class StoredKey:
     origin: str  # generated, imported, derived, agreed
     material: bytearray
     public: bytes = b""
+    owner: str = ""  # operator id; "" for entries older than owners: no User's key
+    # The value is known outside the module (agreed with a host-chosen peer, or derived from or
+    # imported under such a key): it may unwrap, never wrap a key for export.
+    known_outside: bool = False
+    # AES-GCM invocations reserved in flash (persisted) and used (memory; resumes at the reserve).
+    gcm_reserved: int = 0
+    gcm_used: int = 0
 
     def require(self, use: KeyUse) -> None:
         if not self.uses & use:
@@ -58,6 +99,8 @@ class StoredKey:
             "exportable": self.exportable,
             "origin": self.origin,
             "public_key": self.public,
+            "owner": self.owner,
+            "known_outside": self.known_outside,
         }
 
     def wipe(self) -> None:
@@ -88,7 +131,13 @@ class KeyStore:
                 origin=item["origin"],
                 material=bytearray.fromhex(item["material"]),
                 public=bytes.fromhex(item["public"]),
+                owner=str(item.get("owner", "")),
+                # Older entries: agreed secrets and keys derived from them cannot be told apart any
+                # more, so an agreed or derived key is taken as known outside.
+                known_outside=bool(item.get("known_outside", item["origin"] in ("agreed", "derived"))),
+                gcm_reserved=int(item.get("gcm_reserved", 0)),
             )
+            key.gcm_used = key.gcm_reserved  # whatever was reserved may have been used before the power went
             self._keys[key.key_id] = key
 
     def _save(self) -> None:
@@ -104,6 +153,9 @@ class KeyStore:
                     "origin": k.origin,
                     "material": k.material.hex(),
                     "public": k.public.hex(),
+                    "owner": k.owner,
+                    "known_outside": k.known_outside,
+                    "gcm_reserved": k.gcm_reserved,
                 }
                 for k in self._keys.values()
             ],
@@ -119,7 +171,9 @@ class KeyStore:
         exportable: bool,
         origin: str,
         material: bytes | bytearray,
+        owner: str,
         public: bytes = b"",
+        known_outside: bool = False,
     ) -> StoredKey:
         if len(self._keys) >= self._capacity:
             raise ServiceError(Status.KEYSTORE_FULL, f"key store holds its maximum of {self._capacity} keys")
@@ -127,7 +181,8 @@ class KeyStore:
             raise ServiceError(
                 Status.INVALID_PARAMETER, f"uses 0x{int(uses):x} not allowed for {key_type.name}"
             )
-        key = StoredKey(self._next_id, label, key_type, uses, exportable, origin, bytearray(material), public)
+        key = StoredKey(self._next_id, label, key_type, uses, exportable, origin, bytearray(material), public, owner,
+                        known_outside)
         self._keys[key.key_id] = key
         self._next_id += 1
         try:
@@ -144,6 +199,58 @@ class KeyStore:
         if key is None:
             raise ServiceError(Status.KEY_NOT_FOUND, f"no key {key_id}")
         return key
+
+    def owned(self, key_id: int, operator: str) -> StoredKey:
+        """The caller's own key; anyone else's is answered as if it did not exist."""
+        key = self._keys.get(key_id)
+        if key is None or not operator or key.owner != operator:
+            raise ServiceError(Status.KEY_NOT_FOUND, f"no key {key_id}")
+        return key
+
+    def managed(self, key_id: int, operator: str, *, officer: bool) -> StoredKey:
+        """A key the caller may see and delete: its own, or any key for a Crypto Officer."""
+        return self.get(key_id) if officer else self.owned(key_id, operator)
+
+    def visible(self, operator: str, *, officer: bool) -> list[StoredKey]:
+        """The keys KEY_LIST shows: the caller's own, or every key for a Crypto Officer."""
+        return [k for k in self.all() if officer or (operator and k.owner == operator)]
+
+    def disown(self, operator: str) -> None:
+        """An operator is gone: its keys belong to no User (a Crypto Officer may still delete them),
+        so a new operator given the same id later does not inherit them."""
+        mine = [k for k in self._keys.values() if k.owner == operator]
+        if not mine:
+            return
+        for key in mine:
+            key.owner = ""
+        try:
+            self._save()
+        except FlashError:
+            for key in mine:
+                key.owner = operator
+            raise
+
+    def count_gcm(self, key: StoredKey, *, limit: int, step: int) -> None:
+        """Count one AES-GCM invocation with a random IV, or refuse past ``limit`` (SP 800-38D 8.3).
+
+        The count is reserved in flash ``step`` invocations ahead, before the invocation's output
+        exists: the key store is written once per step, and a boot resumes at the reserve, so a
+        power cut at any point skips at most a step of counts and never reuses one."""
+        if key.gcm_used >= limit:
+            raise ServiceError(
+                Status.KEY_USAGE_EXHAUSTED,
+                f"key {key.key_id} reached its limit of {limit} AES-GCM invocations (SP 800-38D 8.3: 2^32 "
+                "with random IVs); make a new key",
+            )
+        if key.gcm_used >= key.gcm_reserved:
+            reserved = key.gcm_reserved
+            key.gcm_reserved = min(key.gcm_used + max(step, 1), limit)
+            try:
+                self._save()
+            except FlashError:
+                key.gcm_reserved = reserved
+                raise
+        key.gcm_used += 1
 
     def delete(self, key_id: int) -> None:
         key = self.get(key_id)

@@ -19,7 +19,7 @@ from host_tools.client import Client
 from module.core import Module
 from module.integrity import compute_seal
 from module.ports import ManualClock, MemoryFlash
-from module.wire.defs import AuditPolicy, Command, DigestAlg, KdfAlg, KeyType, Role, State
+from module.wire.defs import AuditPolicy, Command, DigestAlg, KdfAlg, KeyType, KeyUse, Role, State
 
 SEAL = compute_seal(PackageCodeImage())
 OBSERVABLE_STATES = (State.UNINITIALISED, State.OPERATIONAL, State.SOFT_ERROR, State.HARD_ERROR, State.ZEROISED)
@@ -37,6 +37,9 @@ class Fixture:
     # A module with no keys (factory state) still gets well-formed requests: unknown ids, empty keys.
     keys: dict[KeyType, int] = field(default_factory=lambda: defaultdict(lambda: 1))
     wrap: int = 0
+    agree: int = 0  # a P-256 key for key agreement
+    legacy: int = 0  # a P-256 key for the non-approved SHA-1 signature
+    aes: int = 0  # an encryption key (one key, one purpose: not the wrap key)
     wrapped: bytes = b""
     ciphertext: dict[str, bytes] = field(default_factory=lambda: {"iv": bytes(12), "ciphertext": bytes(16)})
     signature: bytes = b""
@@ -67,8 +70,8 @@ EXAMPLES: dict[Command, Example] = {
     Command.KEY_DELETE: lambda f: {"key_id": f.keys[KeyType.HMAC_SHA512]},
     Command.KEY_LIST: lambda f: {},
     Command.KEY_ATTRIBUTES: lambda f: {"key_id": f.keys[KeyType.EC_P256]},
-    Command.ENCRYPT: lambda f: {"key_id": f.wrap, "plaintext": b"p"},
-    Command.DECRYPT: lambda f: {"key_id": f.wrap, "iv": f.ciphertext["iv"], "ciphertext": f.ciphertext["ciphertext"]},
+    Command.ENCRYPT: lambda f: {"key_id": f.aes, "plaintext": b"p"},
+    Command.DECRYPT: lambda f: {"key_id": f.aes, "iv": f.ciphertext["iv"], "ciphertext": f.ciphertext["ciphertext"]},
     Command.SIGN: lambda f: {"key_id": f.keys[KeyType.EC_P256], "message": b"m"},
     Command.VERIFY: lambda f: {"key_id": f.keys[KeyType.EC_P256], "message": b"m", "signature": f.signature},
     Command.MAC_GENERATE: lambda f: {"key_id": f.keys[KeyType.HMAC_SHA256], "message": b"m"},
@@ -77,7 +80,7 @@ EXAMPLES: dict[Command, Example] = {
     Command.RANDOM: lambda f: {"length": 16},
     Command.DERIVE: lambda f: {"base_key_id": f.keys[KeyType.GENERIC_SECRET], "kdf": int(KdfAlg.HKDF_SHA256),
                                "key_type": int(KeyType.AES_256)},
-    Command.KEY_AGREE: lambda f: {"key_id": f.keys[KeyType.EC_P256], "peer_public_key": f.public[KeyType.EC_P256]},
+    Command.KEY_AGREE: lambda f: {"key_id": f.agree, "peer_public_key": f.public[KeyType.EC_P256]},
     Command.ENCAPSULATE: lambda f: {"public_key": f.public[KeyType.ML_KEM_768]},
     Command.DECAPSULATE: lambda f: {"key_id": f.keys[KeyType.ML_KEM_768], "ciphertext": f.encapsulation},
     Command.ZEROISE: lambda f: {},
@@ -87,7 +90,7 @@ EXAMPLES: dict[Command, Example] = {
     Command.AUDIT_ACK: lambda f: {"seq": 0, "head": f.ack_head},
     Command.AUDIT_SET_POLICY: lambda f: {"policy": int(AuditPolicy.BLOCK), "high_water_permille": 900},
     Command.DIGEST_SHA1: lambda f: {"message": b"m"},
-    Command.SIGN_ECDSA_SHA1: lambda f: {"key_id": f.keys[KeyType.EC_P256], "message": b"m"},
+    Command.SIGN_ECDSA_SHA1: lambda f: {"key_id": f.legacy, "message": b"m"},
 }
 
 
@@ -106,13 +109,16 @@ def make_fixture(client: Client) -> Fixture:
         def gen(key_type: KeyType, **extra: Any) -> int:
             return int(alice.call(Command.KEY_GENERATE, {"key_type": int(key_type), **extra}).data["key_id"])
 
-        fx.wrap = gen(KeyType.AES_256)
+        fx.wrap = gen(KeyType.AES_256, uses=int(KeyUse.WRAP | KeyUse.UNWRAP))
+        fx.aes = gen(KeyType.AES_256)
+        fx.legacy = gen(KeyType.EC_P256, uses=int(KeyUse.SIGN_NON_APPROVED))
+        fx.agree = gen(KeyType.EC_P256, uses=int(KeyUse.AGREE))
         for key_type in (KeyType.EC_P256, KeyType.ED25519, KeyType.ML_KEM_768, KeyType.HMAC_SHA256,
                          KeyType.HMAC_SHA512, KeyType.GENERIC_SECRET):
             fx.keys[key_type] = gen(key_type, exportable=True)
             fx.public[key_type] = alice.call(Command.KEY_ATTRIBUTES, {"key_id": fx.keys[key_type]}).data["public_key"]
         fx.wrapped = alice.call(Command.KEY_EXPORT, {"key_id": fx.keys[KeyType.ED25519], "wrap_key_id": fx.wrap}).data["wrapped"]
-        fx.ciphertext = alice.call(Command.ENCRYPT, {"key_id": fx.wrap, "plaintext": b"p"}).data
+        fx.ciphertext = alice.call(Command.ENCRYPT, {"key_id": fx.aes, "plaintext": b"p"}).data
         fx.signature = alice.call(Command.SIGN, {"key_id": fx.keys[KeyType.EC_P256], "message": b"m"}).data["signature"]
         fx.mac = alice.call(Command.MAC_GENERATE, {"key_id": fx.keys[KeyType.HMAC_SHA256], "message": b"m"}).data["mac"]
         fx.encapsulation = alice.call(Command.ENCAPSULATE, {"public_key": fx.public[KeyType.ML_KEM_768]}).data["ciphertext"]

@@ -39,15 +39,16 @@ def test_key_and_crypto_methods(dev: Client) -> None:
         secret = s.generate_key(KeyType.GENERIC_SECRET, exportable=True)
         derived = s.derive(secret.key_id, KdfAlg.HKDF_SHA256, KeyType.AES_256, info=b"ctx", label="derived")
         assert derived.key_type is KeyType.AES_256 and derived.label == "derived"
-        peer = s.generate_key(KeyType.EC_P256)
-        agreed = s.key_agree(ec.key_id, peer.public_key)
+        mine, peer = (s.generate_key(KeyType.EC_P256, uses=KeyUse.AGREE) for _ in range(2))
+        agreed = s.key_agree(mine.key_id, peer.public_key)
         assert agreed.key_type is KeyType.GENERIC_SECRET
         kem = s.generate_key(KeyType.ML_KEM_768)
         shared, ct = s.encapsulate(kem.public_key)
         assert s.decapsulate(kem.key_id, ct).key_type is KeyType.GENERIC_SECRET and shared.key_id
-        wrapped = s.export_key(secret.key_id, aes.key_id)
+        kek = s.generate_key(KeyType.AES_256, uses=KeyUse.WRAP | KeyUse.UNWRAP)
+        wrapped = s.export_key(secret.key_id, kek.key_id)
         s.generate_key(KeyType.AES_256)  # unrelated key, to show the import gives a new id
-        back = s.import_key(aes.key_id, wrapped, KeyType.GENERIC_SECRET, label="back")
+        back = s.import_key(kek.key_id, wrapped, KeyType.GENERIC_SECRET, label="back")
         assert back.key_id != secret.key_id and s.key_attributes(back.key_id).label == "back"
         ids = [k[0] for k in s.list_keys()]
         s.delete_key(back.key_id)

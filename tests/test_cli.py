@@ -108,7 +108,10 @@ def test_sign_verify_and_mac_exit_codes(device: DeviceProcess, tmp_path: Path) -
 def test_key_and_operator_groups(device: DeviceProcess, tmp_path: Path) -> None:
     port = device.port
     wrap = json.loads(cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "aes-256",
-                          password=ALICE_PW).output)["key_id"]
+                          "--use", "wrap", "--use", "unwrap", password=ALICE_PW).output)["key_id"]
+    agree = json.loads(cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "ecdsa-p256",
+                           "--use", "agree", password=ALICE_PW).output)
+    assert agree["uses"] == 0x100  # KeyUse.AGREE alone (SP 800-57: one key, one purpose)
     secret = json.loads(cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "generic-secret",
                             "--exportable", password=ALICE_PW).output)["key_id"]
     blob = tmp_path / "wrapped"

@@ -302,12 +302,16 @@ NAME_PATTERNS = (
 STANDARD_FIGURES = {
     "96-bit IV": "SP 800-38D 8.2.2: the RBG-based IV is at least 96 bits; module.algorithms.GCM_IV_SIZE",
     "2^32 encryptions": "SP 800-38D 8.3: at most 2^32 invocations with random IVs per key",
+    "mode 0700": "owner-only directory; tests/test_state_dir.py checks the device creates it so",
+    "mode 0600": "owner-only files; tests/test_state_dir.py checks every flash file",
 }
 
 
 def code_figures() -> list[str]:
     """Figures in the prose that come from the code (or from this test), each as the phrase that carries it."""
-    return [f"`{' '.join(FAST)}`"]
+    from firmware_sim.serve import STATE_DIR_EXIT
+
+    return [f"`{' '.join(FAST)}`", f"exit code {STATE_DIR_EXIT}"]
 
 
 def test_every_figure_in_the_prose_is_checked(text: str) -> None:

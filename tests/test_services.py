@@ -101,7 +101,7 @@ def test_non_approved_service_says_so(alice: OperatorSession) -> None:
     reply = alice.call(Command.DIGEST_SHA1, {"message": b"abc"})
     assert reply.data["digest"] == hashlib.sha1(b"abc").digest()
     assert reply.approved is False
-    kid = gen(alice, KeyType.EC_P256)
+    kid = gen(alice, KeyType.EC_P256, uses=int(KeyUse.SIGN_NON_APPROVED))
     assert alice.call(Command.SIGN_ECDSA_SHA1, {"key_id": kid, "message": b"x"}).approved is False
 
 
@@ -124,7 +124,7 @@ def test_derive_gives_usable_key(alice: OperatorSession, kdf: KdfAlg) -> None:
 
 
 def test_ecdh_both_sides_agree(alice: OperatorSession) -> None:
-    a, b = gen(alice, KeyType.EC_P256), gen(alice, KeyType.EC_P256)
+    a, b = (gen(alice, KeyType.EC_P256, uses=int(KeyUse.AGREE)) for _ in range(2))
     pub = {k: alice.call(Command.KEY_ATTRIBUTES, {"key_id": k}).data["public_key"] for k in (a, b)}
     s1 = alice.call(Command.KEY_AGREE, {"key_id": a, "peer_public_key": pub[b]}).data["key_id"]
     s2 = alice.call(Command.KEY_AGREE, {"key_id": b, "peer_public_key": pub[a]}).data["key_id"]
@@ -137,7 +137,7 @@ def test_ecdh_both_sides_agree(alice: OperatorSession) -> None:
 
 
 def test_ecdh_with_external_peer(alice: OperatorSession) -> None:
-    kid = gen(alice, KeyType.EC_P256)
+    kid = gen(alice, KeyType.EC_P256, uses=int(KeyUse.AGREE))
     peer = ec.generate_private_key(ec.SECP256R1())
     point = peer.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     assert alice.call(Command.KEY_AGREE, {"key_id": kid, "peer_public_key": point}).status is Status.OK
@@ -161,7 +161,7 @@ def test_mlkem_encapsulate_decapsulate(alice: OperatorSession) -> None:
 
 @pytest.mark.parametrize("key_type", [KeyType.AES_256, KeyType.HMAC_SHA384, KeyType.EC_P384, KeyType.ED25519, KeyType.ML_DSA_65, KeyType.ML_KEM_768])
 def test_export_import_round_trip(alice: OperatorSession, key_type: KeyType) -> None:
-    wrap = gen(alice, KeyType.AES_256)
+    wrap = gen(alice, KeyType.AES_256, uses=int(KeyUse.WRAP | KeyUse.UNWRAP))
     kid = gen(alice, key_type, exportable=True)
     wrapped = alice.call(Command.KEY_EXPORT, {"key_id": kid, "wrap_key_id": wrap}).data["wrapped"]
     new = alice.call(Command.KEY_IMPORT, {"wrap_key_id": wrap, "wrapped": wrapped, "key_type": int(key_type)}).data
@@ -172,14 +172,14 @@ def test_export_import_round_trip(alice: OperatorSession, key_type: KeyType) -> 
 
 
 def test_import_of_wrong_length_symmetric_key_refused(alice: OperatorSession) -> None:
-    wrap = gen(alice, KeyType.AES_256)
+    wrap = gen(alice, KeyType.AES_256, uses=int(KeyUse.WRAP | KeyUse.UNWRAP))
     hmac_key = gen(alice, KeyType.HMAC_SHA512, exportable=True)
     wrapped = alice.call(Command.KEY_EXPORT, {"key_id": hmac_key, "wrap_key_id": wrap}).data["wrapped"]
     assert status_of(alice, Command.KEY_IMPORT, {"wrap_key_id": wrap, "wrapped": wrapped, "key_type": int(KeyType.AES_256)}) is Status.INVALID_KEY_DATA
 
 
 def test_non_exportable_key_stays_inside(alice: OperatorSession) -> None:
-    wrap = gen(alice, KeyType.AES_256)
+    wrap = gen(alice, KeyType.AES_256, uses=int(KeyUse.WRAP | KeyUse.UNWRAP))
     kid = gen(alice, KeyType.AES_256)
     assert status_of(alice, Command.KEY_EXPORT, {"key_id": kid, "wrap_key_id": wrap}) is Status.KEY_NOT_EXPORTABLE
 
@@ -198,7 +198,7 @@ def test_key_attributes_enforced(alice: OperatorSession) -> None:
 def test_list_delete(alice: OperatorSession, module: Module) -> None:
     kid = gen(alice, KeyType.AES_256, label="temp")
     listed = alice.call(Command.KEY_LIST).data["keys"]
-    assert {"key_id": kid, "label": "temp", "key_type": int(KeyType.AES_256)} in listed
+    assert {"key_id": kid, "label": "temp", "key_type": int(KeyType.AES_256), "owner": "alice"} in listed
     material = module.keys.get(kid).material
     alice.call(Command.KEY_DELETE, {"key_id": kid})
     assert not any(material)

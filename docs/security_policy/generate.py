@@ -54,12 +54,12 @@ from module.core import AUDIT_KEY_FLASH_NAME, BOOT_FLASH_NAME, ModuleConfig  # n
 from module.entropy import APT_WINDOW_NON_BINARY, STARTUP_SAMPLES, HealthTestedSource  # noqa: E402
 from module.fsm import DATA_OUTPUT_STATES, ERROR_STATES, TRANSITIONS, Trigger, mermaid_diagram  # noqa: E402
 from module.integrity import INTEGRITY_KEY  # noqa: E402
-from module.keystore import ALLOWED_USES  # noqa: E402
+from module.keystore import ALLOWED_USES, DEFAULT_USES, PURPOSES  # noqa: E402
 from module.services.audit import MAX_EXPORT_PAGE  # noqa: E402
 from module.services.catalog import SPECS  # noqa: E402
 from module.services.info import PARAMS_FORMAT_VERSION  # noqa: E402
 from module.services.keys import SYMMETRIC_KEY_SIZES  # noqa: E402
-from module.services.registry import AuditCategory, Param, ServiceSpec  # noqa: E402
+from module.services.registry import AuditCategory, KeyScope, Param, ServiceSpec  # noqa: E402
 from module.version import FIRMWARE_VERSION, MODULE_NAME  # noqa: E402
 from module.wire.audit.checkpoint import MAX_NONCE_BYTES  # noqa: E402
 from module.wire.audit.common import FORMAT_VERSION  # noqa: E402
@@ -361,13 +361,15 @@ SSP_DETAILS: dict[str, SspInfo] = {
     ),
     "stored keys": SspInfo(
         "CSP",
-        "secret keys and private keys in the key store, with attributes (type, allowed uses, exportable, "
-        "origin); sizes in the key type table",
+        "secret keys and private keys in the key store, with attributes (type, uses of one purpose, "
+        "exportable, origin, owner, known outside the module, AES-GCM invocations reserved); sizes in "
+        "the key type table; each belongs to the operator who made it (section 4.1)",
         "`KEY_GENERATE` from the DRBG (EC private keys by FIPS 186-5 A.4.1, extra random bits; seeds for "
         "Ed25519, ML-DSA and ML-KEM; symmetric keys directly, SP 800-133 Rev. 2); `DERIVE` (HKDF, KBKDF); "
         "`KEY_AGREE` (ECDH shared secret); `ENCAPSULATE` and `DECAPSULATE` (ML-KEM shared secret)",
         "entry: `KEY_IMPORT` only, wrapped with AES-KWP under a stored AES-256 key; output: `KEY_EXPORT` "
-        "only, wrapped the same way, and only keys marked exportable; shared secrets are never output",
+        "only, wrapped the same way, only the caller's own keys marked exportable, and never under a key "
+        "known outside the module (section 9.2); shared secrets are never output",
         f"flash object `{keystore.FLASH_NAME}` (replaced atomically); memory while powered",
         "`KEY_DELETE` (one key), `ZEROISE` (all); memory copies at power-off",
     ),
@@ -470,6 +472,9 @@ def module_config(d: Declarations) -> str:
         ("maximum stored keys", f"{c.max_keys:,}"),
         ("maximum `RANDOM` request", f"{c.max_random_bytes:,} bytes"),
         ("DRBG reseed interval", f"{c.drbg_reseed_interval:,} requests"),
+        ("AES-GCM invocations per key (random IVs, SP 800-38D 8.3)", f"{c.gcm_invocation_limit:,} (2^32)"
+         if c.gcm_invocation_limit == 2**32 else f"{c.gcm_invocation_limit:,}"),
+        ("AES-GCM count reserved in flash ahead", f"{c.gcm_reservation_step:,} invocations"),
         ("factory operator id", f"`{c.factory_operator}`"),
         ("factory password", f"`{c.factory_password}` (documented; it can only initialise, and must be replaced)"),
     ]
@@ -590,13 +595,18 @@ def auth_strength(d: Declarations) -> str:
     return _table(("item", "value"), rows)
 
 
+def _key_scope(spec: ServiceSpec) -> str:
+    return "-" if spec.key_scope is KeyScope.NONE else spec.key_scope.value
+
+
 def services_table(d: Declarations) -> str:
     rows = [
         (f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s), _yes(s.approved), _ssps(s),
-         _humanise(s.audit_category.name))
+         _key_scope(s), _humanise(s.audit_category.name))
         for s in sorted(d.specs, key=lambda s: int(s.command))
     ]
-    return _table(("code", "service", "name", "roles", "approved", "SSPs (access)", "audit category"), rows)
+    return _table(("code", "service", "name", "roles", "approved", "SSPs (access)", "stored keys reached",
+                   "audit category"), rows)
 
 
 STATE_ABBREV = {State.POWER_OFF: "off", State.SELF_TEST: "self-test", State.UNINITIALISED: "uninit.",
@@ -667,9 +677,15 @@ def _uses(uses: KeyUse) -> str:
 
 
 def key_types(d: Declarations) -> str:
-    rows = [(int(kt), f"`{kt.name}`", _key_size(kt), _uses(ALLOWED_USES[kt]), KEY_TYPE_ALGORITHM[kt])
-            for kt in KeyType]
-    return _table(("code", "key type", "size", "allowed uses", "algorithm"), rows)
+    rows = [(int(kt), f"`{kt.name}`", _key_size(kt), _uses(ALLOWED_USES[kt]), _uses(DEFAULT_USES[kt]),
+             KEY_TYPE_ALGORITHM[kt]) for kt in KeyType]
+    return _table(("code", "key type", "size", "allowed uses", "default uses", "algorithm"), rows)
+
+
+def key_purposes(d: Declarations) -> str:
+    rows = [(name, _uses(flags), ", ".join(f"`{kt.name}`" for kt in KeyType if ALLOWED_USES[kt] & flags))
+            for name, flags in PURPOSES.items()]
+    return _table(("purpose", "uses (one key carries uses of one purpose only)", "key types"), rows)
 
 
 def flash_objects(d: Declarations) -> str:
@@ -798,6 +814,7 @@ SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "ssps": ssp_table,
     "psps": psp_table,
     "key-types": key_types,
+    "key-purposes": key_purposes,
     "self-tests": self_test_overview,
     "casts": cast_table,
     "error-states": error_states,
@@ -880,7 +897,7 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             {"code": int(s.command), "command": s.command.name, "name": s.name, "summary": s.summary,
              "roles": [r.name for r in Role if r in s.roles], "states": [st.name for st in State if st in s.states],
              "approved": s.approved, "audit_category": s.audit_category.name,
-             "allowed_when_audit_full": s.allowed_when_audit_full,
+             "allowed_when_audit_full": s.allowed_when_audit_full, "key_scope": s.key_scope.name,
              "ssps": [{"ssp": u.ssp, "access": u.access.letters()} for u in s.ssps],
              "params": [{"name": x.name, "type": x.type.value, "required": x.required, "secret": x.secret,
                          **({"enum": x.enum.__name__} if x.enum is not None else {})} for x in s.params]}
@@ -892,6 +909,7 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
         "key_types": [
             {"code": int(kt), "name": kt.name,
              "allowed_uses": [str(u.name) for u in KeyUse if u and u in ALLOWED_USES[kt]],
+             "default_uses": [str(u.name) for u in KeyUse if u and u in DEFAULT_USES[kt]],
              **({"private_bytes": PRIVATE_KEY_SIZES[kt], "public_bytes": PUBLIC_KEY_SIZES[kt]}
                 if kt in ASYMMETRIC_KEY_TYPES else {"key_bytes": SYMMETRIC_KEY_SIZES[kt]})}
             for kt in KeyType

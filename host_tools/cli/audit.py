@@ -18,7 +18,7 @@ from rich.table import Table
 
 from host_tools.archive import Archive, QueryFilter
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
-from host_tools.audit_formats import FORMATS, code_name, export_file_records, record_dict, write_records
+from host_tools.audit_formats import FORMATS, cell, code_name, export_file_records, record_dict, write_records
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.cli.context import EXIT_VERIFY, CommandSession, Ctx, Emit, fail, pass_ctx, with_session
 from host_tools.cli.names import ROLES
@@ -202,8 +202,8 @@ def _records_out(c: Ctx, records: list[Any]) -> None:
     table = Table("seq", "time (UTC)", "kind", "name", "operator", "status", "detail")
     for r, _ in records:
         d = record_dict(r)
-        table.add_row(str(r.seq), d["time"][11:23], r.kind.name, code_name(r), r.operator or "-", str(d["status"]),
-                      r.detail[:40])
+        table.add_row(str(r.seq), d["time"][11:23], r.kind.name, code_name(r), cell(r.operator) or "-",
+                      str(d["status"]), cell(r.detail[:40]))
     c.console.print(table)
 
 

@@ -8,8 +8,10 @@ import click
 from rich.table import Table
 
 from host_tools.api import KeyInfo
+from host_tools.audit_formats import cell
 from host_tools.cli.context import Binary, CommandSession, Ctx, Emit, read_input, with_session
 from host_tools.cli.names import KEY_TYPE_NAMES, KEY_TYPES
+from module.wire.defs import KeyUse
 
 __all__ = ["COMMANDS", "key", "key_data"]
 
@@ -22,7 +24,7 @@ def key_data(k: KeyInfo) -> dict[str, Any]:
 def _key_table(c: Ctx, keys: list[KeyInfo]) -> None:
     table = Table("id", "type", "label", "exportable", "origin")
     for k in keys:
-        table.add_row(str(k.key_id), KEY_TYPE_NAMES.get(k.key_type, k.key_type.name), k.label,
+        table.add_row(str(k.key_id), KEY_TYPE_NAMES.get(k.key_type, k.key_type.name), cell(k.label),
                       "yes" if k.exportable else "no", k.origin)
     c.console.print(table)
 
@@ -32,13 +34,27 @@ def key() -> None:
     """Keys (Crypto Officer or User)."""
 
 
+# `--use` names: one KeyUse flag each, lower case with dashes.
+USES = {flag.name.lower().replace("_", "-"): flag for flag in KeyUse if flag is not KeyUse.NONE and flag.name}
+
+
+def _uses(names: tuple[str, ...]) -> KeyUse | None:
+    uses = KeyUse.NONE
+    for name in names:
+        uses |= USES[name]
+    return uses or None
+
+
 @key.command("generate")
 @click.option("--type", "key_type", type=click.Choice(sorted(KEY_TYPES)), required=True)
+@click.option("--use", "uses", type=click.Choice(list(USES)), multiple=True,
+              help="A use of the key's one purpose (repeatable); default: the type's main purpose.")
 @click.option("--label", default="")
 @click.option("--exportable", is_flag=True)
 @with_session
-def key_generate(c: Ctx, s: CommandSession, key_type: str, label: str, exportable: bool) -> Emit:
-    info = s.generate_key(KEY_TYPES[key_type], label=label, exportable=exportable)
+def key_generate(c: Ctx, s: CommandSession, key_type: str, uses: tuple[str, ...], label: str,
+                 exportable: bool) -> Emit:
+    info = s.generate_key(KEY_TYPES[key_type], label=label, exportable=exportable, uses=_uses(uses))
     return Emit(key_data(info), lambda: click.echo(f"key {info.key_id} ({key_type}) generated"))
 
 

@@ -7,6 +7,7 @@ import os
 import click
 from rich.table import Table
 
+from host_tools.audit_formats import cell
 from host_tools.cli.context import CommandSession, Ctx, Emit, with_session
 from host_tools.cli.names import ROLES
 
@@ -46,7 +47,7 @@ def operator_list(c: Ctx, s: CommandSession) -> Emit:
     def human() -> None:
         table = Table("operator", "role", "locked", "failures")
         for o in ops:
-            table.add_row(o.operator, o.role.name, "yes" if o.locked else "no", str(o.failures))
+            table.add_row(cell(o.operator), o.role.name, "yes" if o.locked else "no", str(o.failures))
         c.console.print(table)
 
     return Emit({"operators": [o.__dict__ for o in ops]}, human)

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from module.cast import CAST_NAMES
 from module.services import audit, auth, crypto, info, keys, lifecycle, nonapproved, operators
 from module.services.registry import AuditCategory as A
-from module.services.registry import Param, ParamType, ServiceSpec, SspUse
+from module.services.registry import KeyScope, Param, ParamType, ServiceSpec, SspUse
 from module.wire.defs import Command as C
 from module.wire.audit.checkpoint import MAX_NONCE_BYTES
 from module.wire.defs import AuditPolicy, DigestAlg, KdfAlg, KeyType, Role, SspAccess, State
@@ -44,7 +44,8 @@ OPERATOR = Param("operator", P.STR, min_len=1, max_len=32, doc="operator id")
 PASSWORD = Param("password", P.STR, secret=True, max_len=128, doc="new password (never audited)")
 KEY_ID = Param("key_id", P.UINT, doc="stored key id")
 LABEL = Param("label", P.STR, required=False, max_len=64, doc="free text")
-USES = Param("uses", P.UINT, required=False, max_value=0x3FF, doc="KeyUse flags (default: all the type allows)")
+USES = Param("uses", P.UINT, required=False, max_value=0x7FF,
+             doc="KeyUse flags of one purpose (default: the type's main approved purpose)")
 EXPORTABLE = Param("exportable", P.BOOL, required=False, doc="may leave the module wrapped")
 KEY_TYPE = Param("key_type", P.UINT, enum=KeyType)
 MESSAGE = Param("message", P.BYTES, doc="data to process")
@@ -55,6 +56,7 @@ G, R, W, E, Z = SspAccess.G, SspAccess.R, SspAccess.W, SspAccess.E, SspAccess.Z
 DRBG = SspUse("DRBG state", E)
 OP_KEYS_E = SspUse("operator static keys", E)
 SESSION_KEYS_G = SspUse("session keys", G)
+OWN, MANAGE = KeyScope.OWN, KeyScope.MANAGE
 SEQ = Param("seq", P.UINT, max_value=2**64 - 1, doc="audit sequence number")
 
 _SPECS: tuple[ServiceSpec, ...] = (
@@ -98,43 +100,43 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 CO, OPERATIONAL_ONLY, True, A.OPERATOR_MANAGEMENT, operators.unlock, params=(OPERATOR,)),
     ServiceSpec(C.KEY_GENERATE, "Generate key", "New key or key pair from the DRBG (pairs pass a PCT).",
                 CO_USER, OPERATIONAL_ONLY, True, A.KEY_MANAGEMENT, keys.generate,
-                params=(KEY_TYPE, USES, *NEW_KEY), ssps=(SspUse("stored keys", G | W), DRBG)),
+                params=(KEY_TYPE, USES, *NEW_KEY), ssps=(SspUse("stored keys", G | W), DRBG), key_scope=OWN),
     ServiceSpec(C.KEY_IMPORT, "Import key", "Unwrap (AES-KWP) a key into the store (pairs pass a PCT).",
                 CO_USER, OPERATIONAL_ONLY, True, A.KEY_MANAGEMENT, keys.import_wrapped,
                 params=(Param("wrap_key_id", P.UINT), Param("wrapped", P.BYTES, min_len=16, max_len=4096),
                         KEY_TYPE, USES, *NEW_KEY),
-                ssps=(SspUse("stored keys", W | E),)),
+                ssps=(SspUse("stored keys", W | E),), key_scope=OWN),
     ServiceSpec(C.KEY_EXPORT, "Export key", "Wrap (AES-KWP) an exportable key under a wrapping key.",
                 CO_USER, OPERATIONAL_ONLY, True, A.KEY_MANAGEMENT, keys.export_wrapped,
-                params=(KEY_ID, Param("wrap_key_id", P.UINT)), ssps=(SspUse("stored keys", R | E),)),
+                params=(KEY_ID, Param("wrap_key_id", P.UINT)), ssps=(SspUse("stored keys", R | E),), key_scope=OWN),
     ServiceSpec(C.KEY_DELETE, "Delete key", "Remove a key and overwrite its material.", CO_USER, OPERATIONAL_ONLY, True,
-                A.KEY_MANAGEMENT, keys.delete, params=(KEY_ID,), ssps=(SspUse("stored keys", Z),)),
+                A.KEY_MANAGEMENT, keys.delete, params=(KEY_ID,), ssps=(SspUse("stored keys", Z),), key_scope=MANAGE),
     ServiceSpec(C.KEY_LIST, "List keys", "Ids, labels, types.", CO_USER, OPERATIONAL_ONLY, True,
-                A.KEY_MANAGEMENT, keys.list_keys),
+                A.KEY_MANAGEMENT, keys.list_keys, key_scope=MANAGE),
     ServiceSpec(C.KEY_ATTRIBUTES, "Key attributes", "Attributes and, for key pairs, the public key.",
-                CO_USER, OPERATIONAL_ONLY, True, A.KEY_MANAGEMENT, keys.attributes, params=(KEY_ID,)),
+                CO_USER, OPERATIONAL_ONLY, True, A.KEY_MANAGEMENT, keys.attributes, params=(KEY_ID,), key_scope=MANAGE),
     ServiceSpec(C.ENCRYPT, "Encrypt", "AES-256-GCM with a module-chosen IV.", USER, OPERATIONAL_ONLY, True,
                 A.CRYPTOGRAPHIC, crypto.encrypt,
                 params=(KEY_ID, Param("plaintext", P.BYTES), Param("aad", P.BYTES, required=False)),
-                ssps=(SspUse("stored keys", E), DRBG)),
+                ssps=(SspUse("stored keys", E), DRBG), key_scope=OWN),
     ServiceSpec(C.DECRYPT, "Decrypt", "AES-256-GCM; a bad tag outputs nothing.", USER, OPERATIONAL_ONLY, True,
                 A.CRYPTOGRAPHIC, crypto.decrypt,
                 params=(KEY_ID, Param("iv", P.BYTES, min_len=12, max_len=12),
                         Param("ciphertext", P.BYTES, min_len=16), Param("aad", P.BYTES, required=False)),
-                ssps=(SspUse("stored keys", E),)),
+                ssps=(SspUse("stored keys", E),), key_scope=OWN),
     ServiceSpec(C.SIGN, "Sign", "ECDSA P-256/P-384, Ed25519, ML-DSA-65.", USER, OPERATIONAL_ONLY, True,
-                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),)),
+                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),), key_scope=OWN),
     ServiceSpec(C.VERIFY, "Verify", "With a stored key or a given public key.", USER, OPERATIONAL_ONLY, True,
                 A.CRYPTOGRAPHIC, crypto.verify,
                 params=(Param("key_id", P.UINT, required=False), Param("key_type", P.UINT, required=False, enum=KeyType),
                         Param("public_key", P.BYTES, required=False, max_len=4096), MESSAGE,
                         Param("signature", P.BYTES, max_len=8192)),
-                ssps=(SspUse("stored keys", E),)),
+                ssps=(SspUse("stored keys", E),), key_scope=OWN),
     ServiceSpec(C.MAC_GENERATE, "MAC generate", "HMAC-SHA-256/384/512.", USER, OPERATIONAL_ONLY, True,
-                A.CRYPTOGRAPHIC, crypto.mac_generate, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),)),
+                A.CRYPTOGRAPHIC, crypto.mac_generate, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),), key_scope=OWN),
     ServiceSpec(C.MAC_VERIFY, "MAC verify", "HMAC-SHA-256/384/512, constant-time compare.", USER, OPERATIONAL_ONLY, True,
                 A.CRYPTOGRAPHIC, crypto.mac_verify, params=(KEY_ID, MESSAGE, Param("mac", P.BYTES, max_len=64)),
-                ssps=(SspUse("stored keys", E),)),
+                ssps=(SspUse("stored keys", E),), key_scope=OWN),
     ServiceSpec(C.DIGEST, "Digest", "SHA-2 and SHA-3.", CO_USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC,
                 crypto.digest, params=(Param("algorithm", P.UINT, enum=DigestAlg), MESSAGE)),
     ServiceSpec(C.RANDOM, "Random bytes", "SP 800-90A HMAC_DRBG output.", CO_USER, OPERATIONAL_ONLY, True,
@@ -144,19 +146,19 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 params=(Param("base_key_id", P.UINT), Param("kdf", P.UINT, enum=KdfAlg), KEY_TYPE, USES,
                         Param("salt", P.BYTES, required=False, max_len=1024),
                         Param("info", P.BYTES, required=False, max_len=1024), *NEW_KEY),
-                ssps=(SspUse("stored keys", G | E | W),)),
+                ssps=(SspUse("stored keys", G | E | W),), key_scope=OWN),
     ServiceSpec(C.KEY_AGREE, "Key agreement", "ECDH P-256; the shared secret is stored, never output.",
                 USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.key_agree,
                 params=(KEY_ID, Param("peer_public_key", P.BYTES, max_len=133), *NEW_KEY),
-                ssps=(SspUse("stored keys", G | E | W),)),
+                ssps=(SspUse("stored keys", G | E | W),), key_scope=OWN),
     ServiceSpec(C.ENCAPSULATE, "Encapsulate", "ML-KEM-768 to a given public key; secret stored.",
                 USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.encapsulate,
                 params=(Param("public_key", P.BYTES, max_len=1184), *NEW_KEY),
-                ssps=(SspUse("stored keys", G | W),)),
+                ssps=(SspUse("stored keys", G | W),), key_scope=OWN),
     ServiceSpec(C.DECAPSULATE, "Decapsulate", "ML-KEM-768 with a stored key; secret stored.",
                 USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.decapsulate,
                 params=(KEY_ID, Param("ciphertext", P.BYTES, max_len=1088), *NEW_KEY),
-                ssps=(SspUse("stored keys", G | E | W),)),
+                ssps=(SspUse("stored keys", G | E | W),), key_scope=OWN),
     ServiceSpec(C.ZEROISE, "Zeroise", "Overwrite every SSP in memory and flash.", CO, ZEROISE_STATES, True,
                 A.LIFE_CYCLE, lifecycle.zeroise,
                 ssps=(SspUse("stored keys", Z), SspUse("operator static keys", Z), SspUse("session keys", Z),
@@ -187,7 +189,7 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 CO_USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, nonapproved.digest_sha1, params=(MESSAGE,)),
     ServiceSpec(C.SIGN_ECDSA_SHA1, "ECDSA with SHA-1 (non-approved)", "Legacy signature; not approved.",
                 USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, nonapproved.sign_ecdsa_sha1, params=(KEY_ID, MESSAGE),
-                ssps=(SspUse("stored keys", E),)),
+                ssps=(SspUse("stored keys", E),), key_scope=OWN),
 )
 
 SPECS: tuple[ServiceSpec, ...] = _SPECS

@@ -82,13 +82,17 @@ class KeyPorts(_Configured, _Random, Protocol):
 
 
 class OperatorPorts(_Configured, _Random, Protocol):
-    """Operator management: the operator store and the sessions an operator change closes."""
+    """Operator management: the operator store, the sessions an operator change closes and the key
+    store, whose keys a deleted operator leaves to no one."""
 
     @property
     def operators(self) -> OperatorStore: ...
 
     @property
     def sessions(self) -> SessionTable: ...
+
+    @property
+    def keys(self) -> KeyStore: ...
 
 
 class AuthPorts(OperatorPorts, _Events, Protocol):

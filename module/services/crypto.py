@@ -7,7 +7,7 @@ from typing import Any
 
 from module import algorithms
 from module.errors import ServiceError
-from module.services.keys import SYMMETRIC_KEY_SIZES, require_type, store_key
+from module.services.keys import SYMMETRIC_KEY_SIZES, own_key, require_type, store_key
 from module.services.context import CallContext, KeyPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import KdfAlg, KeyType, KeyUse, Status
@@ -19,17 +19,19 @@ DERIVABLE_KEY_TYPES = (KeyType.AES_256, KeyType.HMAC_SHA256, KeyType.HMAC_SHA384
 
 
 def encrypt(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    """AES-256-GCM with a fresh 96-bit IV from the DRBG (never chosen by the caller)."""
-    key = module.keys.get(params["key_id"])
+    """AES-256-GCM with a fresh 96-bit IV from the DRBG (never chosen by the caller), at most
+    ``gcm_invocation_limit`` (2^32) times per key, counted across power cycles."""
+    key = own_key(module, ctx, params["key_id"])
     require_type(key, KeyType.AES_256)
     key.require(KeyUse.ENCRYPT)
+    module.keys.count_gcm(key, limit=module.config.gcm_invocation_limit, step=module.config.gcm_reservation_step)
     iv = module.random_bytes(GCM_IV_SIZE)
     ciphertext = algorithms.aes_gcm_encrypt(bytes(key.material), iv, params["plaintext"], params.get("aad", b""))
     return ServiceResult({"iv": iv, "ciphertext": ciphertext}, (key.key_id,))
 
 
 def decrypt(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key = module.keys.get(params["key_id"])
+    key = own_key(module, ctx, params["key_id"])
     require_type(key, KeyType.AES_256)
     key.require(KeyUse.DECRYPT)
     try:
@@ -40,7 +42,7 @@ def decrypt(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Se
 
 
 def sign(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key = module.keys.get(params["key_id"])
+    key = own_key(module, ctx, params["key_id"])
     require_type(key, *SIGNATURE_KEY_TYPES)
     key.require(KeyUse.SIGN)
     signature = algorithms.sign(key.key_type, bytes(key.material), params["message"])
@@ -52,7 +54,7 @@ def verify(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Ser
     if "key_id" in params:
         if "public_key" in params:
             raise ServiceError(Status.INVALID_PARAMETER, "give key_id or public_key, not both")
-        key = module.keys.get(params["key_id"])
+        key = own_key(module, ctx, params["key_id"])
         require_type(key, *SIGNATURE_KEY_TYPES)
         key.require(KeyUse.VERIFY)
         key_type, public = key.key_type, key.public
@@ -68,14 +70,14 @@ def verify(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Ser
 
 
 def mac_generate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key = module.keys.get(params["key_id"])
+    key = own_key(module, ctx, params["key_id"])
     require_type(key, *HMAC_KEY_TYPES)
     key.require(KeyUse.MAC)
     return ServiceResult({"mac": algorithms.hmac_sign(key.key_type, bytes(key.material), params["message"])}, (key.key_id,))
 
 
 def mac_verify(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key = module.keys.get(params["key_id"])
+    key = own_key(module, ctx, params["key_id"])
     require_type(key, *HMAC_KEY_TYPES)
     key.require(KeyUse.MAC)
     valid = algorithms.hmac_verify(key.key_type, bytes(key.material), params["message"], params["mac"])
@@ -95,7 +97,7 @@ def random(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Ser
 
 def derive(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """HKDF or SP 800-108 KBKDF from a stored secret into a new stored key (never output)."""
-    base = module.keys.get(params["base_key_id"])
+    base = own_key(module, ctx, params["base_key_id"])
     base.require(KeyUse.DERIVE)
     key_type: KeyType = params["key_type"]
     if key_type not in DERIVABLE_KEY_TYPES:
@@ -107,20 +109,21 @@ def derive(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Ser
         material = algorithms.hkdf_sha256(bytes(base.material), salt, info, length)
     else:
         material = algorithms.kbkdf_ctr_hmac_sha256(bytes(base.material), salt, info, length)
-    key = store_key(module, params, key_type, material, "derived")
+    key = store_key(module, ctx, params, key_type, material, "derived", inputs=(base,))
     return ServiceResult(key.attributes(), (key.key_id, base.key_id))
 
 
 def key_agree(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
     """ECDH P-256 (SP 800-56A): the shared secret is stored as a derivation key, never output."""
-    key = module.keys.get(params["key_id"])
+    key = own_key(module, ctx, params["key_id"])
     require_type(key, KeyType.EC_P256)
     key.require(KeyUse.AGREE)
     try:
         shared = algorithms.ecdh_p256(bytes(key.material), params["peer_public_key"])
     except algorithms.InvalidKeyData as exc:
         raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
-    secret = store_key(module, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed",
+                       inputs=(key,), known_outside=True)  # the host chose the peer: it can know the secret
     return ServiceResult(secret.attributes(), (secret.key_id, key.key_id))
 
 
@@ -130,21 +133,24 @@ def encapsulate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -
         shared, ciphertext = algorithms.mlkem768_encapsulate(params["public_key"])
     except algorithms.InvalidKeyData as exc:
         raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
-    secret = store_key(module, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    # encapsulated to a public key the host gave: whoever holds its private key knows the secret
+    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed", known_outside=True)
     data = secret.attributes()
     data["ciphertext"] = ciphertext
     return ServiceResult(data, (secret.key_id,))
 
 
 def decapsulate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    key = module.keys.get(params["key_id"])
+    key = own_key(module, ctx, params["key_id"])
     require_type(key, KeyType.ML_KEM_768)
     key.require(KeyUse.DECAPSULATE)
     try:
         shared = algorithms.mlkem768_decapsulate(bytes(key.material), params["ciphertext"])
     except algorithms.InvalidKeyData as exc:
         raise ServiceError(Status.INVALID_KEY_DATA, str(exc)) from None
-    secret = store_key(module, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed")
+    # the ciphertext came from the host, which made the secret when it encapsulated
+    secret = store_key(module, ctx, _secret_params(params), KeyType.GENERIC_SECRET, shared, "agreed",
+                       inputs=(key,), known_outside=True)
     return ServiceResult(secret.attributes(), (secret.key_id, key.key_id))
 
 

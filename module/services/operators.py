@@ -30,6 +30,7 @@ def delete(module: OperatorPorts, ctx: CallContext, params: Mapping[str, Any]) -
         raise ServiceError(Status.OPERATOR_NOT_FOUND, f"no operator {name!r}")
     if op.role is Role.CRYPTO_OFFICER and module.operators.count(Role.CRYPTO_OFFICER) == 1:
         raise ServiceError(Status.LAST_CRYPTO_OFFICER, "the module must keep one Crypto Officer")
+    module.keys.disown(name)  # first: a later operator with this id must never inherit the keys
     module.operators.remove(name)
     module.sessions.close_operator(name)
     return ServiceResult({"operator": name})

@@ -9,6 +9,7 @@ read the same declarations from :mod:`module.services.catalog`.
 from __future__ import annotations
 
 import builtins
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, unique
@@ -23,6 +24,7 @@ __all__ = [
     "Param",
     "SspUse",
     "AuditCategory",
+    "KeyScope",
     "ServiceResult",
     "ServiceSpec",
     "Handler",
@@ -77,6 +79,10 @@ class Param:
             raise _bad(self.name, f"must be {self.type.value}")
         if isinstance(value, (bytes, bytearray, str)) and not self.min_len <= len(value) <= self.max_len:
             raise _bad(self.name, f"length must be {self.min_len}..{self.max_len}")
+        if isinstance(value, str) and not self.secret:
+            bad = next((c for c in value if _is_control(c)), None)
+            if bad is not None:  # ids and labels end up in records, logs and tables: one line each
+                raise _bad(self.name, f"contains a control character (U+{ord(bad):04X})")
         if isinstance(value, int) and not isinstance(value, bool):
             if not 0 <= value <= self.max_value:
                 raise _bad(self.name, f"must be 0..{self.max_value}")
@@ -88,8 +94,21 @@ class Param:
         return bytes(value) if isinstance(value, bytearray) else value
 
 
+def _is_control(char: str) -> bool:
+    """C0 (below 0x20), DEL, C1 and the Unicode line and paragraph separators."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+
+
 def _bad(name: str, why: str) -> ServiceError:
     return ServiceError(Status.INVALID_PARAMETER, f"parameter {name!r} {why}")
+
+
+class KeyScope(Enum):
+    """Which stored keys a service reaches for its caller (module/keystore.py has the rule)."""
+
+    NONE = "none"  # names no stored key
+    OWN = "own"  # only keys the caller owns; new keys become the caller's
+    MANAGE = "own; any for a Crypto Officer"  # see and delete (never use) any key as Crypto Officer
 
 
 @dataclass(frozen=True)
@@ -126,6 +145,7 @@ class ServiceSpec:
     # when its own record cannot be written (the refusal counter then counts the record).
     drains_audit: bool = False
     audit_records: int = 2  # most records one call writes (its own and its events): room checked first
+    key_scope: KeyScope = KeyScope.NONE  # enforced by the handler (services/keys.py own_key, managed_key)
 
     @property
     def public(self) -> bool:

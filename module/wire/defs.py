@@ -97,6 +97,7 @@ class Status(IntEnum):
     KEY_NOT_EXPORTABLE = 0x32  # the key was not made exportable
     KEY_TYPE_MISMATCH = 0x33  # the key's type does not fit the service or algorithm
     KEYSTORE_FULL = 0x34  # the key store holds its maximum number of keys
+    KEY_USAGE_EXHAUSTED = 0x35  # the key reached its invocation limit (AES-GCM, random IVs: 2^32); make a new key
     DECRYPT_FAILED = 0x40  # authentication tag or key-wrap integrity check failed
     INVALID_KEY_DATA = 0x41  # imported or given key material is malformed
     SELF_TEST_FAILED = 0x50  # a self-test failed; the module entered an error state
@@ -206,6 +207,9 @@ class KeyUse(IntFlag):
     UNWRAP = 0x080
     AGREE = 0x100
     DECAPSULATE = 0x200
+    # Non-approved signatures (ECDSA with SHA-1) only: a key marked so is used by no approved
+    # service, and a key made for approved use is used by no non-approved service.
+    SIGN_NON_APPROVED = 0x400
 
 
 @unique
