@@ -10,7 +10,7 @@ import click
 from host_tools.archive import ArchiveRefused
 from host_tools.cli import audit, crypto, device, key, lab, lifecycle, operator
 from host_tools.cli.context import EXIT_AUTH, EXIT_DEVICE, EXIT_NO_DEVICE, EXIT_VERIFY, Ctx, Failure
-from host_tools.errors import AuthenticationError, CmsimError, DeviceError, TransportError
+from host_tools.errors import AuthenticationError, CmsimError, DeviceError, ModuleErrorStateError, TransportError
 from module.wire.defs import Status
 
 __all__ = ["main", "HINTS"]
@@ -28,6 +28,24 @@ HINTS = {
 }
 
 
+SEAL_HINT = "the integrity seal is missing or stale: run `make seal` (cmsim-seal), then power-cycle the device"
+
+
+def _error_state_hint(ctx: click.Context) -> str:
+    """Why the module is in an error state, from its status (the one service it still answers): a
+    missing or stale seal is fixed by sealing, which no power cycle does."""
+    c = ctx.obj
+    try:
+        last_error = str(c.device().status().get("last_error") or "") if isinstance(c, Ctx) else ""
+    except (CmsimError, OSError):  # the line is gone as well: the generic hint is all there is
+        last_error = ""
+    if last_error.startswith("integrity:") and "seal" in last_error:
+        return SEAL_HINT
+    generic = HINTS[Status.MODULE_ERROR]
+    return f"its last error: {last_error}; {generic.removeprefix('the module is in an error state; ')}" if last_error \
+        else generic
+
+
 def _exit(code: int, message: str) -> NoReturn:
     click.echo(f"cmsim: {message}", err=True)
     sys.exit(code)
@@ -43,6 +61,8 @@ class Main(click.Group):
             _exit(exc.code, exc.message)
         except AuthenticationError as exc:
             _exit(EXIT_AUTH, f"{exc.status.name} (0x{exc.status:02x}): {exc.message} — {HINTS.get(exc.status, '')}")
+        except ModuleErrorStateError as exc:
+            _exit(EXIT_DEVICE, f"{exc.status.name} (0x{exc.status:02x}): {exc.message} — {_error_state_hint(ctx)}")
         except DeviceError as exc:
             hint = HINTS.get(exc.status)
             _exit(EXIT_DEVICE, f"{exc.status.name} (0x{exc.status:02x}): {exc.message}" + (f" — {hint}" if hint else ""))
