@@ -7,11 +7,12 @@ import functools
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, BinaryIO, NoReturn, Protocol
 
 import click
 from rich.console import Console
@@ -26,9 +27,11 @@ __all__ = [
     "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
     "Ctx", "pass_ctx", "with_session", "CommandSession", "Output", "Emit", "Binary", "Failure", "fail",
     "state_home", "device_file", "remembered_port", "jsonable", "read_input", "write_output",
+    "EXIT_USAGE", "EXIT_FILE", "EXIT_INTERRUPTED", "HEX", "INPUT_FILE", "OUTPUT_FILE", "atomic_output",
 ]
 
-EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE = 3, 4, 5, 6
+EXIT_USAGE, EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE, EXIT_FILE = 2, 3, 4, 5, 6, 7
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
 
 
@@ -120,7 +123,7 @@ class Ctx:
         if self._device is None:
             port = self.port or remembered_port()
             if not port:
-                raise click.UsageError("no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
+                fail(EXIT_NO_DEVICE, "no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
             self._device = Device.open(port, timeout=self.timeout)
         return self._device
 
@@ -222,6 +225,80 @@ def with_session(func: Callable[..., Output | None]) -> Callable[..., None]:
     return command
 
 
+class _Hex(click.ParamType):
+    """Bytes given as hex on the command line; anything else is a usage error, not a traceback."""
+
+    name = "hex"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+        if isinstance(value, bytes):
+            return value
+        try:
+            return bytes.fromhex(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not hex (pairs of 0-9 a-f)", param, ctx)
+
+
+class _InputFile(click.ParamType):
+    """A file to read (or - for stdin), checked when the command line is parsed: exit 7 otherwise."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        path = str(value)
+        if path == "-":
+            return path
+        p = Path(path)
+        if not p.exists():
+            fail(EXIT_FILE, f"{path}: no such file")
+        if p.is_dir():
+            fail(EXIT_FILE, f"{path}: is a directory, not a file")
+        if not os.access(p, os.R_OK):
+            fail(EXIT_FILE, f"{path}: not readable (permission denied)")
+        return path
+
+
+class _OutputFile(click.ParamType):
+    """A file to write (or - for stdout), checked when the command line is parsed, so a command that
+    cannot write its output fails before it asks the device for anything (exit 7)."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        path = str(value)
+        if path == "-":
+            return path
+        p = Path(path)
+        if p.is_dir():
+            fail(EXIT_FILE, f"{path}: is a directory, not a file")
+        parent = p.parent
+        if not parent.is_dir():
+            fail(EXIT_FILE, f"{path}: no such directory {parent}")
+        if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+            fail(EXIT_FILE, f"{path}: not writable (permission denied)")
+        return path
+
+
+HEX, INPUT_FILE, OUTPUT_FILE = _Hex(), _InputFile(), _OutputFile()
+
+
+@contextmanager
+def atomic_output(path: str) -> Iterator[BinaryIO]:
+    """A file written under a temporary name beside ``path`` and renamed onto it only when the block
+    ends normally: an error or a Ctrl-C leaves no half-written output (and an older file intact)."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def read_input(path: str) -> bytes:
     """Binary input from a file, or stdin for -."""
     return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
@@ -230,7 +307,8 @@ def read_input(path: str) -> bytes:
 def write_output(c: Ctx, path: str, data: bytes, key: str) -> None:
     """Binary output to a file or stdout; with --json, hex inside the JSON document instead of stdout."""
     if path != "-":
-        Path(path).write_bytes(data)
+        with atomic_output(path) as f:
+            f.write(data)
         c.emit({key: len(data), "out": path}, lambda: click.echo(f"{len(data)} bytes -> {path}", err=True))
     elif c.as_json:
         c.emit({key: data})

@@ -12,6 +12,9 @@ import click
 from host_tools.api import Ciphertext
 from host_tools.cli.context import (
     EXIT_VERIFY,
+    HEX,
+    INPUT_FILE,
+    OUTPUT_FILE,
     Binary,
     CommandSession,
     Ctx,
@@ -27,8 +30,8 @@ __all__ = ["COMMANDS"]
 
 
 def _io_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--out", "outfile", default="-", help="Output file; - for stdout (binary).")(f)
-    return click.option("--in", "infile", default="-", help="Input file; - for stdin (binary).")(f)
+    f = click.option("--out", "outfile", type=OUTPUT_FILE, default="-", help="Output file; - for stdout (binary).")(f)
+    return click.option("--in", "infile", type=INPUT_FILE, default="-", help="Input file; - for stdin (binary).")(f)
 
 
 def _verdict(valid: bool) -> Emit:
@@ -74,10 +77,10 @@ def sign(c: Ctx, s: CommandSession, key_id: int, infile: str, outfile: str) -> B
 
 @click.command()
 @click.option("--key", "key_id", type=int, help="A stored key.")
-@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False), help="Or a public key file (raw bytes)...")
+@click.option("--pubkey", type=INPUT_FILE, help="Or a public key file (raw bytes)...")
 @click.option("--type", "key_type", type=click.Choice(sorted(KEY_TYPES)), help="...of this type.")
-@click.option("--signature", "sigfile", type=click.Path(exists=True, dir_okay=False), required=True)
-@click.option("--in", "infile", default="-")
+@click.option("--signature", "sigfile", type=INPUT_FILE, required=True)
+@click.option("--in", "infile", type=INPUT_FILE, default="-")
 @with_session
 def verify(c: Ctx, s: CommandSession, key_id: int | None, pubkey: str | None, key_type: str | None, sigfile: str,
            infile: str) -> Emit:
@@ -93,7 +96,7 @@ def verify(c: Ctx, s: CommandSession, key_id: int | None, pubkey: str | None, ke
 
 @click.command()
 @click.option("--key", "key_id", type=int, required=True)
-@click.option("--verify", "macfile", type=click.Path(exists=True, dir_okay=False), help="Check this MAC instead.")
+@click.option("--verify", "macfile", type=INPUT_FILE, help="Check this MAC instead.")
 @_io_options
 @with_session
 def mac(c: Ctx, s: CommandSession, key_id: int, macfile: str | None, infile: str, outfile: str) -> Emit | None:
@@ -116,7 +119,7 @@ def digest(c: Ctx, s: CommandSession, alg: str, infile: str, outfile: str) -> No
 
 @click.command()
 @click.argument("length", type=click.IntRange(1, 4096))
-@click.option("--out", "outfile", default="-")
+@click.option("--out", "outfile", type=OUTPUT_FILE, default="-")
 @with_session
 def random(c: Ctx, s: CommandSession, length: int, outfile: str) -> None:
     """LENGTH bytes from the module's SP 800-90A DRBG."""
@@ -128,13 +131,13 @@ def random(c: Ctx, s: CommandSession, length: int, outfile: str) -> None:
 @click.option("--kdf", type=click.Choice(list(KDFS)), default="hkdf-sha256", show_default=True)
 @click.option("--type", "key_type", type=click.Choice(sorted(KEY_TYPES)), required=True)
 @click.option("--info", default="", help="Context (text).")
-@click.option("--salt", default="", help="Salt (hex).")
+@click.option("--salt", type=HEX, default="", help="Salt (hex).")
 @click.option("--label", default="")
 @with_session
-def derive(c: Ctx, s: CommandSession, base_key_id: int, kdf: str, key_type: str, info: str, salt: str,
+def derive(c: Ctx, s: CommandSession, base_key_id: int, kdf: str, key_type: str, info: str, salt: bytes,
            label: str) -> Emit:
     """Derive a new stored key (HKDF or SP 800-108 KBKDF)."""
-    k = s.derive(base_key_id, KDFS[kdf], KEY_TYPES[key_type], salt=bytes.fromhex(salt), info=info.encode(),
+    k = s.derive(base_key_id, KDFS[kdf], KEY_TYPES[key_type], salt=salt, info=info.encode(),
                  label=label)
     return Emit(key_data(k), lambda: click.echo(f"key {k.key_id} ({key_type}) derived"))
 

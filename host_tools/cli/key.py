@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from host_tools.api import KeyInfo
-from host_tools.cli.context import Binary, CommandSession, Ctx, Emit, read_input, with_session
+from host_tools.cli.context import INPUT_FILE, OUTPUT_FILE, Binary, CommandSession, Ctx, Emit, read_input, with_session
 from host_tools.cli.names import KEY_TYPE_NAMES, KEY_TYPES
 
 __all__ = ["COMMANDS", "key", "key_data"]
@@ -45,7 +45,7 @@ def key_generate(c: Ctx, s: CommandSession, key_type: str, label: str, exportabl
 @key.command("import")
 @click.option("--wrap-key", type=int, required=True, help="AES-256 key that wrapped it (AES-KWP).")
 @click.option("--type", "key_type", type=click.Choice(sorted(KEY_TYPES)), required=True)
-@click.option("--in", "infile", default="-", help="Wrapped key (binary); - for stdin.")
+@click.option("--in", "infile", type=INPUT_FILE, default="-", help="Wrapped key (binary); - for stdin.")
 @click.option("--label", default="")
 @click.option("--exportable", is_flag=True)
 @with_session
@@ -59,7 +59,7 @@ def key_import(c: Ctx, s: CommandSession, wrap_key: int, key_type: str, infile: 
 @key.command("export")
 @click.argument("key_id", type=int)
 @click.option("--wrap-key", type=int, required=True, help="AES-256 key to wrap it under (AES-KWP).")
-@click.option("--out", "outfile", default="-")
+@click.option("--out", "outfile", type=OUTPUT_FILE, default="-")
 @with_session
 def key_export(c: Ctx, s: CommandSession, key_id: int, wrap_key: int, outfile: str) -> Binary:
     return Binary(outfile, s.export_key(key_id, wrap_key), "wrapped")

@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from host_tools.cli.context import FACTORY_OPERATOR, FACTORY_PASSWORD, CommandSession, Ctx, Emit, pass_ctx, with_session
+from host_tools.cli.context import (
+    EXIT_DEVICE,
+    FACTORY_OPERATOR,
+    FACTORY_PASSWORD,
+    CommandSession,
+    Ctx,
+    Emit,
+    fail,
+    pass_ctx,
+    with_session,
+)
 from module.wire.defs import Command
 
 __all__ = ["COMMANDS"]
@@ -49,6 +59,9 @@ def init(c: Ctx, officer: str | None, factory_password: str) -> None:
     officer = officer or c.operator
     if not officer:
         raise click.UsageError("give --operator NAME for the first Crypto Officer")
+    if c.device().status().get("initialised"):  # else the factory login would only say AUTH_FAILED
+        fail(EXIT_DEVICE, "the device is already initialised (its factory credential is gone); log in as its "
+                          "Crypto Officer, or zeroise it to start again")
     password = c.secret(f"New password for {officer}", confirm=True)
     with c.device().login(FACTORY_OPERATOR, factory_password) as factory:
         factory.initialise(officer, password)

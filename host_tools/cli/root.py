@@ -9,7 +9,16 @@ import click
 
 from host_tools.archive import ArchiveRefused
 from host_tools.cli import audit, crypto, device, key, lab, lifecycle, operator
-from host_tools.cli.context import EXIT_AUTH, EXIT_DEVICE, EXIT_NO_DEVICE, EXIT_VERIFY, Ctx, Failure
+from host_tools.cli.context import (
+    EXIT_AUTH,
+    EXIT_DEVICE,
+    EXIT_FILE,
+    EXIT_INTERRUPTED,
+    EXIT_NO_DEVICE,
+    EXIT_VERIFY,
+    Ctx,
+    Failure,
+)
 from host_tools.errors import AuthenticationError, CmsimError, DeviceError, ModuleErrorStateError, TransportError
 from module.wire.defs import Status
 
@@ -18,7 +27,8 @@ __all__ = ["main", "HINTS"]
 HINTS = {
     Status.AUTH_FAILED: "check the operator and the password (CMSIM_PASSWORD)",
     Status.AUTH_DELAYED: "wait a second after a failed login, then try again",
-    Status.OPERATOR_LOCKED: "a Crypto Officer can unlock the operator (cmsim operator unlock), or wait",
+    Status.OPERATOR_LOCKED: "a Crypto Officer can unlock it: cmsim --operator CO operator unlock NAME; or wait",
+    Status.DECRYPT_FAILED: "verification failed: wrong key or AAD, or the input was altered; nothing was output",
     Status.NOT_AUTHENTICATED: "give --operator and a password (CMSIM_PASSWORD)",
     Status.ACCESS_DENIED: "log in as an operator whose role may call this service",
     Status.AUDIT_FULL: "drain the audit trail: cmsim audit archive --db FILE",
@@ -46,6 +56,9 @@ def _error_state_hint(ctx: click.Context) -> str:
         else generic
 
 
+VERIFY_STATUSES = frozenset({Status.DECRYPT_FAILED})  # a refusal that is a failed verification: exit 5
+
+
 def _exit(code: int, message: str) -> NoReturn:
     click.echo(f"cmsim: {message}", err=True)
     sys.exit(code)
@@ -65,7 +78,8 @@ class Main(click.Group):
             _exit(EXIT_DEVICE, f"{exc.status.name} (0x{exc.status:02x}): {exc.message} — {_error_state_hint(ctx)}")
         except DeviceError as exc:
             hint = HINTS.get(exc.status)
-            _exit(EXIT_DEVICE, f"{exc.status.name} (0x{exc.status:02x}): {exc.message}" + (f" — {hint}" if hint else ""))
+            code = EXIT_VERIFY if exc.status in VERIFY_STATUSES else EXIT_DEVICE
+            _exit(code, f"{exc.status.name} (0x{exc.status:02x}): {exc.message}" + (f" — {hint}" if hint else ""))
         except ArchiveRefused as exc:
             _exit(EXIT_VERIFY, f"archive refused the export, nothing stored: {exc}")
         except TransportError as exc:
@@ -73,7 +87,12 @@ class Main(click.Group):
         except CmsimError as exc:
             _exit(EXIT_DEVICE, str(exc))
         except OSError as exc:
-            _exit(EXIT_NO_DEVICE if isinstance(exc, ConnectionError) else 1, str(exc))
+            if isinstance(exc, ConnectionError):
+                _exit(EXIT_NO_DEVICE, f"{exc} — is the device running? (cmsim device start, or --port)")
+            where = f"{exc.filename}: " if exc.filename else ""
+            _exit(EXIT_FILE, f"{where}{exc.strerror or exc}")
+        except KeyboardInterrupt:
+            _exit(EXIT_INTERRUPTED, "interrupted; no output was left half-written")
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,8 +107,9 @@ def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | No
          timeout: float) -> None:
     """Drive a cmsim device (a simulated FIPS 140-3 module; not a validated one).
 
-    Exit codes: 0 ok, 2 usage, 3 device refused, 4 authentication failed, 5 verification failed,
-    6 no device."""
+    Exit codes: 0 ok, 1 declined at a prompt, 2 usage, 3 device refused, 4 authentication failed,
+    5 verification failed (an export, archive, signature, MAC or GCM tag), 6 no device, 7 a file cannot
+    be read or written or is not what it should be, 130 interrupted (Ctrl-C)."""
     c = Ctx(port, as_json, operator, password, timeout)
     ctx.obj = c
     ctx.call_on_close(c.close)
