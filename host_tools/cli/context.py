@@ -27,7 +27,7 @@ __all__ = [
     "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
     "Ctx", "pass_ctx", "with_session", "CommandSession", "Output", "Emit", "Binary", "Failure", "fail",
     "state_home", "device_file", "remembered_port", "jsonable", "read_input", "write_output",
-    "EXIT_USAGE", "EXIT_FILE", "EXIT_INTERRUPTED", "HEX", "INPUT_FILE", "OUTPUT_FILE", "atomic_output",
+    "human_value", "json_option", "EXIT_USAGE", "EXIT_FILE", "EXIT_INTERRUPTED", "HEX", "INPUT_FILE", "OUTPUT_FILE", "atomic_output",
 ]
 
 EXIT_USAGE, EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE, EXIT_FILE = 2, 3, 4, 5, 6, 7
@@ -64,6 +64,18 @@ def fail(code: int, message: str) -> NoReturn:
     raise Failure(code, message)
 
 
+def human_value(value: Any) -> str:
+    """A value as a person reads it: yes/no, - for nothing, hex for bytes, names for enums; never a
+    Python repr such as True or None."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(jsonable(value), sort_keys=True)
+    return str(jsonable(value))
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).hex()
@@ -98,7 +110,7 @@ class Ctx:
             human()
         else:
             for key, value in data.items():
-                click.echo(f"{key}: {jsonable(value)}")
+                click.echo(f"{key}: {human_value(value)}")
 
     @contextmanager
     def progress(self, what: str, unit: str = "records") -> Iterator[Callable[[int, int], None]]:
@@ -138,16 +150,34 @@ class Ctx:
             return self.password
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
 
+    def require_operator(self) -> str:
+        if not self.operator:
+            raise click.UsageError("this command needs a login: give --operator (and CMSIM_PASSWORD)")
+        return self.operator
+
     @contextmanager
     def session(self) -> Iterator[OperatorSession]:
         """Log in as --operator on the device; logged out when the block ends."""
-        if not self.operator:
-            raise click.UsageError("this command needs a login: give --operator (and CMSIM_PASSWORD)")
-        with self.device().login(self.operator, self.secret(f"Password for {self.operator}")) as s:
+        operator = self.require_operator()
+        with self.device().login(operator, self.secret(f"Password for {operator}")) as s:
             yield s
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        c = ctx.find_object(Ctx)
+        if c is not None:
+            c.as_json = True
+
+
+def json_option() -> click.Option:
+    """``--json`` for a group or command below the root, so it may come after the subcommand too
+    (`cmsim key list --json`); it sets the same flag as the global one."""
+    return click.Option(["--json"], is_flag=True, expose_value=False, callback=_set_json,
+                        help="Machine output: one JSON document (as the global --json).")
 
 
 class Output(Protocol):
@@ -217,6 +247,7 @@ def with_session(func: Callable[..., Output | None]) -> Callable[..., None]:
     @pass_ctx
     @functools.wraps(func)
     def command(c: Ctx, /, *args: Any, **options: Any) -> None:
+        c.require_operator()  # before any prompt (a new password asked twice) or output
         with ExitStack() as stack:
             out = func(c, CommandSession(c, stack), *args, **options)
         if out is not None:

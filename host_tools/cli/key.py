@@ -20,6 +20,9 @@ def key_data(k: KeyInfo) -> dict[str, Any]:
 
 
 def _key_table(c: Ctx, keys: list[KeyInfo]) -> None:
+    if not keys:
+        click.echo("no keys (cmsim key generate --type TYPE makes one)")
+        return
     table = Table("id", "type", "label", "exportable", "origin")
     for k in keys:
         table.add_row(str(k.key_id), KEY_TYPE_NAMES.get(k.key_type, k.key_type.name), k.label,

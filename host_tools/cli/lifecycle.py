@@ -1,6 +1,8 @@
-"""The module as a whole: status, self-tests, initialise, zeroise."""
+"""The module as a whole: status, version, self-tests, initialise, zeroise."""
 
 from __future__ import annotations
+
+import importlib.metadata
 
 import click
 from rich.table import Table
@@ -13,6 +15,7 @@ from host_tools.cli.context import (
     Ctx,
     Emit,
     fail,
+    human_value,
     pass_ctx,
     with_session,
 )
@@ -32,14 +35,22 @@ def status(c: Ctx) -> None:
         table = Table(show_header=False, box=None)
         for key in ("module", "version", "serial", "state_name", "approved_mode", "boot_counter", "sessions", "keys",
                     "last_error", "self_test_ms"):
-            table.add_row(key, str(data.get(key, "")))
+            table.add_row(key, human_value(data.get(key)))
         for key in ("policy", "used", "capacity", "next_seq", "oldest_retained", "records_lost", "records_refused",
                     "would_block"):
             if key in audit:
-                table.add_row(f"audit.{key}", str(audit[key]))
+                table.add_row(f"audit.{key}", human_value(audit[key]))
         c.console.print(table)
 
     c.emit(data, human)
+
+
+@click.command()
+@pass_ctx
+def version(c: Ctx) -> None:
+    """The host tools' version and the device's: module, firmware and format versions (no login)."""
+    data = {"host_tools": importlib.metadata.version("cmsim"), **c.device().call(Command.GET_VERSION).data}
+    c.emit(data)
 
 
 @click.command()
@@ -79,4 +90,4 @@ def zeroise(c: Ctx, s: CommandSession, yes: bool) -> Emit:
     return Emit({"zeroised": True})
 
 
-COMMANDS = [status, selftest, init, zeroise]
+COMMANDS = [status, version, selftest, init, zeroise]

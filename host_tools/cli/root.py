@@ -18,6 +18,7 @@ from host_tools.cli.context import (
     EXIT_VERIFY,
     Ctx,
     Failure,
+    json_option,
 )
 from host_tools.errors import AuthenticationError, CmsimError, DeviceError, ModuleErrorStateError, TransportError
 from module.wire.defs import Status
@@ -96,6 +97,7 @@ class Main(click.Group):
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cmsim", prog_name="cmsim", message="%(prog)s %(version)s (host tools)")
 @click.option("--port", envvar="CMSIM_PORT", help="Device: a path, pty or socket://HOST:PORT [CMSIM_PORT].")
 @click.option("--json", "as_json", is_flag=True, help="Machine output: one JSON document.")
 @click.option("--operator", envvar="CMSIM_OPERATOR", help="Operator to log in as [CMSIM_OPERATOR].")
@@ -118,3 +120,15 @@ def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | No
 for _module in (lifecycle, operator, key, crypto, audit, device, lab):
     for _command in _module.COMMANDS:
         main.add_command(_command)
+
+
+def _add_json(command: click.Command) -> None:
+    if not any(p.name == "json" for p in command.params):
+        command.params.append(json_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_json(sub)
+
+
+for _command in main.commands.values():
+    _add_json(_command)

@@ -1,0 +1,133 @@
+"""Smaller things a person meets at the command line: a login is asked for before any prompt,
+`--json` after the subcommand, an empty key list said in words, no Python reprs, `-h` on every
+console script, the versions, the package's SPDX licence, and the device's temporary state and
+debug frame trace."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from host_tools.cli import main
+from host_tools.device_process import DeviceProcess, running_device
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+FAST = ["--pbkdf2-iterations", "1000"]
+CO_PW = "s3cret-pass-1"
+
+
+def cli(port: str | None, *args: str, password: str | None = None, input: bytes | None = None) -> Result:
+    env: dict[str, str | None] = {"CMSIM_PORT": port, "CMSIM_PASSWORD": password, "CMSIM_OPERATOR": None}
+    return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def device(seal_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
+    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal_file)]) as proc:
+        assert cli(proc.port, "init", "--operator", "co", password=CO_PW).exit_code == 0
+        yield proc
+
+
+def test_operator_add_without_a_login_says_so_before_any_prompt(device: DeviceProcess) -> None:
+    r = cli(device.port, "operator", "add", "alice", "--role", "user", input=b"alice-pass-12\nalice-pass-12\n")
+    assert r.exit_code == 2 and "needs a login" in r.output
+    assert "password" not in r.output.lower().replace("cmsim_password", "")  # never prompted
+
+
+def test_json_after_the_subcommand(device: DeviceProcess) -> None:
+    for args in (["--json", "key", "list"], ["key", "--json", "list"], ["key", "list", "--json"]):
+        r = cli(device.port, "--operator", "co", *args, password=CO_PW)
+        assert r.exit_code == 0 and json.loads(r.output) == {"keys": []}, (args, r.output)
+    assert json.loads(cli(device.port, "status", "--json").output)["state_name"] == "OPERATIONAL"
+
+
+def test_no_keys_is_said_in_words(device: DeviceProcess) -> None:
+    r = cli(device.port, "--operator", "co", "key", "list", password=CO_PW)
+    assert r.exit_code == 0 and r.output.startswith("no keys")
+    assert not re.search(r"[┏━┃┡│└─]", r.output)  # no empty table drawn
+
+
+def test_human_output_has_no_python_reprs(device: DeviceProcess) -> None:
+    for args in (["status"], ["selftest"], ["version"], ["init", "--help"]):
+        r = cli(device.port, *args)
+        assert r.exit_code == 0, r.output
+        assert not re.search(r"\b(True|False|None)\b", r.output), (args, r.output)
+    assert re.search(r"approved_mode\s+yes", cli(device.port, "status").output)
+
+
+def test_versions(device: DeviceProcess) -> None:
+    expected = importlib.metadata.version("cmsim")
+    assert PYPROJECT["project"]["version"] == expected
+    r = cli(None, "--version")
+    assert r.exit_code == 0 and expected in r.output
+    v = cli(device.port, "--json", "version")
+    assert v.exit_code == 0
+    data = json.loads(v.output)
+    assert data["host_tools"] == expected and data["module"] == "cmsim"
+
+
+@pytest.mark.parametrize("script", sorted(PYPROJECT["project"]["scripts"]))
+def test_every_console_script_takes_dash_h(script: str) -> None:
+    exe = Path(sys.executable).parent / script
+    assert exe.exists(), f"{script} is not installed next to {sys.executable}"
+    for flag in ("-h", "--help"):
+        r = subprocess.run([str(exe), flag], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "Usage:" in r.stdout, (script, flag, r.stderr)
+
+
+def test_licence_is_an_spdx_expression() -> None:
+    """The same licence as before (Apache-2.0), as a PEP 639 SPDX string rather than a deprecated table."""
+    assert PYPROJECT["project"]["license"] == "Apache-2.0"
+    requires = PYPROJECT["build-system"]["requires"]
+    assert any(re.fullmatch(r"setuptools>=(\d+)", r) and int(r.split(">=")[1]) >= 77 for r in requires)
+
+
+def test_a_device_without_state_removes_its_temporary_directory(seal_file: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "firmware_sim", *FAST, "--seal", str(seal_file)], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().decode().strip()
+        assert port.startswith("/dev/")
+        made = [p for p in tmp_path.iterdir() if p.name.startswith("cmsim-state-")]
+        assert len(made) == 1 and any(made[0].iterdir())  # the flash lived there while it ran
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert not made[0].exists()
+
+
+def test_debug_log_traces_frames_without_payloads(seal_file: Path, tmp_path: Path) -> None:
+    with running_device(tmp_path / "state", args=[*FAST, "--seal", str(seal_file), "--log-level", "debug"]) as proc:
+        assert cli(proc.port, "init", "--operator", "co", password=CO_PW).exit_code == 0
+        r = cli(proc.port, "--operator", "co", "--json", "random", "32", password=CO_PW)
+        assert r.exit_code == 0
+        random_hex = json.loads(r.output)["random"]
+        assert proc.stop() == 0
+        assert proc.process.stderr is not None
+        log = proc.process.stderr.read().decode()
+    assert re.search(r"frame GET_STATUS session 0 seq \d+ -> OK", log), log
+    assert re.search(r"frame AUTH_BEGIN session 0 seq \d+ -> OK", log), log
+    assert re.search(r"frame RANDOM session \d+ seq \d+ encrypted -> OK", log), log
+    assert re.search(r"frame AUTH_FINISH session \d+ seq \d+( encrypted)? -> OK", log), log
+    assert CO_PW not in log and random_hex not in log and random_hex[:16] not in log
+    assert CO_PW.encode().hex() not in log
