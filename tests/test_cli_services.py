@@ -52,7 +52,7 @@ def device(seal_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def test_openssl_verifies_a_cmsim_signature(device: DeviceProcess, tmp_path: Path) -> None:
     openssl = shutil.which("openssl")
     assert openssl, "the openssl binary is part of this machine's toolchain"
-    ok(cli(device.port, "key", "generate", "--type", "ecdsa-p256", "--label", "release-key"))
+    ok(cli(device.port, "key", "generate", "--type", "ecdsa-p256", "--label", "release-key", "--use", "sign"))
     msg, sig, pub = tmp_path / "msg", tmp_path / "sig.der", tmp_path / "pub.pem"
     msg.write_bytes(b"release 1.0\n")
     ok(cli(device.port, "sign", "--key", "release-key", "--format", "der", "--in", str(msg), "--out", str(sig)))
@@ -97,8 +97,9 @@ def test_keys_by_label_and_uses_by_name(device: DeviceProcess, tmp_path: Path) -
     assert sig.stat().st_size == 64  # an Ed25519 signature
     denied = cli(device.port, "verify", "--key", "sign-only", "--signature", str(sig), input=b"m")
     assert denied.exit_code == EXIT_DEVICE and "KEY_USE_DENIED" in denied.output  # no "verify" use was given
-    full = js(device.port, "key", "generate", "--type", "ed25519", "--label", "both")
-    assert set(full["uses"]) == {"sign", "verify"}  # the default: what an Ed25519 key can do
+    full = js(device.port, "key", "generate", "--type", "ed25519", "--label", "both", "--use", "sign", "--use",
+              "verify")
+    assert full["uses"] == ["sign", "verify"]
     ok(cli(device.port, "sign", "--key", "both", "--out", str(sig), input=b"m"))
     assert "valid" in ok(cli(device.port, "verify", "--key", "both", "--signature", str(sig), input=b"m")).output
     missing = cli(device.port, "encrypt", "--key", "no-such-label", input=b"x")
@@ -118,8 +119,9 @@ def _same_secret(port: str, first: int, second: int) -> None:
 
 
 def test_ecdh_key_agreement(device: DeviceProcess, tmp_path: Path) -> None:
-    a = js(device.port, "key", "generate", "--type", "ecdsa-p256", "--label", "ecdh-a")
-    b = js(device.port, "key", "generate", "--type", "ecdsa-p256", "--label", "ecdh-b")
+    a = js(device.port, "key", "generate", "--type", "ecdsa-p256", "--label", "ecdh-a", "--use", "agree")
+    b = js(device.port, "key", "generate", "--type", "ecdsa-p256", "--label", "ecdh-b", "--use", "agree")
+    assert a["uses"] == ["agree"]
     pub_a, pub_b = tmp_path / "a.pem", tmp_path / "b.der"
     ok(cli(device.port, "key", "pubkey", "ecdh-a", "--out", str(pub_a)))
     ok(cli(device.port, "key", "pubkey", "ecdh-b", "--format", "der", "--out", str(pub_b)))
