@@ -131,3 +131,68 @@ def test_debug_log_traces_frames_without_payloads(seal_file: Path, tmp_path: Pat
     assert re.search(r"frame AUTH_FINISH session \d+ seq \d+( encrypted)? -> OK", log), log
     assert CO_PW not in log and random_hex not in log and random_hex[:16] not in log
     assert CO_PW.encode().hex() not in log
+
+
+def test_errors_under_json_are_json_documents(device: DeviceProcess) -> None:
+    r = CliRunner().invoke(main, ["--json", "status"], env={"CMSIM_PORT": None, "CMSIM_HOME": "/nonexistent-home"},
+                           catch_exceptions=False)
+    assert r.exit_code == 6
+    assert json.loads(r.stdout) == {"error": {"exit_code": 6, "status": None, "message": json.loads(r.stdout)[
+        "error"]["message"]}} and "no device" in r.stdout
+    wrong = cli(device.port, "--json", "--operator", "mallory", "random", "4", password="not-the-password")
+    assert wrong.exit_code == 4 and json.loads(wrong.stdout)["error"]["status"] == "AUTH_FAILED"
+    usage = cli(device.port, "--json", "audit", "query", "--since", "yesterday", "--db", "x")
+    assert usage.exit_code == 2 and "ISO 8601" in json.loads(usage.stdout)["error"]["message"]
+
+
+def test_ctrl_c_at_the_password_prompt_exits_130(device: DeviceProcess) -> None:
+    """In a real terminal: the prompt appears on a pty, Ctrl-C (the byte 0x03) makes the tty driver
+    send SIGINT, and cmsim exits 130 with one line."""
+    import pty
+    import select
+
+    env = {**os.environ, "CMSIM_PORT": device.port, "CMSIM_HOME": "/nonexistent-home"}
+    env.pop("CMSIM_PASSWORD", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal, as in a terminal window
+        os.execve(sys.executable, [sys.executable, "-m", "host_tools.cli", "--operator", "co", "operator", "list"], env)
+    seen, status = b"", -1
+    try:
+        while b"Password" not in seen:
+            ready, _, _ = select.select([fd], [], [], 30)
+            assert ready, seen
+            seen += os.read(fd, 1024)
+        os.write(fd, b"\x03")
+        while True:
+            ready, _, _ = select.select([fd], [], [], 30)
+            assert ready, seen
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        if pid:  # a failed run must not leave the child waiting at its prompt
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 130, seen
+    assert b"interrupted" in seen and b"Traceback" not in seen
+
+
+def test_password_file_and_no_password_option(device: DeviceProcess, tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text(CO_PW + "\n")
+    r = cli(device.port, "--operator", "co", "--password-file", str(pw), "--json", "operator", "list")
+    assert r.exit_code == 0 and "co" in {o["operator"] for o in json.loads(r.output)["operators"]}
+    assert cli(device.port, "--password", CO_PW, "status").exit_code == 2  # not on the command line
+    assert "--password " not in cli(None, "--help").output
+
+
+def test_random_hex(device: DeviceProcess) -> None:
+    r = cli(device.port, "--operator", "co", "random", "16", "--hex", password=CO_PW)
+    assert r.exit_code == 0 and re.fullmatch(r"[0-9a-f]{32}\n", r.output)

@@ -8,8 +8,9 @@ read or written, or is not what the option needs (a key statement, an export, an
 interrupted by Ctrl-C (outputs are written to a temporary name and renamed, so none is left
 half-written). Errors are one line on
 stderr with the status name and a hint, never a traceback. ``--json`` prints one JSON document
-per command with stable keys (bytes as hex). Passwords come from ``CMSIM_PASSWORD`` or a prompt
-without echo, never from examples' command lines.
+per command with stable keys (bytes as hex). Passwords come from ``--password-file``, ``CMSIM_PASSWORD``
+or a prompt without echo, never from the command line. Under ``--json`` an error is a JSON
+document (``{"error": {...}}``) on stdout.
 
 One module per command group: ``lifecycle`` (status, selftest, init, zeroise), ``operator``,
 ``key``, ``crypto``, ``audit``, ``device``, ``lab`` (lab run, acvp-wrapper); ``root`` holds the

@@ -145,7 +145,7 @@ class Ctx:
             self._device = None
 
     def secret(self, prompt: str = "Password", confirm: bool = False) -> str:
-        """The login password: --password / CMSIM_PASSWORD, else a prompt without echo."""
+        """The login password: --password-file, else CMSIM_PASSWORD, else a prompt without echo."""
         if self.password is not None:
             return self.password
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))

@@ -154,10 +154,14 @@ def digest(c: Ctx, s: CommandSession, alg: str, infile: str, outfile: str) -> No
 @click.command()
 @click.argument("length", type=click.IntRange(1, 4096))
 @click.option("--out", "outfile", type=OUTPUT_FILE, default="-")
+@click.option("--hex", "as_hex", is_flag=True, help="Output hex text and a newline instead of the bytes.")
 @with_session
-def random(c: Ctx, s: CommandSession, length: int, outfile: str) -> None:
+def random(c: Ctx, s: CommandSession, length: int, outfile: str, as_hex: bool) -> None:
     """LENGTH bytes from the module's SP 800-90A DRBG."""
-    write_output(c, outfile, s.random(length), "random")  # before the logout, as it always was
+    data = s.random(length)
+    if as_hex and not c.as_json:  # under --json the bytes are hex already
+        data = data.hex().encode() + b"\n"
+    write_output(c, outfile, data, "random")  # before the logout, as it always was
 
 
 @click.command()

@@ -36,8 +36,8 @@ def status(c: Ctx) -> None:
         for key in ("module", "version", "serial", "state_name", "approved_mode", "boot_counter", "sessions", "keys",
                     "last_error", "self_test_ms"):
             table.add_row(key, human_value(data.get(key)))
-        for key in ("policy", "used", "capacity", "next_seq", "oldest_retained", "records_lost", "records_refused",
-                    "would_block"):
+        for key in ("policy", "used", "capacity", "high_water_permille", "high_water_reached", "next_seq",
+                    "oldest_retained", "records_lost", "records_refused", "would_block"):
             if key in audit:
                 table.add_row(f"audit.{key}", human_value(audit[key]))
         c.console.print(table)

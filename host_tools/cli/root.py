@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -60,9 +63,19 @@ def _error_state_hint(ctx: click.Context) -> str:
 VERIFY_STATUSES = frozenset({Status.DECRYPT_FAILED})  # a refusal that is a failed verification: exit 5
 
 
-def _exit(code: int, message: str) -> NoReturn:
-    click.echo(f"cmsim: {message}", err=True)
+def _exit(ctx: click.Context, code: int, message: str, status: Status | None = None) -> NoReturn:
+    """One line on stderr; under --json instead one JSON document on stdout, as a command's answer would be."""
+    c = ctx.obj
+    if isinstance(c, Ctx) and c.as_json:
+        click.echo(json.dumps({"error": {"exit_code": code, "message": message,
+                                         "status": status.name if status is not None else None}}, sort_keys=True))
+    else:
+        click.echo(f"cmsim: {message}", err=True)
     sys.exit(code)
+
+
+def _refusal(exc: DeviceError, hint: str | None) -> str:
+    return f"{exc.status.name} (0x{exc.status:02x}): {exc.message}" + (f" — {hint}" if hint else "")
 
 
 class Main(click.Group):
@@ -72,28 +85,35 @@ class Main(click.Group):
         try:
             return super().invoke(ctx)
         except Failure as exc:
-            _exit(exc.code, exc.message)
+            _exit(ctx, exc.code, exc.message)
         except AuthenticationError as exc:
-            _exit(EXIT_AUTH, f"{exc.status.name} (0x{exc.status:02x}): {exc.message} — {HINTS.get(exc.status, '')}")
+            _exit(ctx, EXIT_AUTH, _refusal(exc, HINTS.get(exc.status)), exc.status)
         except ModuleErrorStateError as exc:
-            _exit(EXIT_DEVICE, f"{exc.status.name} (0x{exc.status:02x}): {exc.message} — {_error_state_hint(ctx)}")
+            _exit(ctx, EXIT_DEVICE, _refusal(exc, _error_state_hint(ctx)), exc.status)
         except DeviceError as exc:
-            hint = HINTS.get(exc.status)
             code = EXIT_VERIFY if exc.status in VERIFY_STATUSES else EXIT_DEVICE
-            _exit(code, f"{exc.status.name} (0x{exc.status:02x}): {exc.message}" + (f" — {hint}" if hint else ""))
+            _exit(ctx, code, _refusal(exc, HINTS.get(exc.status)), exc.status)
         except ArchiveRefused as exc:
-            _exit(EXIT_VERIFY, f"archive refused the export, nothing stored: {exc}")
+            _exit(ctx, EXIT_VERIFY, f"archive refused the export, nothing stored: {exc}")
         except TransportError as exc:
-            _exit(EXIT_NO_DEVICE, f"{exc} — is the device running? (cmsim device start, or --port)")
+            _exit(ctx, EXIT_NO_DEVICE, f"{exc} — is the device running? (cmsim device start, or --port)")
         except CmsimError as exc:
-            _exit(EXIT_DEVICE, str(exc))
+            _exit(ctx, EXIT_DEVICE, str(exc))
         except OSError as exc:
             if isinstance(exc, ConnectionError):
-                _exit(EXIT_NO_DEVICE, f"{exc} — is the device running? (cmsim device start, or --port)")
+                _exit(ctx, EXIT_NO_DEVICE, f"{exc} — is the device running? (cmsim device start, or --port)")
             where = f"{exc.filename}: " if exc.filename else ""
-            _exit(EXIT_FILE, f"{where}{exc.strerror or exc}")
+            _exit(ctx, EXIT_FILE, f"{where}{exc.strerror or exc}")
         except KeyboardInterrupt:
-            _exit(EXIT_INTERRUPTED, "interrupted; no output was left half-written")
+            _exit(ctx, EXIT_INTERRUPTED, "interrupted; no output was left half-written")
+        except click.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at a prompt (click turns it into Abort)
+                _exit(ctx, EXIT_INTERRUPTED, "interrupted")
+            raise  # a declined confirmation: click's "Aborted!", exit 1
+        except click.ClickException as exc:
+            if isinstance(ctx.obj, Ctx) and ctx.obj.as_json:
+                _exit(ctx, exc.exit_code, exc.format_message())
+            raise
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,17 +121,22 @@ class Main(click.Group):
 @click.option("--port", envvar="CMSIM_PORT", help="Device: a path, pty or socket://HOST:PORT [CMSIM_PORT].")
 @click.option("--json", "as_json", is_flag=True, help="Machine output: one JSON document.")
 @click.option("--operator", envvar="CMSIM_OPERATOR", help="Operator to log in as [CMSIM_OPERATOR].")
-@click.option("--password", envvar="CMSIM_PASSWORD", show_envvar=False,
-              help="Password [CMSIM_PASSWORD]; prompted without echo when absent.")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False),
+              help="Read the login password from this file's first line. Otherwise CMSIM_PASSWORD, else a prompt "
+                   "without echo; never the command line, where other users see it (ps).")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for an answer.")
 @click.pass_context
-def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | None, password: str | None,
+def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | None, password_file: str | None,
          timeout: float) -> None:
     """Drive a cmsim device (a simulated FIPS 140-3 module; not a validated one).
 
     Exit codes: 0 ok, 1 declined at a prompt, 2 usage, 3 device refused, 4 authentication failed,
     5 verification failed (an export, archive, signature, MAC or GCM tag), 6 no device, 7 a file cannot
     be read or written or is not what it should be, 130 interrupted (Ctrl-C)."""
+    password = os.environ.get("CMSIM_PASSWORD") or None
+    if password_file:
+        lines = Path(password_file).read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
     c = Ctx(port, as_json, operator, password, timeout)
     ctx.obj = c
     ctx.call_on_close(c.close)
