@@ -176,10 +176,17 @@ def test_wrong_files_say_what_they_are_not(device: DeviceProcess, files: dict[st
 
 def test_another_modules_export_is_named_so(device: DeviceProcess, files: dict[str, Path], seal_file: Path,
                                            tmp_path: Path) -> None:
-    other = tmp_path / "other.jsonl"
+    other, db = tmp_path / "other.jsonl", tmp_path / "copy.db"
+    db.write_bytes(files["db"].read_bytes())  # the first module's archive, copied: this test changes nothing of it
     with running_device(tmp_path / "state", args=[*FAST, "--seal", str(seal_file)]) as proc:
         assert cli(proc.port, "init", "--operator", "co", password=CO_PW).exit_code == 0
         assert cli(proc.port, "--operator", "co", "audit", "export", "--out", str(other), password=CO_PW).exit_code == 0
+        # the same serial (both default), a shorter chain: the archive alone would take it for a rollback
+        line = one_line_error(cli(proc.port, "--operator", "co", "audit", "archive", "--db", str(db),
+                                  password=CO_PW), 5)
+        assert "another module" in line and "nothing stored" in line
+    imported = one_line_error(cli(None, "audit", "archive", "--db", str(db), "--import", str(other)), 5)
+    assert "another module" in imported and "nothing stored" in imported
     r = cli(None, "audit", "verify", str(other), "--pubkey", str(files["pub"]))
     assert r.exit_code == 5 and "another module" in r.output and "Traceback" not in r.output
     assert json.loads(cli(None, "--json", "audit", "verify", str(other), "--pubkey", str(files["pub"])).output)[

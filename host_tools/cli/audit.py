@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import click
 from rich.table import Table
 
-from host_tools.archive import Archive, QueryFilter
+from host_tools.archive import Archive, ArchiveRefused, QueryFilter
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_formats import FORMATS, code_name, export_file_records, record_dict, write_records
 from host_tools.audit_verify import Reason, VerifyResult, verify_export
@@ -285,18 +285,45 @@ def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None) 
             archive.bind(_load_pubkey(pubkey) if pubkey else fetch_public_key(c.device()))
         trusted = archive.trusted_key()
         assert trusted is not None
-        if import_file:
-            with open(import_file, "rb") as f, _not_an_export(import_file):
-                stored, verified = archive.ingest(f)
-            last, acked = verified.verified_through, False
-        else:
-            with c.session() as s:
-                result = archive.archive(s, trusted)
-            stored, last, acked = result.stored, result.last_seq, result.acknowledged
+        try:
+            if import_file:
+                with open(import_file, "rb") as f, _not_an_export(import_file):
+                    stored, verified = archive.ingest(f)
+                last, acked = verified.verified_through, False
+            else:
+                with c.session() as s:
+                    result = archive.archive(s, trusted)
+                stored, last, acked = result.stored, result.last_seq, result.acknowledged
+        except ArchiveRefused as exc:
+            whose = _another_module(c, archive, trusted, exc, import_file)
+            if whose is None:
+                raise
+            fail(EXIT_VERIFY, f"archive refused the export, nothing stored: {whose} ({exc})")
     elapsed = time.perf_counter() - started
     c.emit({"stored": stored, "last_seq": last, "acknowledged": acked, "seconds": round(elapsed, 3)},
            lambda: click.echo(f"{stored} records archived in {elapsed:.2f} s, through seq {last}"
                               + (", acknowledged on the device" if acked else "")))
+
+
+def _another_module(c: Ctx, archive: Archive, trusted: TrustedKey, exc: ArchiveRefused,
+                    import_file: str | None) -> str | None:
+    """Whether a refusal is another module's trail rather than a fork or rollback of this one: none
+    of the export's checkpoints is signed by a key the archive trusts (an imported file is verified
+    again on its own to see its signers), or, for a device whose chain ends before the archive's
+    head, the device's own audit key is not one of them."""
+    known = {trusted.public_key} | ({signer} if (signer := archive.current_signer()) else set())
+    result = exc.result
+    if import_file is not None and (result is None or not result.keys):
+        with open(import_file, "rb") as f:
+            result = verify_export(f, trusted.public_key, expected_serial=trusted.serial)
+    if result is not None and result.keys and not known.intersection(result.keys):
+        return "an export of another module: none of its checkpoints is signed by this archive's audit key"
+    if exc.reason is Reason.FORK and import_file is None:
+        device_key = fetch_public_key(c.device()).public_key
+        if device_key not in known:
+            return (f"the device is another module: its audit key {device_key.hex()[:16]}... is not the one "
+                    "this archive trusts")
+    return None
 
 
 def _time(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
