@@ -49,7 +49,7 @@ def test_operator_add_without_a_login_says_so_before_any_prompt(device: DevicePr
 def test_json_after_the_subcommand(device: DeviceProcess) -> None:
     for args in (["--json", "key", "list"], ["key", "--json", "list"], ["key", "list", "--json"]):
         r = cli(device.port, "--operator", "co", *args, password=CO_PW)
-        assert r.exit_code == 0 and json.loads(r.output) == {"keys": []}, (args, r.output)
+        assert r.exit_code == 0 and json.loads(r.output)["keys"] == [], (args, r.output)
     assert json.loads(cli(device.port, "status", "--json").output)["state_name"] == "OPERATIONAL"
 
 
@@ -196,3 +196,17 @@ def test_password_file_and_no_password_option(device: DeviceProcess, tmp_path: P
 def test_random_hex(device: DeviceProcess) -> None:
     r = cli(device.port, "--operator", "co", "random", "16", "--hex", password=CO_PW)
     assert r.exit_code == 0 and re.fullmatch(r"[0-9a-f]{32}\n", r.output)
+
+
+def test_the_approved_service_indicator_is_in_the_json(device: DeviceProcess, tmp_path: Path) -> None:
+    """Each service the command called, with the indicator the device answered; the expected flags
+    come from the published security policy, not from the CLI."""
+    policy = json.loads((ROOT / "docs" / "security_policy" / "security-policy.json").read_text(encoding="utf-8"))
+    approved = {s["command"]: s["approved"] for s in policy["services"]}
+    r = cli(device.port, "--operator", "co", "--json", "random", "8", password=CO_PW)
+    assert r.exit_code == 0
+    assert json.loads(r.output)["indicator"] == [{"service": "RANDOM", "approved": approved["RANDOM"]}]
+    out = tmp_path / "r.bin"
+    r = cli(device.port, "--operator", "co", "--json", "random", "8", "--out", str(out), password=CO_PW)
+    indicator = json.loads(r.output)["indicator"]
+    assert indicator == [{"service": "RANDOM", "approved": approved["RANDOM"]}] and out.stat().st_size == 8

@@ -97,20 +97,29 @@ class Ctx:
     timeout: float
     console: Console = field(default_factory=lambda: Console(highlight=False))
     _device: Device | None = None
+    # The approved-service indicator of each service a command called in its session, in order.
+    indicator: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tty(self) -> bool:
         return sys.stdout.isatty() and not self.as_json
 
     def emit(self, data: dict[str, Any], human: Callable[[], None] | None = None) -> None:
-        """One JSON document with --json; otherwise the human rendering (or key: value lines)."""
+        """One JSON document with --json; otherwise the human rendering (or key: value lines). The
+        approved-service indicator of the command's services goes with it: under "indicator" in the
+        JSON, and as a line on a terminal's stderr."""
         if self.as_json:
-            click.echo(json.dumps(jsonable(data), sort_keys=True))
-        elif human is not None:
+            click.echo(json.dumps(jsonable({**data, "indicator": self.indicator} if self.indicator else data),
+                                  sort_keys=True))
+            return
+        if human is not None:
             human()
         else:
             for key, value in data.items():
                 click.echo(f"{key}: {human_value(value)}")
+        if self.indicator and sys.stderr.isatty():
+            click.echo("approved-service indicator: " + ", ".join(
+                f"{i['service']} {'approved' if i['approved'] else 'NOT APPROVED'}" for i in self.indicator), err=True)
 
     @contextmanager
     def progress(self, what: str, unit: str = "records") -> Iterator[Callable[[int, int], None]]:
@@ -237,7 +246,9 @@ class CommandSession(SessionServices):
         return self._login()
 
     def call(self, command: Command, params: Mapping[str, Any] | None = None) -> Reply:
-        return self._login().call(command, params)
+        reply = self._login().call(command, params)
+        self._c.indicator.append({"service": command.name, "approved": reply.approved})
+        return reply
 
 
 def with_session(func: Callable[..., Output | None]) -> Callable[..., None]:
