@@ -210,3 +210,8 @@ def test_the_approved_service_indicator_is_in_the_json(device: DeviceProcess, tm
     r = cli(device.port, "--operator", "co", "--json", "random", "8", "--out", str(out), password=CO_PW)
     indicator = json.loads(r.output)["indicator"]
     assert indicator == [{"service": "RANDOM", "approved": approved["RANDOM"]}] and out.stat().st_size == 8
+    sha1 = cli(device.port, "--operator", "co", "--json", "digest", "--alg", "sha1", input=b"abc", password=CO_PW)
+    data = json.loads(sha1.output)
+    assert data["digest"] == "a9993e364706816aba3e25717850c26c9cd0d89d"  # FIPS 180 example: SHA-1("abc")
+    assert data["indicator"] == [{"service": "DIGEST_SHA1", "approved": approved["DIGEST_SHA1"]}]
+    assert approved["DIGEST_SHA1"] is False

@@ -31,7 +31,7 @@ from host_tools.cli.context import (
 from host_tools.cli.formats import SIGNATURE_FORMATS, FormatError, signature_in, signature_out
 from host_tools.cli.key import KEY_REF, key_data, read_public_key, resolve_key
 from host_tools.cli.names import DIGESTS, KDFS, KEY_TYPES
-from module.wire.defs import KeyType
+from module.wire.defs import Command, KeyType
 
 __all__ = ["COMMANDS"]
 
@@ -143,12 +143,18 @@ def mac(c: Ctx, s: CommandSession, key_id: str, macfile: str | None, infile: str
 
 
 @click.command()
-@click.option("--alg", type=click.Choice(list(DIGESTS)), default="sha256", show_default=True)
+@click.option("--alg", type=click.Choice([*DIGESTS, "sha1"]), default="sha256", show_default=True,
+              help="sha1 is the module's non-approved legacy service: its indicator says so.")
 @_io_options
 @with_session
 def digest(c: Ctx, s: CommandSession, alg: str, infile: str, outfile: str) -> None:
+    """A digest of the input (SHA-2, SHA-3; or legacy SHA-1, not approved)."""
     data = read_input(infile)
-    write_output(c, outfile, s.digest(DIGESTS[alg], data), "digest")  # before the logout, as it always was
+    if alg == "sha1":
+        value = bytes(s.call(Command.DIGEST_SHA1, {"message": data}).data["digest"])
+    else:
+        value = s.digest(DIGESTS[alg], data)
+    write_output(c, outfile, value, "digest")  # before the logout, as it always was
 
 
 @click.command()
