@@ -44,7 +44,7 @@ def write_seal(path: Path = DEFAULT_SEAL_PATH, root: Path = MODULE_DIR) -> bytes
     return seal
 
 
-@click.command(name="cmsim-seal")
+@click.command(name="cmsim-seal", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SEAL_PATH,
               show_default=True, help="Seal file to write.")
 def main(out: Path) -> None:

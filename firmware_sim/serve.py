@@ -21,7 +21,7 @@ import tempfile
 import time
 import tty
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -39,7 +39,8 @@ from module.core import Module, ModuleConfig
 from module.endpoint import Endpoint
 from module.operators import AuthPolicy
 from module.ports import Flash
-from module.wire.frame import FrameDecoder
+from module.wire.defs import Command, Status
+from module.wire.frame import Flags, Frame, FrameDecoder, FrameError, decode_frame
 
 __all__ = ["main", "serve_line", "open_pty"]
 
@@ -152,10 +153,36 @@ def serve_line(endpoint: Endpoint, line: Line, stop: Stop, *, hangup_ends: bool 
                         continue
                     last_byte = time.monotonic()
                     for item in decoder.feed(data):
-                        line.write(endpoint.handle_bytes(item))
+                        answer = endpoint.handle_bytes(item)
+                        if log.isEnabledFor(logging.DEBUG):
+                            _trace(item, answer)
+                        line.write(answer)
             except PowerCut:
                 log.warning("power cut (lab): the device stops here, as it would")
                 os._exit(POWER_CUT_EXIT)
+
+
+def _trace(request: Frame | FrameError, answer: bytes) -> None:
+    """One debug line per frame: command, session, seq, flags and the answer's status; never a
+    payload (it may hold a password proof, a key or plaintext), only the headers."""
+    try:
+        response = decode_frame(answer[:-1])  # without the delimiter
+        status = _name(Status, response.code)
+    except FrameError as exc:
+        status = f"unreadable answer ({exc})"
+    if isinstance(request, FrameError):
+        log.debug("frame rejected (%s) -> %s", request, status)
+        return
+    encrypted = " encrypted" if request.flags & Flags.ENCRYPTED else ""
+    log.debug("frame %s session %d seq %d%s -> %s", _name(Command, request.code), request.session_id, request.seq,
+              encrypted, status)
+
+
+def _name(enum: type[Command] | type[Status], code: int) -> str:
+    try:
+        return enum(code).name
+    except ValueError:
+        return f"0x{code:02x}"
 
 
 @contextmanager
@@ -197,14 +224,22 @@ def main(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="cmsim-device: %(message)s")
     if sum(bool(x) for x in (use_pty, tty_path, tcp)) > 1:
         raise click.UsageError("give one of --pty, --tty, --tcp")
-    if state_dir is None:
-        state_dir = Path(tempfile.mkdtemp(prefix="cmsim-state-"))
-        click.echo(f"cmsim-device: no --state given, using {state_dir}", err=True)
-    try:
-        check_state_directory(state_dir)
-    except StateDirectoryError as exc:
-        click.echo(f"cmsim-device: {exc}", err=True)
-        sys.exit(STATE_DIR_EXIT)
+    with ExitStack() as cleanup:
+        if state_dir is None:  # a temporary flash, removed at power-off (not after a power cut: os._exit)
+            state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cmsim-state-")))
+            click.echo(f"cmsim-device: no --state given, using {state_dir} (removed at exit)", err=True)
+        try:
+            check_state_directory(state_dir)
+        except StateDirectoryError as exc:
+            click.echo(f"cmsim-device: {exc}", err=True)
+            sys.exit(STATE_DIR_EXIT)
+        _run(use_pty, tty_path, baud, tcp, state_dir, capacity, fsync, seal_path, pbkdf2_iterations, serial_number,
+             session_timeout, lab)
+
+
+def _run(use_pty: bool, tty_path: str | None, baud: int, tcp: str | None, state_dir: Path, capacity: int | None,
+         fsync: str, seal_path: Path, pbkdf2_iterations: int | None, serial_number: str | None,
+         session_timeout: float | None, lab: bool) -> None:
     config = ModuleConfig()
     audit = AuditConfig(fsync="os") if fsync == "os" else config.audit
     if capacity is not None:

@@ -170,7 +170,7 @@ def _indicator(approved: bool) -> str:
     return "[green]approved[/]" if approved else "[yellow]NOT approved[/]"
 
 
-@click.command(name="cmsim-demo")
+@click.command(name="cmsim-demo", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="State directory (flash); a temporary one when omitted.")
 def main(state_dir: Path | None) -> None:

@@ -111,7 +111,7 @@ def test_key_and_operator_groups(device: DeviceProcess, tmp_path: Path) -> None:
                           "--use", "wrap", "--use", "unwrap", password=ALICE_PW).output)["key_id"]
     agree = json.loads(cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "ecdsa-p256",
                            "--use", "agree", password=ALICE_PW).output)
-    assert agree["uses"] == 0x100  # KeyUse.AGREE alone (SP 800-57: one key, one purpose)
+    assert agree["uses"] == ["agree"]  # KeyUse.AGREE alone (SP 800-57: one key, one purpose)
     secret = json.loads(cli(port, "--operator", "alice", "--json", "key", "generate", "--type", "generic-secret",
                             "--exportable", password=ALICE_PW).output)["key_id"]
     blob = tmp_path / "wrapped"

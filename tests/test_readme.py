@@ -59,14 +59,14 @@ def test_readme_shell_examples_run(tmp_path: Path) -> None:
     blocks = shell_blocks(README.read_text(encoding="utf-8"))
     assert blocks
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "CMSIM_HOME": str(tmp_path / "home")}
+           "CMSIM_HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path)}  # the block cds to a mktemp dir
     for name in ("CMSIM_PORT", "CMSIM_PASSWORD", "CMSIM_OPERATOR"):
         env.pop(name, None)
     import signal
 
     for block in blocks:
         # Its own process group, so a device the script started cannot outlive a failed run.
-        proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, text=True,
+        proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block], cwd=README.parent, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
             out, err = proc.communicate(timeout=120)

@@ -1,11 +1,16 @@
 """`cmsim`: the host command line, a thin click shell over the client API.
 
-Exit codes: 0 ok; 2 usage error; 3 the device refused (status code named on stderr); 4
-authentication failed; 5 verification failed (an audit export or archive does not verify, or a
-signature or MAC does not); 6 no device (cannot open or no answer). Errors are one line on
+Exit codes: 0 ok; 1 declined at a confirmation prompt; 2 usage error (including a malformed value
+such as hex or a time); 3 the device refused (status code named on stderr); 4 authentication
+failed; 5 verification failed (an audit export or archive does not verify, or a signature, MAC or
+GCM tag does not); 6 no device (none configured, cannot open, or no answer); 7 a file cannot be
+read or written, or is not what the option needs (a key statement, an export, an archive); 130
+interrupted by Ctrl-C (outputs are written to a temporary name and renamed, so none is left
+half-written). Errors are one line on
 stderr with the status name and a hint, never a traceback. ``--json`` prints one JSON document
-per command with stable keys (bytes as hex). Passwords come from ``CMSIM_PASSWORD`` or a prompt
-without echo, never from examples' command lines.
+per command with stable keys (bytes as hex). Passwords come from ``--password-file``, ``CMSIM_PASSWORD``
+or a prompt without echo, never from the command line. Under ``--json`` an error is a JSON
+document (``{"error": {...}}``) on stdout.
 
 One module per command group: ``lifecycle`` (status, selftest, init, zeroise), ``operator``,
 ``key``, ``crypto``, ``audit``, ``device``, ``lab`` (lab run, acvp-wrapper); ``root`` holds the
@@ -15,7 +20,16 @@ global options and turns errors into exit codes; ``context`` the shared options,
 
 from __future__ import annotations
 
-from host_tools.cli.context import EXIT_AUTH, EXIT_DEVICE, EXIT_NO_DEVICE, EXIT_VERIFY
+from host_tools.cli.context import (
+    EXIT_AUTH,
+    EXIT_DEVICE,
+    EXIT_FILE,
+    EXIT_INTERRUPTED,
+    EXIT_NO_DEVICE,
+    EXIT_USAGE,
+    EXIT_VERIFY,
+)
 from host_tools.cli.root import main
 
-__all__ = ["main", "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE"]
+__all__ = ["main", "EXIT_USAGE", "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_FILE",
+           "EXIT_INTERRUPTED"]

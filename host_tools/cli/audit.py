@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,12 +18,26 @@ from typing import Any, BinaryIO
 import click
 from rich.table import Table
 
-from host_tools.archive import Archive, QueryFilter
+from host_tools.archive import Archive, ArchiveRefused, QueryFilter
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_formats import FORMATS, cell, code_name, export_file_records, record_dict, write_records
-from host_tools.audit_verify import VerifyResult, verify_export
-from host_tools.cli.context import EXIT_VERIFY, CommandSession, Ctx, Emit, fail, pass_ctx, with_session
+from host_tools.audit_verify import Reason, VerifyResult, verify_export
+from host_tools.cli.context import (
+    EXIT_FILE,
+    EXIT_VERIFY,
+    HEX,
+    INPUT_FILE,
+    OUTPUT_FILE,
+    CommandSession,
+    Ctx,
+    Emit,
+    atomic_output,
+    fail,
+    pass_ctx,
+    with_session,
+)
 from host_tools.cli.names import ROLES
+from module.wire.audit.common import AuditFormatError
 from module.wire.audit.export import ExportFormat
 from module.wire.audit.record import decode_record
 from module.wire.audit.signature import KeyStatement
@@ -36,13 +52,14 @@ def audit() -> None:
 
 
 @audit.command("pubkey")
-@click.option("--out", "outfile", default="-", help="Where to write the key statement (binary).")
+@click.option("--out", "outfile", type=OUTPUT_FILE, default="-", help="Where to write the key statement (binary).")
 @pass_ctx
 def audit_pubkey(c: Ctx, outfile: str) -> None:
     """The audit public key with its self-signed statement of the serial (no login)."""
     k = fetch_public_key(c.device())
     if outfile != "-":
-        Path(outfile).write_bytes(k.statement)
+        with atomic_output(outfile) as f:
+            f.write(k.statement)
     elif not c.as_json:
         sys.stdout.buffer.write(k.statement)
         return
@@ -51,10 +68,45 @@ def audit_pubkey(c: Ctx, outfile: str) -> None:
 
 
 def _load_pubkey(path: str) -> TrustedKey:
-    statement = KeyStatement.parse(Path(path).read_bytes())
+    data = Path(path).read_bytes()
+    try:
+        statement = KeyStatement.parse(data)
+    except AuditFormatError as exc:
+        fail(EXIT_FILE, f"{path}: not an audit key statement (as `cmsim audit pubkey --out` writes): {exc}")
     if not statement.verify():
         fail(EXIT_VERIFY, f"{path}: the key statement's self-signature does not verify")
-    return TrustedKey(statement.serial, statement.public_key, Path(path).read_bytes())
+    return TrustedKey(statement.serial, statement.public_key, data)
+
+
+def _is_archive(db: str) -> bool:
+    """Whether ``db`` is an SQLite file holding an archive's meta table, read without writing to it."""
+    try:
+        con = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() \
+                is not None
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+@contextmanager
+def _archive(db: str, create: bool = False) -> Iterator[Archive]:
+    """The SQLite archive at ``db`` (a new one only with ``create``); a file that is not one is a
+    one-line error (exit 7), and is never written to."""
+    exists = Path(db).exists() and Path(db).stat().st_size > 0
+    if (exists or not create) and not _is_archive(db):
+        fail(EXIT_FILE, f"{db}: not a cmsim audit archive (made by `cmsim audit archive --db`)")
+    try:
+        archive = Archive(db)
+    except sqlite3.DatabaseError as exc:
+        fail(EXIT_FILE, f"{db}: not a cmsim audit archive (SQLite): {exc}")
+    with archive:
+        try:
+            yield archive
+        except sqlite3.DatabaseError as exc:
+            fail(EXIT_FILE, f"{db}: not a cmsim audit archive, or a damaged one: {exc}")
 
 
 def _format_of(path: str, given: str | None) -> ExportFormat:
@@ -64,7 +116,7 @@ def _format_of(path: str, given: str | None) -> ExportFormat:
 
 
 @audit.command("export")
-@click.option("--out", "outfile", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "outfile", required=True, type=OUTPUT_FILE)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "binary"]), help="Default: by extension (.jsonl).")
 @click.option("--from", "from_seq", type=int, default=0, show_default=True)
 @with_session
@@ -72,7 +124,7 @@ def audit_export(c: Ctx, s: CommandSession, outfile: str, fmt: str | None, from_
     """Checkpoint with a fresh nonce, then export everything retained up to it (Auditor or CO)."""
     nonce = os.urandom(16)
     session = s.open()  # logged in before the output file is created
-    with open(outfile, "wb") as out, c.progress("export") as bar:
+    with atomic_output(outfile) as out, c.progress("export") as bar:
         cp = session.audit.checkpoint(nonce)
         serial = c.device().status()["serial"]
         count = export_through(session, out, serial, cp.seq, from_seq=from_seq, fmt=_format_of(outfile, fmt),
@@ -81,28 +133,41 @@ def audit_export(c: Ctx, s: CommandSession, outfile: str, fmt: str | None, from_
                 lambda: click.echo(f"{count} records through checkpoint {cp.seq} -> {outfile} (nonce {nonce.hex()})"))
 
 
-def _report(c: Ctx, result: VerifyResult, what: str) -> None:
+def _report(c: Ctx, result: VerifyResult, what: str, trusted: bytes | None = None) -> None:
     data = {"ok": result.ok, "reason": result.reason.value if result.reason else None,
             "first_bad_seq": result.first_bad_seq, "message": result.message, "records": result.records,
             "verified_through": result.verified_through, "checkpoints": result.checkpoints,
             "serial": result.serial}
     c.emit(data, lambda: click.echo(f"{what}: OK, {result.message}" if result.ok else
-                                     f"{what}: FAILED {result.reason.value if result.reason else ''} "
-                                     f"at seq {result.first_bad_seq}: {result.message}"))
+                                     f"{what}: FAILED {_failure(result, trusted)}"))
     if not result.ok:
         sys.exit(EXIT_VERIFY)
 
 
+def _failure(result: VerifyResult, trusted: bytes | None = None) -> str:
+    """A failed verification in words: what the file is not, whose it is, or where the chain broke and why."""
+    reason = result.reason
+    if reason is Reason.BAD_SIGNATURE and trusted is not None and result.keys and trusted not in result.keys:
+        return (f"BAD_SIGNATURE at seq {result.first_bad_seq}: an export of another module (serial "
+                f"{result.serial}): none of its checkpoints is signed by the key given ({result.message})")
+    if reason is Reason.MALFORMED and result.first_bad_seq is None and not result.records:
+        return f"MALFORMED: {_not_export_text(result.message)}"
+    if reason is Reason.FOREIGN_MODULE:
+        return f"FOREIGN_MODULE: an export of another module ({result.message})"
+    where = f" at seq {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+    return f"{reason.value if reason else ''}{where}: {result.message}"
+
+
 @audit.command("verify")
-@click.argument("export_file", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False), help="Key statement from `audit pubkey`.")
-@click.option("--nonce", help="Require a checkpoint binding this nonce (hex).")
-@click.option("--db", type=click.Path(exists=True, dir_okay=False), help="Re-verify a whole archive instead.")
+@click.argument("export_file", required=False, type=INPUT_FILE)
+@click.option("--pubkey", type=INPUT_FILE, help="Key statement from `audit pubkey`.")
+@click.option("--nonce", type=HEX, help="Require a checkpoint binding this nonce (hex).")
+@click.option("--db", type=INPUT_FILE, help="Re-verify a whole archive instead.")
 @pass_ctx
-def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str | None, db: str | None) -> None:
+def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: bytes | None, db: str | None) -> None:
     """Offline, no device: exit 0 when the export (or archive) verifies, 5 with the reason otherwise."""
     if db:
-        with Archive(db) as archive:
+        with _archive(db) as archive:
             _report(c, archive.verify(), db)
         return
     if not export_file or not pubkey:
@@ -112,8 +177,8 @@ def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str
     with open(export_file, "rb") as f, c.progress("verify", unit="bytes") as bar:
         counted = io.BufferedReader(_Counting(f, lambda n: bar(n, size)))
         result = verify_export(counted, trusted.public_key, expected_serial=trusted.serial,
-                               expected_nonce=bytes.fromhex(nonce) if nonce else None)
-    _report(c, result, export_file)
+                               expected_nonce=nonce or None)
+    _report(c, result, export_file, trusted.public_key)
 
 
 class _Counting(io.RawIOBase):
@@ -138,8 +203,8 @@ class _Counting(io.RawIOBase):
 
 
 @audit.command("ack")
-@click.argument("export_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.argument("export_file", type=INPUT_FILE)
+@click.option("--pubkey", type=INPUT_FILE, required=True)
 @with_session
 def audit_ack(c: Ctx, s: CommandSession, export_file: str, pubkey: str) -> Emit | None:
     """Verify an export, then acknowledge on the device what it proved (frees those records)."""
@@ -147,17 +212,18 @@ def audit_ack(c: Ctx, s: CommandSession, export_file: str, pubkey: str) -> Emit 
     with open(export_file, "rb") as f:
         result = verify_export(f, trusted.public_key, expected_serial=trusted.serial)
     if not result.ok or result.verified_through is None or result.verified_head is None:
-        _report(c, result, export_file)
+        _report(c, result, export_file, trusted.public_key)
         return None
     oldest = s.audit.acknowledge(result.verified_through, result.verified_head)
     return Emit({"acknowledged_through": result.verified_through, "oldest_retained": oldest})
 
 
 @audit.command("checkpoint")
-@click.option("--nonce", default="", help="Hex nonce to bind (freshness).")
+@click.option("--nonce", type=HEX, default="", help="Hex nonce to bind (freshness).")
 @with_session
-def audit_checkpoint(c: Ctx, s: CommandSession, nonce: str) -> Emit:
-    cp = s.audit.checkpoint(bytes.fromhex(nonce))
+def audit_checkpoint(c: Ctx, s: CommandSession, nonce: bytes) -> Emit:
+    """A signed checkpoint now, binding the nonce (Auditor or CO)."""
+    cp = s.audit.checkpoint(nonce)
     return Emit({"seq": cp.seq, "checkpoint": cp.record})
 
 
@@ -208,47 +274,78 @@ def _records_out(c: Ctx, records: list[Any]) -> None:
 
 
 @audit.command("archive")
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="SQLite archive (created on first use).")
-@click.option("--import", "import_file", type=click.Path(exists=True, dir_okay=False),
+@click.option("--db", required=True, type=OUTPUT_FILE, help="SQLite archive (created on first use).")
+@click.option("--import", "import_file", type=INPUT_FILE,
               help="Offline: take this export file instead of the device (nothing is acknowledged).")
-@click.option("--pubkey", type=click.Path(exists=True, dir_okay=False),
+@click.option("--pubkey", type=INPUT_FILE,
               help="Key statement to bind a new archive to (default: fetched from the device).")
 @pass_ctx
 def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None) -> None:
     """Pull new records, verify them against the archive, store them, then acknowledge them."""
     started = time.perf_counter()
-    with Archive(db) as archive:
+    with _archive(db, create=True) as archive:
         if archive.trusted_key() is None:  # trust on first use, from a self-signed statement
             archive.bind(_load_pubkey(pubkey) if pubkey else fetch_public_key(c.device()))
         trusted = archive.trusted_key()
         assert trusted is not None
-        if import_file:
-            with open(import_file, "rb") as f:
-                stored, verified = archive.ingest(f)
-            last, acked = verified.verified_through, False
-        else:
-            with c.session() as s:
-                result = archive.archive(s, trusted)
-            stored, last, acked = result.stored, result.last_seq, result.acknowledged
+        try:
+            if import_file:
+                with open(import_file, "rb") as f, _not_an_export(import_file):
+                    stored, verified = archive.ingest(f)
+                last, acked = verified.verified_through, False
+            else:
+                with c.session() as s:
+                    result = archive.archive(s, trusted)
+                stored, last, acked = result.stored, result.last_seq, result.acknowledged
+        except ArchiveRefused as exc:
+            whose = _another_module(c, archive, trusted, exc, import_file)
+            if whose is None:
+                raise
+            fail(EXIT_VERIFY, f"archive refused the export, nothing stored: {whose} ({exc})")
     elapsed = time.perf_counter() - started
     c.emit({"stored": stored, "last_seq": last, "acknowledged": acked, "seconds": round(elapsed, 3)},
            lambda: click.echo(f"{stored} records archived in {elapsed:.2f} s, through seq {last}"
                               + (", acknowledged on the device" if acked else "")))
 
 
-def _time(value: str | None) -> int | None:
+def _another_module(c: Ctx, archive: Archive, trusted: TrustedKey, exc: ArchiveRefused,
+                    import_file: str | None) -> str | None:
+    """Whether a refusal is another module's trail rather than a fork or rollback of this one: none
+    of the export's checkpoints is signed by a key the archive trusts (an imported file is verified
+    again on its own to see its signers), or, for a device whose chain ends before the archive's
+    head, the device's own audit key is not one of them."""
+    known = {trusted.public_key} | ({signer} if (signer := archive.current_signer()) else set())
+    result = exc.result
+    if import_file is not None and (result is None or not result.keys):
+        with open(import_file, "rb") as f:
+            result = verify_export(f, trusted.public_key, expected_serial=trusted.serial)
+    if result is not None and result.keys and not known.intersection(result.keys):
+        return "an export of another module: none of its checkpoints is signed by this archive's audit key"
+    if exc.reason is Reason.FORK and import_file is None:
+        device_key = fetch_public_key(c.device()).public_key
+        if device_key not in known:
+            return (f"the device is another module: its audit key {device_key.hex()[:16]}... is not the one "
+                    "this archive trusts")
+    return None
+
+
+def _time(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """An ISO 8601 time as nanoseconds since the epoch (UTC when no zone is given)."""
     if value is None:
         return None
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-12-01 or 2026-12-01T08:00:00+01:00)")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1e9)
 
 
 @audit.command("query")
-@click.option("--db", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--since", help="ISO 8601 time (UTC when no zone).")
-@click.option("--until")
+@click.option("--db", required=True, type=INPUT_FILE)
+@click.option("--since", "since_ns", callback=_time, help="ISO 8601 time (UTC when no zone).")
+@click.option("--until", "until_ns", callback=_time, help="ISO 8601 time (UTC when no zone).")
 @click.option("--operator", "op")
 @click.option("--role", type=click.Choice(sorted(ROLES) + ["none"]))
 @click.option("--service", type=click.Choice(sorted(c.name.lower() for c in Command)))
@@ -256,26 +353,41 @@ def _time(value: str | None) -> int | None:
 @click.option("--key-id", type=int)
 @click.option("--limit", type=int)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
-def audit_query(db: str, since: str | None, until: str | None, op: str | None, role: str | None,
+def audit_query(db: str, since_ns: int | None, until_ns: int | None, op: str | None, role: str | None,
                 service: str | None, outcome: str | None, key_id: int | None, limit: int | None, fmt: str) -> None:
     """Archived records by time, operator, role, service, outcome or key; jsonl, csv or RFC 5424 syslog."""
     f = QueryFilter(
-        since_ns=_time(since), until_ns=_time(until), operator=op,
+        since_ns=since_ns, until_ns=until_ns, operator=op,
         role=(Role.NONE if role == "none" else ROLES[role]) if role else None,
         service=Command[service.upper()] if service else None, status=Status[outcome.upper()] if outcome else None,
         key_id=key_id, limit=limit,
     )
-    with Archive(db) as archive:
+    with _archive(db) as archive:
         write_records(archive.query(f), sys.stdout, fmt)
 
 
 @audit.command("show")
-@click.argument("export_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("export_file", type=INPUT_FILE)
 @pass_ctx
 def audit_show(c: Ctx, export_file: str) -> None:
     """The records of an export file (no verification: use `audit verify`)."""
-    with open(export_file, "rb") as f:
-        _records_out(c, list(export_file_records(f)))
+    with open(export_file, "rb") as f, _not_an_export(export_file):
+        records = list(export_file_records(f))
+    _records_out(c, records)
+
+
+@contextmanager
+def _not_an_export(path: str) -> Iterator[None]:
+    """A file that does not parse as an export is a one-line error naming it (exit 7)."""
+    try:
+        yield
+    except AuditFormatError as exc:
+        fail(EXIT_FILE, f"{path}: {_not_export_text(str(exc))}")
+
+
+def _not_export_text(detail: str) -> str:
+    what = "not a cmsim audit export (JSON Lines or binary, as `cmsim audit export` writes)"
+    return what if detail.startswith("not a cmsim audit export") else f"{what}: {detail}"
 
 
 COMMANDS = [audit]

@@ -7,11 +7,12 @@ import functools
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, BinaryIO, NoReturn, Protocol
 
 import click
 from rich.console import Console
@@ -26,9 +27,11 @@ __all__ = [
     "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
     "Ctx", "pass_ctx", "with_session", "CommandSession", "Output", "Emit", "Binary", "Failure", "fail",
     "state_home", "device_file", "remembered_port", "jsonable", "read_input", "write_output",
+    "human_value", "json_option", "EXIT_USAGE", "EXIT_FILE", "EXIT_INTERRUPTED", "HEX", "INPUT_FILE", "OUTPUT_FILE", "atomic_output",
 ]
 
-EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE = 3, 4, 5, 6
+EXIT_USAGE, EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE, EXIT_FILE = 2, 3, 4, 5, 6, 7
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
 
 
@@ -61,6 +64,18 @@ def fail(code: int, message: str) -> NoReturn:
     raise Failure(code, message)
 
 
+def human_value(value: Any) -> str:
+    """A value as a person reads it: yes/no, - for nothing, hex for bytes, names for enums; never a
+    Python repr such as True or None."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(jsonable(value), sort_keys=True)
+    return str(jsonable(value))
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).hex()
@@ -82,20 +97,29 @@ class Ctx:
     timeout: float
     console: Console = field(default_factory=lambda: Console(highlight=False))
     _device: Device | None = None
+    # The approved-service indicator of each service a command called in its session, in order.
+    indicator: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tty(self) -> bool:
         return sys.stdout.isatty() and not self.as_json
 
     def emit(self, data: dict[str, Any], human: Callable[[], None] | None = None) -> None:
-        """One JSON document with --json; otherwise the human rendering (or key: value lines)."""
+        """One JSON document with --json; otherwise the human rendering (or key: value lines). The
+        approved-service indicator of the command's services goes with it: under "indicator" in the
+        JSON, and as a line on a terminal's stderr."""
         if self.as_json:
-            click.echo(json.dumps(jsonable(data), sort_keys=True))
-        elif human is not None:
+            click.echo(json.dumps(jsonable({**data, "indicator": self.indicator} if self.indicator else data),
+                                  sort_keys=True))
+            return
+        if human is not None:
             human()
         else:
             for key, value in data.items():
-                click.echo(f"{key}: {jsonable(value)}")
+                click.echo(f"{key}: {human_value(value)}")
+        if self.indicator and sys.stderr.isatty():
+            click.echo("approved-service indicator: " + ", ".join(
+                f"{i['service']} {'approved' if i['approved'] else 'NOT APPROVED'}" for i in self.indicator), err=True)
 
     @contextmanager
     def progress(self, what: str, unit: str = "records") -> Iterator[Callable[[int, int], None]]:
@@ -120,7 +144,7 @@ class Ctx:
         if self._device is None:
             port = self.port or remembered_port()
             if not port:
-                raise click.UsageError("no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
+                fail(EXIT_NO_DEVICE, "no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
             self._device = Device.open(port, timeout=self.timeout)
         return self._device
 
@@ -130,21 +154,39 @@ class Ctx:
             self._device = None
 
     def secret(self, prompt: str = "Password", confirm: bool = False) -> str:
-        """The login password: --password / CMSIM_PASSWORD, else a prompt without echo."""
+        """The login password: --password-file, else CMSIM_PASSWORD, else a prompt without echo."""
         if self.password is not None:
             return self.password
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
 
+    def require_operator(self) -> str:
+        if not self.operator:
+            raise click.UsageError("this command needs a login: give --operator (and CMSIM_PASSWORD)")
+        return self.operator
+
     @contextmanager
     def session(self) -> Iterator[OperatorSession]:
         """Log in as --operator on the device; logged out when the block ends."""
-        if not self.operator:
-            raise click.UsageError("this command needs a login: give --operator (and CMSIM_PASSWORD)")
-        with self.device().login(self.operator, self.secret(f"Password for {self.operator}")) as s:
+        operator = self.require_operator()
+        with self.device().login(operator, self.secret(f"Password for {operator}")) as s:
             yield s
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        c = ctx.find_object(Ctx)
+        if c is not None:
+            c.as_json = True
+
+
+def json_option() -> click.Option:
+    """``--json`` for a group or command below the root, so it may come after the subcommand too
+    (`cmsim key list --json`); it sets the same flag as the global one."""
+    return click.Option(["--json"], is_flag=True, expose_value=False, callback=_set_json,
+                        help="Machine output: one JSON document (as the global --json).")
 
 
 class Output(Protocol):
@@ -204,7 +246,9 @@ class CommandSession(SessionServices):
         return self._login()
 
     def call(self, command: Command, params: Mapping[str, Any] | None = None) -> Reply:
-        return self._login().call(command, params)
+        reply = self._login().call(command, params)
+        self._c.indicator.append({"service": command.name, "approved": reply.approved})
+        return reply
 
 
 def with_session(func: Callable[..., Output | None]) -> Callable[..., None]:
@@ -214,12 +258,87 @@ def with_session(func: Callable[..., Output | None]) -> Callable[..., None]:
     @pass_ctx
     @functools.wraps(func)
     def command(c: Ctx, /, *args: Any, **options: Any) -> None:
+        c.require_operator()  # before any prompt (a new password asked twice) or output
         with ExitStack() as stack:
             out = func(c, CommandSession(c, stack), *args, **options)
         if out is not None:
             out.show(c)
 
     return command
+
+
+class _Hex(click.ParamType):
+    """Bytes given as hex on the command line; anything else is a usage error, not a traceback."""
+
+    name = "hex"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+        if isinstance(value, bytes):
+            return value
+        try:
+            return bytes.fromhex(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not hex (pairs of 0-9 a-f)", param, ctx)
+
+
+class _InputFile(click.ParamType):
+    """A file to read (or - for stdin), checked when the command line is parsed: exit 7 otherwise."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        path = str(value)
+        if path == "-":
+            return path
+        p = Path(path)
+        if not p.exists():
+            fail(EXIT_FILE, f"{path}: no such file")
+        if p.is_dir():
+            fail(EXIT_FILE, f"{path}: is a directory, not a file")
+        if not os.access(p, os.R_OK):
+            fail(EXIT_FILE, f"{path}: not readable (permission denied)")
+        return path
+
+
+class _OutputFile(click.ParamType):
+    """A file to write (or - for stdout), checked when the command line is parsed, so a command that
+    cannot write its output fails before it asks the device for anything (exit 7)."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        path = str(value)
+        if path == "-":
+            return path
+        p = Path(path)
+        if p.is_dir():
+            fail(EXIT_FILE, f"{path}: is a directory, not a file")
+        parent = p.parent
+        if not parent.is_dir():
+            fail(EXIT_FILE, f"{path}: no such directory {parent}")
+        if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+            fail(EXIT_FILE, f"{path}: not writable (permission denied)")
+        return path
+
+
+HEX, INPUT_FILE, OUTPUT_FILE = _Hex(), _InputFile(), _OutputFile()
+
+
+@contextmanager
+def atomic_output(path: str) -> Iterator[BinaryIO]:
+    """A file written under a temporary name beside ``path`` and renamed onto it only when the block
+    ends normally: an error or a Ctrl-C leaves no half-written output (and an older file intact)."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def read_input(path: str) -> bytes:
@@ -230,7 +349,8 @@ def read_input(path: str) -> bytes:
 def write_output(c: Ctx, path: str, data: bytes, key: str) -> None:
     """Binary output to a file or stdout; with --json, hex inside the JSON document instead of stdout."""
     if path != "-":
-        Path(path).write_bytes(data)
+        with atomic_output(path) as f:
+            f.write(data)
         c.emit({key: len(data), "out": path}, lambda: click.echo(f"{len(data)} bytes -> {path}", err=True))
     elif c.as_json:
         c.emit({key: data})

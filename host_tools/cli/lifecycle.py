@@ -1,11 +1,24 @@
-"""The module as a whole: status, self-tests, initialise, zeroise."""
+"""The module as a whole: status, version, self-tests, initialise, zeroise."""
 
 from __future__ import annotations
+
+import importlib.metadata
 
 import click
 from rich.table import Table
 
-from host_tools.cli.context import FACTORY_OPERATOR, FACTORY_PASSWORD, CommandSession, Ctx, Emit, pass_ctx, with_session
+from host_tools.cli.context import (
+    EXIT_DEVICE,
+    FACTORY_OPERATOR,
+    FACTORY_PASSWORD,
+    CommandSession,
+    Ctx,
+    Emit,
+    fail,
+    human_value,
+    pass_ctx,
+    with_session,
+)
 from module.wire.defs import Command
 
 __all__ = ["COMMANDS"]
@@ -22,14 +35,22 @@ def status(c: Ctx) -> None:
         table = Table(show_header=False, box=None)
         for key in ("module", "version", "serial", "state_name", "approved_mode", "boot_counter", "sessions", "keys",
                     "last_error", "self_test_ms"):
-            table.add_row(key, str(data.get(key, "")))
-        for key in ("policy", "used", "capacity", "next_seq", "oldest_retained", "records_lost", "records_refused",
-                    "would_block"):
+            table.add_row(key, human_value(data.get(key)))
+        for key in ("policy", "used", "capacity", "high_water_permille", "high_water_reached", "next_seq",
+                    "oldest_retained", "records_lost", "records_refused", "would_block"):
             if key in audit:
-                table.add_row(f"audit.{key}", str(audit[key]))
+                table.add_row(f"audit.{key}", human_value(audit[key]))
         c.console.print(table)
 
     c.emit(data, human)
+
+
+@click.command()
+@pass_ctx
+def version(c: Ctx) -> None:
+    """The host tools' version and the device's: module, firmware and format versions (no login)."""
+    data = {"host_tools": importlib.metadata.version("cmsim"), **c.device().call(Command.GET_VERSION).data}
+    c.emit(data)
 
 
 @click.command()
@@ -49,6 +70,9 @@ def init(c: Ctx, officer: str | None, factory_password: str) -> None:
     officer = officer or c.operator
     if not officer:
         raise click.UsageError("give --operator NAME for the first Crypto Officer")
+    if c.device().status().get("initialised"):  # else the factory login would only say AUTH_FAILED
+        fail(EXIT_DEVICE, "the device is already initialised (its factory credential is gone); log in as its "
+                          "Crypto Officer, or zeroise it to start again")
     password = c.secret(f"New password for {officer}", confirm=True)
     with c.device().login(FACTORY_OPERATOR, factory_password) as factory:
         factory.initialise(officer, password)
@@ -66,4 +90,4 @@ def zeroise(c: Ctx, s: CommandSession, yes: bool) -> Emit:
     return Emit({"zeroised": True})
 
 
-COMMANDS = [status, selftest, init, zeroise]
+COMMANDS = [status, version, selftest, init, zeroise]

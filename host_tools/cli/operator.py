@@ -61,6 +61,15 @@ def operator_delete(c: Ctx, s: CommandSession, name: str) -> Emit:
     return Emit({"deleted": name})
 
 
+@operator.command("unlock")
+@click.argument("name")
+@with_session
+def operator_unlock(c: Ctx, s: CommandSession, name: str) -> Emit:
+    """Clear NAME's lockout after too many failed logins (Crypto Officer)."""
+    s.unlock_operator(name)
+    return Emit({"unlocked": name}, lambda: click.echo(f"operator {name} unlocked"))
+
+
 @operator.command("passwd")
 @click.argument("name", required=False)
 @click.option("--password-env", metavar="VAR", help="Read the new password from this variable.")
