@@ -72,6 +72,21 @@ def test_a_key_imported_under_a_host_known_key_is_host_known_too(alice: Operator
         is Status.KEY_USE_DENIED
 
 
+def test_a_host_known_key_still_wraps_a_key_the_host_knows_already(alice: OperatorSession) -> None:
+    """What the lab's ACVP path needs: a result made only from values the host holds (a test key
+    imported under the host KEK) goes back out under that KEK, and it is exactly what the host holds."""
+    kek, kek_value = host_kek(alice)
+    material = os.urandom(32)
+    imported = alice.call(Command.KEY_IMPORT, {
+        "wrap_key_id": kek, "wrapped": keywrap.aes_key_wrap_with_padding(kek_value, material),
+        "key_type": int(KeyType.HMAC_SHA256), "uses": int(KeyUse.MAC), "exportable": True}).data
+    assert imported["known_outside"] is True
+    blob = alice.call(Command.KEY_EXPORT, {"key_id": imported["key_id"], "wrap_key_id": kek}).data["wrapped"]
+    assert keywrap.aes_key_unwrap_with_padding(kek_value, blob) == material
+    secret = gen(alice, KeyType.HMAC_SHA256, exportable=True)  # made inside: never under the host's KEK
+    assert refused(alice, Command.KEY_EXPORT, {"key_id": secret, "wrap_key_id": kek}) is Status.KEY_USE_DENIED
+
+
 def test_derived_agreed_and_decapsulated_keys_are_no_more_exportable_than_their_inputs(alice: OperatorSession) -> None:
     secret = gen(alice, KeyType.GENERIC_SECRET)  # not exportable
     derive = {"base_key_id": secret, "kdf": int(KdfAlg.HKDF_SHA256), "key_type": int(KeyType.HMAC_SHA256)}

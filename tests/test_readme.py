@@ -77,15 +77,16 @@ def test_readme_shell_examples_run(tmp_path: Path) -> None:
                 pass
         assert proc.returncode == 0, out + err
         assert "SIGN OK" in out and '"state_name": "OPERATIONAL"' in out
-        assert (tmp_path / "release.sig").stat().st_size > 0 and (tmp_path / "audit.db").stat().st_size > 0
+    (work,) = [d for d in tmp_path.iterdir() if d.name.startswith("tmp.")]  # where `cd "$(mktemp -d)"` went
+    assert (work / "release.sig").stat().st_size > 0 and (work / "audit.db").stat().st_size > 0
     # "cmsim audit verify ...  # offline; exit 0 valid, 5 and the reason otherwise": both halves.
     verify = ["cmsim", "audit", "verify", "trail.jsonl", "--pubkey", "audit.pub"]
-    assert subprocess.run(verify, cwd=tmp_path, env=env, capture_output=True).returncode == 0
-    trail = bytearray((tmp_path / "trail.jsonl").read_bytes())
+    assert subprocess.run(verify, cwd=work, env=env, capture_output=True).returncode == 0
+    trail = bytearray((work / "trail.jsonl").read_bytes())
     lines = bytes(trail).split(b"\n")
     spot = len(b"\n".join(lines[:2])) + 1 + lines[2].index(b'"') + 1  # a key name's first letter, line 3
     trail[spot] ^= 0x01  # one bit: still ASCII, still one line
-    (tmp_path / "trail.jsonl").write_bytes(bytes(trail))
-    tampered = subprocess.run(verify, cwd=tmp_path, env=env, capture_output=True, text=True)
+    (work / "trail.jsonl").write_bytes(bytes(trail))
+    tampered = subprocess.run(verify, cwd=work, env=env, capture_output=True, text=True)
     assert tampered.returncode == 5, tampered.stdout + tampered.stderr
     assert tampered.stdout + tampered.stderr  # and the reason

@@ -29,8 +29,12 @@ def pkcs11_server(c: Ctx, device_port: str | None, socket_path: str, verbose: bo
     Load p11-kit-client.so in the application and point it here with
     P11_KIT_SERVER_ADDRESS=unix:path=PATH. The PIN is operator:password; CKU_SO logs in a Crypto
     Officer, CKU_USER a User. Runs until interrupted (SIGINT or SIGTERM)."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="cmsim pkcs11-server: %(message)s")
+    # The server command is the application: it shows the token's own log (never the PIN) on stderr.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("cmsim pkcs11-server: %(message)s"))
+    server_log = logging.getLogger("host_tools.pkcs11")
+    server_log.addHandler(handler)
+    server_log.setLevel(logging.INFO if verbose else logging.WARNING)
     device = Device.open(device_port, timeout=c.timeout) if device_port else c.device()
     server = Pkcs11Server(DeviceLink(device), socket_path)
 

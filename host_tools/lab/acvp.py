@@ -456,7 +456,7 @@ class AcvpWrapper:
         if len(z) != 32 or key_type is None:
             raise WrapperError(3, "HKDF/SHA2-256: the module derives from 256-bit secrets into keys of "
                                   f"{', '.join(map(str, SECRET_TYPES))} bytes")
-        z_id = self._import(KeyType.GENERIC_SECRET, z, KeyUse.DERIVE)
+        z_id = self._import(KeyType.GENERIC_SECRET, z, KeyUse.DERIVE, exportable=True)  # the output inherits it
         try:
             reply = self._device(Command.DERIVE, {"base_key_id": z_id, "kdf": int(KdfAlg.HKDF_SHA256),
                                                   "key_type": int(key_type), "salt": salt, "info": info,
@@ -475,10 +475,11 @@ class AcvpWrapper:
         if max(len(x), len(y)) > 32:
             raise WrapperError(3, "ECDH/P-256: a coordinate longer than 32 bytes")
         if private:
-            key_id = self._import(KeyType.EC_P256, private.rjust(32, b"\0"), KeyUse.AGREE)
+            key_id = self._import(KeyType.EC_P256, private.rjust(32, b"\0"), KeyUse.AGREE, exportable=True)
             public = bytes(self._device(Command.KEY_ATTRIBUTES, {"key_id": key_id}).data["public_key"])
         else:
-            data = self._device(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256),
+            # exportable, as Z inherits its inputs' exportability and leaves (wrapped) for the check
+            data = self._device(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256), "exportable": True,
                                                        "uses": int(KeyUse.AGREE)}).data
             key_id, public = int(data["key_id"]), bytes(data["public_key"])
         try:

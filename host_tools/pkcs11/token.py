@@ -407,7 +407,8 @@ class Application:
         key_type = next((t for t, oid in CURVE_OIDS.items() if oid == params and t is not KeyType.ED25519), None)
         if key_type is None:
             raise P11Error(CKR.CURVE_NOT_SUPPORTED)
-        uses = _uses_from(public + private, KeyUse.SIGN | KeyUse.VERIFY | (KeyUse.AGREE if key_type is KeyType.EC_P256 else KeyUse.NONE))
+        allowed = KeyUse.SIGN | KeyUse.VERIFY | (KeyUse.AGREE if key_type is KeyType.EC_P256 else KeyUse.NONE)
+        uses = _uses_from(public + private, KeyUse.SIGN | KeyUse.VERIFY, allowed)
         info = self._generate(key_type, public + private, uses)
         return 2 * info.key_id + 2, 2 * info.key_id + 1
 
@@ -418,7 +419,7 @@ class Application:
             length = values[CKA.VALUE_LEN].as_ulong() if CKA.VALUE_LEN in values else 32
             if length != 32:
                 raise P11Error(CKR.KEY_SIZE_RANGE, "AES-256 only")
-            key_type, default = KeyType.AES_256, KeyUse.ENCRYPT | KeyUse.DECRYPT | KeyUse.WRAP | KeyUse.UNWRAP
+            key_type, default = KeyType.AES_256, KeyUse.ENCRYPT | KeyUse.DECRYPT
         elif mech.type == CKM.GENERIC_SECRET_KEY_GEN:
             ckk = values[CKA.KEY_TYPE].as_ulong() if CKA.KEY_TYPE in values else None
             by_ckk = {CKK.SHA256_HMAC: KeyType.HMAC_SHA256, CKK.SHA384_HMAC: KeyType.HMAC_SHA384,
@@ -428,7 +429,8 @@ class Application:
             key_type, default = by_ckk[CKK(ckk)], KeyUse.MAC
         else:
             raise P11Error(CKR.MECHANISM_INVALID)
-        return 2 * self._generate(key_type, template, _uses_from(template, default)).key_id + 1
+        allowed = default | (KeyUse.WRAP | KeyUse.UNWRAP if key_type is KeyType.AES_256 else KeyUse.NONE)
+        return 2 * self._generate(key_type, template, _uses_from(template, default, allowed)).key_id + 1
 
     def _writable(self, handle: int) -> None:
         s = self.session(handle)
@@ -564,15 +566,27 @@ _USE_ATTRS = {CKA.SIGN: KeyUse.SIGN, CKA.VERIFY: KeyUse.VERIFY, CKA.ENCRYPT: Key
               CKA.DERIVE: KeyUse.AGREE}
 
 
-def _uses_from(template: list[Attribute], default: KeyUse) -> KeyUse:
-    """The device uses: the type's default, with each use a template sets to false taken away."""
-    uses = default
+def _uses_from(template: list[Attribute], default: KeyUse, allowed: KeyUse | None = None) -> KeyUse:
+    """The device uses for a template: the uses it sets true (within ``allowed``), else the type's
+    default purpose less the uses it sets false. The device takes one purpose per key (SP 800-57),
+    so a template that asks for two (CKA_SIGN and CKA_DERIVE, say) is refused by the device."""
+    allowed = default if allowed is None else allowed
+    mac = bool(default & KeyUse.MAC)
+    asked, denied = KeyUse.NONE, KeyUse.NONE
     for attr in template:
         use = _USE_ATTRS.get(CKA(attr.type)) if attr.type in CKA._value2member_map_ else None
-        if use is None or not use & default and not (default & KeyUse.MAC and use in (KeyUse.SIGN, KeyUse.VERIFY)):
+        if use is None:
             continue
-        if not attr.as_bool():
-            uses &= ~(KeyUse.MAC if default & KeyUse.MAC else use)
+        if mac and use in (KeyUse.SIGN, KeyUse.VERIFY):
+            use = KeyUse.MAC
+        elif not use & allowed:
+            continue
+        if attr.as_bool():
+            asked |= use
+        else:
+            denied |= use
+    # a template asking for two purposes (CKA_SIGN with CKA_DERIVE, as some tools set) gets the type's main one
+    uses = (asked & default or asked) if asked else default & ~denied
     if uses == KeyUse.NONE:
         raise P11Error(CKR.TEMPLATE_INCONSISTENT, "the template leaves the key no use")
     return uses

@@ -128,9 +128,13 @@ def export_wrapped(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]
         raise ServiceError(Status.KEY_NOT_EXPORTABLE, f"key {key.key_id} is not exportable")
     require_type(wrap_key, KeyType.AES_256)
     wrap_key.require(KeyUse.WRAP)
-    if wrap_key.known_outside:
+    # A wrapping key the host can know would hand the host the key it wraps; that reveals nothing
+    # only when the wrapped key's value is itself known outside (derived from or imported under such a key).
+    if wrap_key.known_outside and not key.known_outside:
         raise ServiceError(
-            Status.KEY_USE_DENIED, f"key {wrap_key.key_id} is known outside the module: it may unwrap, never wrap for export"
+            Status.KEY_USE_DENIED,
+            f"key {wrap_key.key_id} is known outside the module: it may unwrap, and wrap for export only keys "
+            "that are known outside too",
         )
     wrapped = algorithms.aes_kwp_wrap(bytes(wrap_key.material), bytes(key.material))
     return ServiceResult(
