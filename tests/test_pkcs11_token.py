@@ -28,7 +28,8 @@ from conftest import PASSWORDS, initialise_device
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.device import Device
 from host_tools.device_process import DeviceProcess, running_device
-from module.wire.audit_format import RecordItem, decode_record, iter_export
+from module.wire.audit.export import RecordItem, iter_export
+from module.wire.audit.record import decode_record
 from module.wire.defs import Command, KeyType, Status
 
 FAST = ["--pbkdf2-iterations", "1000"]
