@@ -42,10 +42,35 @@ def _pty() -> dict[str, Any]:
     return dict(json.loads(out.read_text(encoding="utf-8")))
 
 
+def _hosts() -> dict[str, Any]:
+    out = BENCH / "hosts.json"
+    subprocess.run([sys.executable, str(BENCH / "hosts_bench.py"), "--json", str(out)], check=True, cwd=BENCH.parent,
+                   stdout=subprocess.DEVNULL)
+    return dict(json.loads(out.read_text(encoding="utf-8")))
+
+
+def _hosts_rows(table: Table, hosts: dict[str, Any]) -> None:
+    floor, floor8 = hosts["disk_floor_1"], hosts["disk_floor_8"]
+    table.add_row("disk floor: 512 B pwrite + fdatasync (8 per fdatasync)", f"{floor:,.0f}/s ({floor8:,.0f}/s)",
+                  "", "", "")
+    for n, durable in hosts["tcp_always"].items():
+        loose = hosts["tcp_os"][n]
+        table.add_row(f"TCP: RANDOM(32) durable, {n} session(s) on {n} connection(s)", f"{durable:,.0f}/s",
+                      f"{loose:,.0f}/s (--fsync os)", f"{durable / loose:.2f}", ">= 0.8" if n == "8" else "")
+    pty1, tcp1 = hosts["pty_always"]["1"], hosts["tcp_always"]["1"]
+    table.add_row("TCP: RANDOM(32) durable, one session", f"{tcp1:,.0f}/s", f"{pty1:,.0f}/s (the pty)",
+                  f"{tcp1 / pty1:.2f}", ">= 1")
+    start = hosts["start"]
+    table.add_row("process start to first answer", f"{start['device_ms']:.0f} ms",
+                  f"{start['python_pass_ms']:.0f} ms (python -c pass)",
+                  f"{start['device_ms'] / start['python_pass_ms']:.1f}", "<= 3")
+
+
 def main() -> None:
     r = _run_suite()
     archive = _archive_million()
     pty = _pty()
+    hosts = _hosts()
     table = Table("figure", "value", "baseline (same run)", "ratio", "target", title="cmsim benchmarks")
 
     def us(name: str) -> str:
@@ -86,6 +111,7 @@ def main() -> None:
         dev, local = pty["device_fsync_always"][name], pty["in_process"][name]
         table.add_row(f"pty: {label} through the device (fsync=always)", f"{dev:,.0f}/s",
                       f"{local:,.0f}/s (cryptography in process)", f"{dev / local:.3f}", "")
+    _hosts_rows(table, hosts)
     table.add_row(f"archive {archive['records']:,.0f} records (verify + store in SQLite)",
                   f"{archive['records_per_s']:,.0f} rec/s", "", "", "")
     table.add_row("archive peak memory (child process)", f"{archive['peak_rss_mb']:.0f} MB", "", "", "< 200 MB")

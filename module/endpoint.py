@@ -57,11 +57,23 @@ class Endpoint:
         self._channels: OrderedDict[int, _Channel] = OrderedDict()
         self._clear = _Channel(None, None)  # session 0: single-entry retransmit cache
         self.frames_rejected = 0
+        self._lines: dict[object, _Channel] = {}  # session-0 caches of the device's other lines
 
     def reset(self) -> None:
         """Power cycle: channel state and retransmit caches are RAM, and RAM is gone."""
         self._channels.clear()
         self._clear = _Channel(None, None)
+        self._lines.clear()
+
+    def select_line(self, line: object) -> None:
+        """The line the next frames come from: each line has its own session-0 retransmit cache
+        (two hosts' clear sequence numbers are unrelated). Protected sessions are module-wide."""
+        self._clear = self._lines.setdefault(line, _Channel(None, None))
+
+    def forget_line(self, line: object) -> None:
+        """The line went away: its session-0 cache goes with it."""
+        if self._lines.pop(line, None) is self._clear:
+            self._clear = _Channel(None, None)
 
     def handle_bytes(self, frame: Frame | FrameError) -> bytes:
         """One decoded item from the line to the bytes to write back."""

@@ -79,7 +79,7 @@ def test_oversize_frame_is_dropped_and_the_line_recovers(device: DeviceProcess) 
 
 
 class _ManualTime:
-    """Stands in for the ``time`` module inside firmware_sim.serve: the frame timer reads this clock."""
+    """The serving loop's clock (the frame timer reads it), moved by the test."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -87,15 +87,12 @@ class _ManualTime:
     def monotonic(self) -> float:
         return self.now
 
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
-
-def test_slow_partial_frames(make_module: ModuleFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The device's frame timer (firmware_sim.serve.FRAME_TIMEOUT) on a manual clock: a frame whose
+def test_slow_partial_frames(make_module: ModuleFactory) -> None:
+    """The device's frame timer (firmware_sim.server.FRAME_TIMEOUT) on a manual clock: a frame whose
     bytes come slower than the timer is never cut, a half frame followed by silence past it is
     dropped, and the next frame is clean. The serving loop runs on one end of a socket pair."""
-    import firmware_sim.serve as serve
+    from firmware_sim import server as serving
 
     clock = _ManualTime()
     fed, expired = threading.Semaphore(0), threading.Event()
@@ -111,12 +108,12 @@ def test_slow_partial_frames(make_module: ModuleFactory, monkeypatch: pytest.Mon
             expired.set()
             return dropped
 
-    monkeypatch.setattr(serve, "time", clock)
-    monkeypatch.setattr(serve, "FrameDecoder", WatchedDecoder)
     host, device = socket.socketpair()
     host.settimeout(10)  # a hang guard only: every step below waits for an event, not for time
-    stop = serve.Stop()
-    worker = threading.Thread(target=serve.serve_line, args=(Endpoint(make_module()), serve.SocketLine(device), stop))
+    stop = threading.Event()
+    loop = serving.Server(Endpoint(make_module()), stop.is_set, clock=clock.monotonic, decoder=WatchedDecoder)
+    loop.add_socket_line(device, "socketpair")
+    worker = threading.Thread(target=loop.serve)
     worker.start()
     try:
         def answers(count: int) -> list[tuple[int, Status]]:
@@ -129,19 +126,18 @@ def test_slow_partial_frames(make_module: ModuleFactory, monkeypatch: pytest.Mon
         for byte in wire:  # one byte per read, each just inside the timer
             host.sendall(bytes([byte]))
             assert fed.acquire(timeout=10)
-            clock.now += serve.FRAME_TIMEOUT * 0.9
+            clock.now += serving.FRAME_TIMEOUT * 0.9
         assert answers(1) == [(4242, Status.OK)] and not expired.is_set()
         host.sendall(wire[: len(wire) // 2])
         assert fed.acquire(timeout=10)
-        clock.now += serve.FRAME_TIMEOUT * 1.1  # silence past the timer: the next idle tick drops it
+        clock.now += serving.FRAME_TIMEOUT * 1.1  # silence past the timer: the next pass drops it
         assert expired.wait(timeout=10)
         host.sendall(encode_frame(request_frame(int(Command.GET_STATUS), {}, 0, 4243)))
         assert answers(1) == [(4243, Status.OK)]
     finally:
-        stop.requested = True
+        stop.set()
         worker.join(timeout=10)
         host.close()
-        device.close()
     assert not worker.is_alive()
 
 

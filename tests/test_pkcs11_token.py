@@ -91,7 +91,8 @@ def stop(token: Token) -> None:
 
 @pytest.fixture(scope="module")
 def token(seal_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
-    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal_file)]) as proc:
+    # On TCP: the PKCS#11 server and the test are two hosts at once, each on its own connection (a pty is one host's).
+    with running_device(tmp_path_factory.mktemp("state"), args=[*FAST, "--seal", str(seal_file), "--tcp", "127.0.0.1:0"]) as proc:
         with Device.open(proc.port) as dev:
             initialise_device(dev)
         t = start_token(proc, tmp_path_factory.mktemp("p11") / "token.sock")

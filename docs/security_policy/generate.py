@@ -785,7 +785,8 @@ def audit_config(d: Declarations) -> str:
         ("slots only the module may use", f"the last {INTERNAL_RESERVE} (the last {HANDOVER_RESERVE} for a "
                                           "zeroisation handover)"),
         ("records dropped per wrap-around", f"{a.wrap_batch} (`wrap` policy)"),
-        ("durability", f"`{a.fsync}`: each record is synced to flash before the response leaves"
+        ("durability", f"`{a.fsync}`: each record is synced to flash before the response leaves (the "
+                       "device flushes the records of requests that arrived together at once)"
          if a.fsync == "always" else f"`{a.fsync}`"),
     ]
     return _table(("setting", "default"), rows)
