@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSWORDS, ModuleFactory, initialise, with_config
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
 from host_tools.archive import Archive
 from host_tools.client import Client, OperatorSession
 from host_tools.lab.acvp import (
@@ -53,6 +57,8 @@ NOT_REGISTERED = {
     ("PBKDF", None): "no service exposes PBKDF2 (a lab-only algorithm-test service is planned)",
     ("hmacDRBG", None): "no service takes known entropy (a lab-only algorithm-test service is planned)",
     ("EDDSA", "keyVer"): "no service validates an Ed25519 point on its own",
+    ("ECDSA", "keyGen"): "the check needs the generated private key, which never leaves the module",
+    ("EDDSA", "keyGen"): "the check needs the generated private key, which never leaves the module",
 }
 # Shared files of registered algorithms with no case inside the registration (other key, tag or output
 # lengths, hashes or curves); the generated sets run those modes.
@@ -179,11 +185,50 @@ def test_keys_entered_for_a_request_are_deleted_again(lab: Lab) -> None:
     before = lab.user.list_keys()
     assert wrapper.handle([b"HMAC-SHA2-256", b"msg", bytes(32)])
     assert wrapper.handle([b"AES-KWP/seal", b"\0" * 4, bytes(32), bytes(48), b"", b""])
-    assert wrapper.handle([b"ECDSA/keyGen", b"P-384"])
     transport = {k for k, _, _ in lab.user.list_keys()} - {k for k, _, _ in before}
     assert len(transport) == 3  # the key transport's P-256 pair, agreed secret and KEK, nothing else
+    assert wrapper.handle([b"ECDSA/keyGen", b"P-384"])
+    held = {k for k, _, _ in lab.user.list_keys()} - {k for k, _, _ in before} - transport
+    assert len(held) == 1  # the generated pair stays for sigGen, until close()
     wrapper.close()
     assert lab.user.list_keys() == before
+
+
+def _scalar_of(d: bytes, curve: ec.EllipticCurve) -> ec.EllipticCurvePublicNumbers | None:
+    """The public point of D read as a private scalar, or None when D is no scalar of the curve."""
+    value = int.from_bytes(d, "big")
+    try:
+        return ec.derive_private_key(value, curve).public_key().public_numbers()
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_keygen_gives_a_handle_not_the_private_key_and_sigGen_signs_with_it(lab: Lab, dialect: str) -> None:
+    """The private key of a generated pair never leaves: D neither is the key of Q nor unwraps to it;
+    sigGen with D signs under Q; a handle is refused after close() and for another algorithm."""
+    wrapper = lab.wrapper(dialect)
+    d, qx, qy = wrapper.handle([b"ECDSA/keyGen", b"P-256"])
+    q = ec.EllipticCurvePublicNumbers(int.from_bytes(qx, "big"), int.from_bytes(qy, "big"), ec.SECP256R1())
+    assert _scalar_of(d, ec.SECP256R1()) != q and _scalar_of(d[-32:], ec.SECP256R1()) != q
+    r, s = wrapper.handle([b"ECDSA/sigGen", b"P-256", d, b"SHA2-256", b"message"])
+    q.public_key().verify(encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big")), b"message",
+                          ec.ECDSA(hashes.SHA256()))
+    keygen = [b"EDDSA/keyGen", b"ED-25519"] if dialect == "BoringSSL" else [b"EDDSA/ED-25519/keyGen"]
+    seed, public = wrapper.handle(keygen)
+    for candidate in {seed[:32], seed[-32:]}:
+        assert ed25519.Ed25519PrivateKey.from_private_bytes(candidate).public_key().public_bytes_raw() != public
+    sign = [b"EDDSA/sigGen", b"ED-25519", seed, b"hello", b"\x00", b""] if dialect == "BoringSSL" \
+        else [b"EDDSA/ED-25519/sigGen", seed, b"hello"]
+    (signature,) = wrapper.handle(sign)
+    ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, b"hello")
+    with pytest.raises(WrapperError) as info:  # an EdDSA handle is no ECDSA key
+        wrapper.handle([b"ECDSA/sigGen", b"P-256", seed, b"SHA2-256", b"message"])
+    assert info.value.code == 3 and "not a key handle" in str(info.value)
+    wrapper.close()
+    with pytest.raises(WrapperError) as info:  # its key is gone from the module
+        wrapper.handle([b"ECDSA/sigGen", b"P-256", d, b"SHA2-256", b"message"])
+    assert info.value.code == 3 and "not a key handle" in str(info.value)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

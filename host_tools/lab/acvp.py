@@ -12,6 +12,11 @@ Each request becomes service calls of one authenticated User session. Keys that 
 over in clear enter the module only through its approved key entry: KEY_IMPORT wrapped with
 AES-KWP under a KEK that an ECDH + HKDF exchange with the module established
 (:mod:`host_tools.lab.keytransport`); every such key is deleted again after the request.
+A result that must go back (an HKDF output, an ECDH Z, an unwrapped KWP payload) leaves by KEY_EXPORT
+under the same KEK, which the module allows only for keys whose value is known outside it already
+(made from a test key imported under the KEK, or agreed with the server's peer key). A key pair the
+module generated is not such a key: keyGen answers a handle for it, sigGen signs with it, and
+:meth:`AcvpWrapper.close` deletes it.
 :data:`COMMANDS` is the one table of commands (both dialects), their argument counts and the
 services they use; :data:`CONFIG` registers only what they can answer.
 """
@@ -52,6 +57,15 @@ HMACS = {"HMAC-SHA2-256": (KeyType.HMAC_SHA256, 32), "HMAC-SHA2-384": (KeyType.H
 # Secrets of these lengths can be stored (and so wrapped, unwrapped or derived): the module's fixed key sizes.
 SECRET_TYPES = {32: KeyType.GENERIC_SECRET, 48: KeyType.HMAC_SHA384, 64: KeyType.HMAC_SHA512}
 GCM_NONCE, GCM_TAG, AES_KEY = 12, 16, 32
+# keyGen answers D with a handle of this form (51 bytes: longer than any P-256/P-384 scalar or Ed25519 seed,
+# so sigGen never mistakes one for a key given in clear); acvptool passes D back to sigGen as opaque bytes.
+HANDLE_PREFIX = b"cmsim-acvp-wrapper key handle "
+HANDLE_DIGITS = 21
+HANDLE_LENGTH = len(HANDLE_PREFIX) + HANDLE_DIGITS
+
+
+def _is_handle(private: bytes) -> bool:
+    return len(private) == HANDLE_LENGTH and private.startswith(HANDLE_PREFIX)
 
 
 def _sha(name: str, revision: str) -> dict[str, Any]:
@@ -91,7 +105,9 @@ def registration(dialect: str = "BoringSSL") -> list[dict[str, Any]]:
 
 
 # ACVP registration form (one object per algorithm and mode), as acvptool's getConfig expects (BoringSSL's
-# dialect; :func:`registration` gives AWS-LC's).
+# dialect; :func:`registration` gives AWS-LC's). No keyGen mode (ECDSA or EdDSA): its server check needs the
+# generated private key, which the module never lets out where the host could read it; the keyGen commands
+# still answer, with a key handle, for sigGen.
 CONFIG: list[dict[str, Any]] = [
     *(_sha(n, "1.0") for n in ("SHA2-256", "SHA2-384", "SHA2-512")),
     *(_sha(n, "2.0") for n in ("SHA3-256", "SHA3-384", "SHA3-512")),
@@ -110,7 +126,6 @@ CONFIG: list[dict[str, Any]] = [
     {"algorithm": "ECDSA", "mode": "keyVer", "revision": "FIPS186-5", "curve": ["P-256"]},
     {"algorithm": "ECDSA", "mode": "sigGen", "revision": "FIPS186-5", "capabilities": _ECDSA_CAPS},
     {"algorithm": "ECDSA", "mode": "sigVer", "revision": "FIPS186-5", "capabilities": _ECDSA_CAPS},
-    {"algorithm": "EDDSA", "mode": "keyGen", "revision": "1.0", "curve": ["ED-25519"]},
     {"algorithm": "EDDSA", "mode": "sigGen", "revision": "1.0", "curve": ["ED-25519"], "pure": True, "preHash": False},
     {"algorithm": "EDDSA", "mode": "sigVer", "revision": "1.0", "curve": ["ED-25519"], "pure": True, "preHash": False},
     {"algorithm": "ML-KEM", "mode": "encapDecap", "revision": "FIPS203", "parameterSets": ["ML-KEM-768"],
@@ -244,6 +259,8 @@ class AcvpWrapper:
         self.drains = 0
         self._until_look = 0  # device calls before the next look at the ring
         self._keys: KeyTransport | None = None
+        self._generated: dict[bytes, tuple[KeyType, int]] = {}  # keyGen handle -> (key type, key id)
+        self._handles = 0
 
     def handle(self, args: list[bytes]) -> list[bytes]:
         try:
@@ -324,7 +341,10 @@ class AcvpWrapper:
             self._device(Command.KEY_DELETE, {"key_id": key_id})
 
     def close(self) -> None:
-        """Delete the key-transport keys (the KEK and what made it)."""
+        """Delete the key pairs keyGen made and the key-transport keys (the KEK and what made it)."""
+        while self._generated:
+            _, (_, key_id) = self._generated.popitem()
+            self._delete(key_id)
         if self._keys is not None:
             self._keys.close()
             self._keys = None
@@ -470,7 +490,11 @@ class AcvpWrapper:
             self._delete(z_id)
 
     def ecdh(self, args: list[bytes]) -> list[bytes]:
-        """KAS-ECC-SSC P-256: KEY_AGREE with a generated (or, for VAL, an imported) key; Z leaves wrapped."""
+        """KAS-ECC-SSC P-256: KEY_AGREE with a generated (or, for VAL, an imported) key; Z leaves wrapped.
+
+        Z may leave under the host-known KEK even from a generated key: it is agreed with a peer key the
+        host chose (the server's), so the module counts its value as known outside. The generated private
+        key itself never leaves; the server checks Z with its own private key and the returned X, Y."""
         x, y, private = args
         if max(len(x), len(y)) > 32:
             raise WrapperError(3, "ECDH/P-256: a coordinate longer than 32 bytes")
@@ -478,7 +502,8 @@ class AcvpWrapper:
             key_id = self._import(KeyType.EC_P256, private.rjust(32, b"\0"), KeyUse.AGREE, exportable=True)
             public = bytes(self._device(Command.KEY_ATTRIBUTES, {"key_id": key_id}).data["public_key"])
         else:
-            # exportable, as Z inherits its inputs' exportability and leaves (wrapped) for the check
+            # exportable, as Z inherits its inputs' exportability and leaves (wrapped) for the check;
+            # the pair itself is never exported (and could not be: it is not known outside)
             data = self._device(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256), "exportable": True,
                                                        "uses": int(KeyUse.AGREE)}).data
             key_id, public = int(data["key_id"]), bytes(data["public_key"])
@@ -494,22 +519,32 @@ class AcvpWrapper:
             self._delete(key_id)
 
     # ----------------------------------------------------------- signatures
-    def _generate_exported(self, key_type: KeyType) -> tuple[bytes, bytes]:
-        """KEY_GENERATE of an exportable key pair; (private key via KEY_EXPORT under the KEK, public key)."""
-        data = self._device(Command.KEY_GENERATE, {"key_type": int(key_type), "exportable": True,
-                                                   "uses": int(KeyUse.SIGN | KeyUse.VERIFY)}).data
-        key_id = int(data["key_id"])
+    def _generate(self, key_type: KeyType) -> tuple[bytes, bytes]:
+        """KEY_GENERATE of a signing key pair that stays in the module until :meth:`close`; (its handle, the
+        public key). The private key cannot leave: the KEK is known to the host, so the module wraps under it
+        only keys the host knows already, and a generated key is not one."""
+        data = self._device(Command.KEY_GENERATE, {"key_type": int(key_type), "uses": int(KeyUse.SIGN)}).data
+        self._handles += 1
+        handle = HANDLE_PREFIX + str(self._handles).rjust(HANDLE_DIGITS, "0").encode()
+        self._generated[handle] = (key_type, int(data["key_id"]))
+        return handle, bytes(data["public_key"])
+
+    def _sign(self, key_type: KeyType, private: bytes, message: bytes) -> bytes:
+        """SIGN with the key behind a keyGen handle, or with a private key given in clear (entered, then deleted)."""
+        if _is_handle(private):
+            stored = self._generated.get(private)
+            if stored is None or stored[0] is not key_type:
+                raise WrapperError(3, f"{key_type.name} signing with {private!r}: not a key handle this wrapper's "
+                                      "keyGen gave for that algorithm")
+            return self._signature(stored[1], message)
+        key_id = self._import(key_type, private, KeyUse.SIGN)
         try:
-            return self._export(key_id), bytes(data["public_key"])
+            return self._signature(key_id, message)
         finally:
             self._delete(key_id)
 
-    def _sign(self, key_type: KeyType, private: bytes, message: bytes) -> bytes:
-        key_id = self._import(key_type, private, KeyUse.SIGN)
-        try:
-            return bytes(self._device(Command.SIGN, {"key_id": key_id, "message": message}).data["signature"])
-        finally:
-            self._delete(key_id)
+    def _signature(self, key_id: int, message: bytes) -> bytes:
+        return bytes(self._device(Command.SIGN, {"key_id": key_id, "message": message}).data["signature"])
 
     def _verify(self, key_type: KeyType, public: bytes, message: bytes, signature: bytes) -> bytes:
         reply = self._raw(Command.VERIFY, {"key_type": int(key_type), "public_key": public, "message": message,
@@ -536,9 +571,10 @@ class AcvpWrapper:
         return spec
 
     def ecdsa_keygen(self, args: list[bytes]) -> list[bytes]:
+        """The key for a sigGen group: D is a handle (the private key stays in the module), X and Y are Q."""
         key_type, size = self._curve(args[0])
-        private, public = self._generate_exported(key_type)
-        return [private, public[1:1 + size], public[1 + size:]]
+        handle, public = self._generate(key_type)
+        return [handle, public[1:1 + size], public[1 + size:]]
 
     def ecdsa_keyver(self, args: list[bytes]) -> list[bytes]:
         """P-256 only: KEY_AGREE runs the full SP 800-56A public-key validation on the given point."""
@@ -562,12 +598,15 @@ class AcvpWrapper:
             self._delete(key_id)
 
     def ecdsa_siggen(self, args: list[bytes]) -> list[bytes]:
-        """SIGN with the key acvptool got from ECDSA/keyGen, entered again; the module's nonces are RFC 6979."""
+        """SIGN with the key behind the handle ECDSA/keyGen gave (or a private key in clear, entered for the
+        call); the module's nonces are RFC 6979."""
         curve, private, hash_alg, message = args
         key_type, size = self._pair(curve, hash_alg)
-        if len(private) > size:
-            raise WrapperError(3, "ECDSA/sigGen: a private key longer than the curve's order")
-        signature = self._sign(key_type, private.rjust(size, b"\0"), message)
+        if not _is_handle(private):
+            if len(private) > size:
+                raise WrapperError(3, "ECDSA/sigGen: a private key longer than the curve's order")
+            private = private.rjust(size, b"\0")
+        signature = self._sign(key_type, private, message)
         return [signature[:size], signature[size:]]
 
     def ecdsa_sigver(self, args: list[bytes]) -> list[bytes]:
@@ -590,9 +629,10 @@ class AcvpWrapper:
             raise WrapperError(3, "EdDSA: the module signs pure Ed25519 only (no pre-hash, no context)")
 
     def eddsa_keygen(self, args: list[bytes]) -> list[bytes]:
+        """The key for a sigGen group: D is a handle (the private key stays in the module), then Q."""
         if args:
             self._ed25519(args[0])
-        return list(self._generate_exported(KeyType.ED25519))
+        return list(self._generate(KeyType.ED25519))
 
     def eddsa_siggen(self, args: list[bytes]) -> list[bytes]:
         if len(args) == 5:  # BoringSSL: curve, D, message, prehash flag, context
@@ -638,7 +678,7 @@ def _commands() -> dict[str, CommandSpec]:
         specs.append(CommandSpec(name, len(arguments), dialect, algorithm, services, handler, arguments, outputs))
 
     entry = (C.KEY_IMPORT, C.KEY_DELETE)  # every keyed command enters its key and deletes it again
-    generate = (C.KEY_GENERATE, C.KEY_EXPORT, C.KEY_DELETE)  # key pairs leave wrapped under the KEK
+    generate = (C.KEY_GENERATE, C.KEY_DELETE)  # key pairs stay in the module (D is a handle), deleted at close
     aead = ("tag length", "key", "input", "nonce", "ad")
     kw = ("(dummy)", "key", "input", "(dummy)", "(dummy)")
     for name in DIGESTS:
@@ -662,19 +702,21 @@ def _commands() -> dict[str, CommandSpec]:
     add("KDA/HKDF/SHA2-256", hkdf, "DKM", "AWS-LC", "KDA HKDF", (C.DERIVE, C.KEY_EXPORT, *entry), AcvpWrapper.hkdf)
     add("ECDH/P-256", ("peer X", "peer Y", "private key or empty"), "X, Y, Z", "both", "KAS-ECC-SSC",
         (C.KEY_GENERATE, C.KEY_AGREE, C.KEY_ATTRIBUTES, C.KEY_EXPORT, *entry), AcvpWrapper.ecdh)
-    add("ECDSA/keyGen", ("curve",), "D, X, Y", "both", "ECDSA sigGen (the key for a group)", generate,
+    add("ECDSA/keyGen", ("curve",), "D (a handle), X, Y", "both", "ECDSA sigGen (the key for a group)", generate,
         AcvpWrapper.ecdsa_keygen)
     add("ECDSA/keyVer", ("curve", "X", "Y"), "flag", "both", "ECDSA keyVer",
         (C.KEY_GENERATE, C.KEY_AGREE, C.KEY_DELETE), AcvpWrapper.ecdsa_keyver)
-    add("ECDSA/sigGen", ("curve", "D", "hash", "message"), "R, S", "both", "ECDSA sigGen", (C.SIGN, *entry),
+    add("ECDSA/sigGen", ("curve", "D or handle", "hash", "message"), "R, S", "both", "ECDSA sigGen", (C.SIGN, *entry),
         AcvpWrapper.ecdsa_siggen)
     add("ECDSA/sigVer", ("curve", "hash", "message", "X", "Y", "R", "S"), "flag", "both", "ECDSA sigVer",
         (C.VERIFY,), AcvpWrapper.ecdsa_sigver)
-    add("EDDSA/keyGen", ("curve",), "D, Q", "BoringSSL", "EDDSA keyGen", generate, AcvpWrapper.eddsa_keygen)
-    add("EDDSA/ED-25519/keyGen", (), "D, Q", "AWS-LC", "EDDSA keyGen", generate, AcvpWrapper.eddsa_keygen)
-    add("EDDSA/sigGen", ("curve", "D", "message", "pre-hash flag", "context"), "signature", "BoringSSL",
+    add("EDDSA/keyGen", ("curve",), "D (a handle), Q", "BoringSSL", "EDDSA sigGen (the key for a group)", generate,
+        AcvpWrapper.eddsa_keygen)
+    add("EDDSA/ED-25519/keyGen", (), "D (a handle), Q", "AWS-LC", "EDDSA sigGen (the key for a group)", generate,
+        AcvpWrapper.eddsa_keygen)
+    add("EDDSA/sigGen", ("curve", "D or handle", "message", "pre-hash flag", "context"), "signature", "BoringSSL",
         "EDDSA sigGen", (C.SIGN, *entry), AcvpWrapper.eddsa_siggen)
-    add("EDDSA/ED-25519/sigGen", ("D", "message"), "signature", "AWS-LC", "EDDSA sigGen", (C.SIGN, *entry),
+    add("EDDSA/ED-25519/sigGen", ("D or handle", "message"), "signature", "AWS-LC", "EDDSA sigGen", (C.SIGN, *entry),
         AcvpWrapper.eddsa_siggen)
     add("EDDSA/sigVer", ("curve", "message", "Q", "signature", "pre-hash flag"), "flag", "BoringSSL",
         "EDDSA sigVer", (C.VERIFY,), AcvpWrapper.eddsa_sigver)

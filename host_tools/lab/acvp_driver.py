@@ -345,13 +345,6 @@ def _eddsa_keygen_request(dialect: str) -> list[bytes]:
     return [b"EDDSA/keyGen", b"ED-25519"] if dialect == "BoringSSL" else [b"EDDSA/ED-25519/keyGen"]
 
 
-def _eddsa_keygen(r: SetResult, g: dict[str, Any], t: dict[str, Any], want: dict[str, Any] | None,
-                  transact: Transact, dialect: str) -> None:
-    d, q = transact(_eddsa_keygen_request(dialect))
-    derived = ed25519.Ed25519PrivateKey.from_private_bytes(d).public_key().public_bytes_raw() if len(d) == 32 else b""
-    r.check(derived == q, f"tc {t['tcId']}: Q is not the public key of D")
-
-
 def _eddsa_siggen(r: SetResult, g: dict[str, Any], t: dict[str, Any], want: dict[str, Any] | None,
                   transact: Transact, dialect: str) -> None:
     """eddsa.go: one keyGen per group, then sigGen per case; the server verifies with Q."""
@@ -397,7 +390,6 @@ RUNNERS: dict[tuple[str, str | None], Runner] = {
     ("ECDSA", "keyVer"): _ecdsa_keyver,
     ("ECDSA", "sigGen"): _ecdsa_siggen,
     ("ECDSA", "sigVer"): _ecdsa_sigver,
-    ("EDDSA", "keyGen"): _eddsa_keygen,
     ("EDDSA", "sigGen"): _eddsa_siggen,
     ("EDDSA", "sigVer"): _eddsa_sigver,
     ("ML-KEM", "encapDecap"): _mlkem,

@@ -93,7 +93,11 @@ class KeyTransport:
         return reply
 
     def export_key(self, key_id: int) -> bytes | None:
-        """KEY_EXPORT of an exportable key under the KEK, unwrapped here; None when the module refuses."""
+        """KEY_EXPORT of an exportable key under the KEK, unwrapped here; None when the module refuses.
+
+        The KEK is known here, so the module wraps under it only keys known outside already (imported
+        under the KEK, made from such keys, or agreed with a peer key chosen here); it refuses a key it
+        generated, which never leaves in a form this side can read."""
         if self.kek_id is None:
             self.establish()
         reply = self.world.raw(Command.KEY_EXPORT, {"key_id": key_id, "wrap_key_id": self.kek_id}, self.who)
