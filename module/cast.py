@@ -6,6 +6,11 @@ The module reads no files, so it holds its own small known-answer data as code
 (``module/data/cast_vectors.py``, sealed with the rest), copied from published vectors; every
 entry names its source and the test suite checks the copy against the ``cryptography_vectors`` files.
 
+SHA-256 and HMAC-SHA-256 have a second implementation in the module (CPython's ``hashlib`` on the
+interpreter's OpenSSL, :mod:`module.algorithms.primitives`: the integrity test, the DRBG, the
+audit chain, the login); the ``(hashlib)`` CASTs test that one, as IG 10.3.A asks of the
+implementation actually used.
+
 Two CASTs cannot compare against a fixed output because the library takes no caller-supplied
 randomness: ML-DSA-65 signing is hedged (key generation from the KAT seed is checked against the
 KAT public key, then the signature must verify) and ML-KEM-768 encapsulation (key generation
@@ -27,6 +32,7 @@ from typing import Any, Final
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from module.algorithms import approved as alg
+from module.algorithms import primitives as prim
 from module.data.cast_vectors import CAST_VECTORS
 from module.wire.defs import DigestAlg, KeyType
 from module.wire.handshake import derive_static_key
@@ -50,18 +56,21 @@ class Cast:
     algorithm: str
     direction: str
     standard: str
+    implementation: str = "cryptography"  # the library that computes it (module.algorithms.primitives: hashlib)
 
 
 CASTS: Final[tuple[Cast, ...]] = (
     Cast("AES-256-GCM encrypt", "AES-256-GCM", "encrypt", "SP 800-38D"),
     Cast("AES-256-GCM decrypt", "AES-256-GCM", "decrypt", "SP 800-38D"),
     Cast("SHA2-256", "SHA2-256", "digest", "FIPS 180-4"),
+    Cast("SHA2-256 (hashlib)", "SHA2-256", "digest", "FIPS 180-4", prim.IMPLEMENTATION),
     Cast("SHA2-384", "SHA2-384", "digest", "FIPS 180-4"),
     Cast("SHA2-512", "SHA2-512", "digest", "FIPS 180-4"),
     Cast("SHA3-256", "SHA3-256", "digest", "FIPS 202"),
     Cast("SHA3-384", "SHA3-384", "digest", "FIPS 202"),
     Cast("SHA3-512", "SHA3-512", "digest", "FIPS 202"),
     Cast("HMAC-SHA-256", "HMAC-SHA2-256", "generate", "FIPS 198-1"),
+    Cast("HMAC-SHA-256 (hashlib)", "HMAC-SHA2-256", "generate", "FIPS 198-1", prim.IMPLEMENTATION),
     Cast("HMAC-SHA-384", "HMAC-SHA2-384", "generate", "FIPS 198-1"),
     Cast("HMAC-SHA-512", "HMAC-SHA2-512", "generate", "FIPS 198-1"),
     Cast("HKDF-SHA256", "KDA HKDF-SHA2-256", "derive", "SP 800-56C Rev. 2 (RFC 5869)"),
@@ -160,6 +169,20 @@ def _hmac(key_type: KeyType) -> Callable[[_Kat, bool], None]:
     return run
 
 
+def _hashlib_sha256(kat: _Kat, corrupt: bool) -> None:
+    _expect(prim.sha256(kat.raw("message")), _expected(kat, "digest", corrupt), "digest")
+
+
+def _hashlib_hmac_sha256(kat: _Kat, corrupt: bool) -> None:
+    """Both forms the module uses: the one-shot call (DRBG) and the running MAC (integrity test)."""
+    key, message, expected = kat.raw("key"), kat.raw("message"), _expected(kat, "mac", corrupt)
+    _expect(prim.hmac_sha256(key, message), expected, "MAC")
+    running = prim.HmacSha256(key)
+    running.update(message[:7])
+    running.update(message[7:])
+    _expect(running.digest(), expected, "MAC")
+
+
 def _hkdf(kat: _Kat, corrupt: bool) -> None:
     out = alg.hkdf_sha256(kat.raw("ikm"), kat.raw("salt"), kat.raw("info"), kat.number("length"))
     _expect(out, _expected(kat, "okm", corrupt), "output keying material")
@@ -253,12 +276,14 @@ _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
     "AES-256-GCM encrypt": _aes_gcm_encrypt,
     "AES-256-GCM decrypt": _aes_gcm_decrypt,
     "SHA2-256": _digest(DigestAlg.SHA2_256),
+    "SHA2-256 (hashlib)": _hashlib_sha256,
     "SHA2-384": _digest(DigestAlg.SHA2_384),
     "SHA2-512": _digest(DigestAlg.SHA2_512),
     "SHA3-256": _digest(DigestAlg.SHA3_256),
     "SHA3-384": _digest(DigestAlg.SHA3_384),
     "SHA3-512": _digest(DigestAlg.SHA3_512),
     "HMAC-SHA-256": _hmac(KeyType.HMAC_SHA256),
+    "HMAC-SHA-256 (hashlib)": _hashlib_hmac_sha256,
     "HMAC-SHA-384": _hmac(KeyType.HMAC_SHA384),
     "HMAC-SHA-512": _hmac(KeyType.HMAC_SHA512),
     "HKDF-SHA256": _hkdf,

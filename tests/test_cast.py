@@ -265,8 +265,8 @@ def check_pbkdf2(entry: Mapping[str, Any]) -> set[str]:
 PROVENANCE: dict[str, Callable[[Mapping[str, Any]], set[str]]] = {
     "AES-256-GCM encrypt": same_fields(GCM),
     "AES-256-GCM decrypt": same_fields(GCM),
-    **{name: same_fields(DIGEST) for name in ("SHA2-256", "SHA2-384", "SHA2-512", "SHA3-256", "SHA3-384", "SHA3-512")},
-    **{name: same_fields(HMAC) for name in ("HMAC-SHA-256", "HMAC-SHA-384", "HMAC-SHA-512")},
+    **{name: same_fields(DIGEST) for name in ("SHA2-256", "SHA2-256 (hashlib)", "SHA2-384", "SHA2-512", "SHA3-256", "SHA3-384", "SHA3-512")},
+    **{name: same_fields(HMAC) for name in ("HMAC-SHA-256", "HMAC-SHA-256 (hashlib)", "HMAC-SHA-384", "HMAC-SHA-512")},
     "HKDF-SHA256": check_hkdf,
     "KBKDF counter HMAC-SHA-256": check_kbkdf,
     **{name: same_fields(KW) for name in ("AES-KW wrap", "AES-KW unwrap", "AES-KWP wrap", "AES-KWP unwrap")},

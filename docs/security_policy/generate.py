@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from firmware_sim.entropy import OsNoiseSource  # noqa: E402
+from firmware_sim.integrity import bound_libraries  # noqa: E402
 from firmware_sim.serve import FRAME_TIMEOUT  # noqa: E402
 from module import drbg, keystore, operators  # noqa: E402
 from module.algorithms.approved import (  # noqa: E402
@@ -481,19 +482,31 @@ def operational_environment(d: Declarations) -> str:
     return _table(("requirement", "version"), rows)
 
 
+def bound_libraries_table(d: Declarations) -> str:
+    """Read from the environment `make docs` runs in: the policy names what it was generated against."""
+    rows = [(lib.name, f"`{lib.version}`", lib.provides, f"`{lib.file}`" if lib.file else "-",
+             f"`{lib.sha256}`" if lib.sha256 else "-") for lib in bound_libraries()]
+    return _table(("library (outside the boundary)", "version", "provides", "file", "SHA-256 of the file"), rows)
+
+
 def approved_algorithms(d: Declarations) -> str:
     rows = []
     for algorithm, casts in _casts_by_algorithm(d.casts).items():
         info = ALGORITHMS[algorithm]
         used = ", ".join(x for x in (_commands(info.services), info.internal) if x)
         rows.append((algorithm, casts[0].standard, info.mode, info.sizes,
-                     ", ".join(c.direction for c in casts), used))
+                     ", ".join(_tested(c) for c in casts), used))
     c = d.config
     rows.append(("HMAC_DRBG (SHA-256)", "SP 800-90A Rev. 1",
                  f"no prediction resistance; reseed every {c.drbg_reseed_interval:,} requests",
                  f"{drbg.SECURITY_STRENGTH_BITS}-bit security strength", "health test",
                  "every random value the module makes (keys, IVs, salts, challenges, session ids)"))
     return _table(("algorithm", "standard", "mode / method", "key or size", "self-tested", "used by"), rows)
+
+
+def _tested(c: Cast) -> str:
+    """A CAST's direction, with the implementation named when it is not the services' library."""
+    return c.direction if c.implementation == "cryptography" else f"{c.direction} ({c.implementation})"
 
 
 def _casts_by_algorithm(casts: Sequence[Cast]) -> dict[str, list[Cast]]:
@@ -705,9 +718,9 @@ def self_test_overview(d: Declarations) -> str:
 
 
 def cast_table(d: Declarations) -> str:
-    rows = [(i, c.name, c.algorithm, c.direction, c.standard, cast_source(c.name))
+    rows = [(i, c.name, c.algorithm, c.direction, c.implementation, c.standard, cast_source(c.name))
             for i, c in enumerate(d.casts, 1)]
-    return _table(("#", "CAST", "algorithm", "direction", "standard", "known answer from"), rows)
+    return _table(("#", "CAST", "algorithm", "direction", "implementation", "standard", "known answer from"), rows)
 
 
 def _triggers_into(d: Declarations, state: State) -> list[tuple[State, Trigger]]:
@@ -778,6 +791,7 @@ SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "module-identity": module_identity,
     "module-config": module_config,
     "operational-environment": operational_environment,
+    "bound-libraries": bound_libraries_table,
     "approved-algorithms": approved_algorithms,
     "non-approved-services": non_approved_services,
     "entropy": entropy_table,
@@ -843,7 +857,7 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
         "algorithms": {
             "approved": [
                 {"name": algorithm, "standard": casts[0].standard, "mode": ALGORITHMS[algorithm].mode,
-                 "sizes": ALGORITHMS[algorithm].sizes, "self_tested": [x.direction for x in casts],
+                 "sizes": ALGORITHMS[algorithm].sizes, "self_tested": [_tested(x) for x in casts],
                  "services": [s.name for s in ALGORITHMS[algorithm].services],
                  "internal_uses": ALGORITHMS[algorithm].internal}
                 for algorithm, casts in _casts_by_algorithm(d.casts).items()
@@ -857,6 +871,8 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
                                     "randomness from OpenSSL's RNG, not from the module's DRBG"],
             "non_approved_services": [s.command.name for s in specs if not s.approved],
         },
+        "bound_libraries": [{"name": lib.name, "version": lib.version, "provides": lib.provides,
+                             "file": lib.file, "sha256": lib.sha256} for lib in bound_libraries()],
         "roles": [
             {"role": r.name, "code": int(r), "label": ROLE_LABEL[r], "duties": ROLE_DUTIES[r][0],
              "authentication": ROLE_DUTIES[r][1], "services": [s.command.name for s in specs if r in s.roles]}
@@ -904,7 +920,7 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             "conditional": [
                 {"name": "HMAC_DRBG health test", "type": "CAST", "on_failure": State.SOFT_ERROR.name},
                 *({"name": x.name, "type": "CAST", "algorithm": x.algorithm, "direction": x.direction,
-                   "standard": x.standard, "known_answer_source": cast_source(x.name),
+                   "implementation": x.implementation, "standard": x.standard, "known_answer_source": cast_source(x.name),
                    "on_failure": State.SOFT_ERROR.name} for x in d.casts),
                 {"name": "pairwise consistency test",
                  "key_types": [kt.name for kt in KeyType if kt in ASYMMETRIC_KEY_TYPES],

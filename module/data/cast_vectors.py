@@ -74,6 +74,17 @@ CAST_VECTORS: Final[Mapping[str, Mapping[str, Any]]] = {
         "message": "b4190e",
         "digest": "dff2e73091f6c05e528896c4c831b9448653dc2ff043528f6769437bc7b975c2",
     },
+    "SHA2-256 (hashlib)": {
+        "source": "NIST CAVP SHA256ShortMsg.rsp Len = 24",
+        "file": "hashes/SHA2/SHA256ShortMsg.rsp",
+        "case": {
+            "fields": {
+                "len": "24",
+            },
+        },
+        "message": "b4190e",
+        "digest": "dff2e73091f6c05e528896c4c831b9448653dc2ff043528f6769437bc7b975c2",
+    },
     "SHA2-384": {
         "source": "NIST CAVP SHA384ShortMsg.rsp Len = 24",
         "file": "hashes/SHA2/SHA384ShortMsg.rsp",
@@ -142,6 +153,16 @@ CAST_VECTORS: Final[Mapping[str, Mapping[str, Any]]] = {
         ),
     },
     "HMAC-SHA-256": {
+        "source": "RFC 4231 section 4.3 test case 2 (key \"Jefe\")",
+        "file": "HMAC/rfc-4231-sha256.txt",
+        "case": {
+            "index": 1,
+        },
+        "key": "4a656665",
+        "message": "7768617420646f2079612077616e7420666f72206e6f7468696e673f",
+        "mac": "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    },
+    "HMAC-SHA-256 (hashlib)": {
         "source": "RFC 4231 section 4.3 test case 2 (key \"Jefe\")",
         "file": "HMAC/rfc-4231-sha256.txt",
         "case": {
