@@ -8,7 +8,7 @@ from module import algorithms, cast
 from module.drbg import DrbgHealthTestError, health_test, load_drbg_kat
 from module.entropy import EntropyHealthError, HealthTestedSource
 from module.errors import SelfTestFailure
-from module.integrity import check_seal
+from module.integrity import check_compiled, check_seal
 from module.lab import FaultPlan, LabBreaks
 from module.ports import Clock, CodeImage
 from module.recorder import AuditRecorder
@@ -82,7 +82,7 @@ class SelfTests:
         self.recorder.event(AuditEvent.SELF_TEST_RESULT, status=status, detail=detail)
 
     def _integrity(self) -> None:
-        problem = check_seal(self.code, self.seal)
+        problem = check_seal(self.code, self.seal) or check_compiled(self.code)
         if self.faults.corrupt_integrity:
             self.faults.corrupt_integrity = False
             problem = "integrity seal does not match the module code (injected fault)"

@@ -696,7 +696,8 @@ def self_test_overview(d: Declarations) -> str:
     casts = len(d.casts)
     pct_types = ", ".join(kt.name for kt in KeyType if kt in ASYMMETRIC_KEY_TYPES)
     rows = [
-        ("software integrity", "pre-operational", "HMAC-SHA-256 over the module's code against the seal",
+        ("software integrity", "pre-operational", "HMAC-SHA-256 (hashlib) over the module's code against the seal; "
+         "every compiled file the interpreter would load must be its sealed source, compiled",
          "power-on, `SELF_TEST`", _failure_state(True)),
         ("entropy start-up", "pre-operational",
          f"SP 800-90B RCT and APT over {int(e['startup_samples']):,} samples",
@@ -914,6 +915,8 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             "pre_operational": [
                 {"name": "software integrity", "technique": "HMAC-SHA-256",
                  "key": INTEGRITY_KEY.decode(), "covers": "module/ (*.py, *.json)",
+                 "compiled_files": "each cached or bare .pyc and extension file the interpreter would load must "
+                                   "be the compile of its sealed source (none without one)",
                  "on_failure": State.HARD_ERROR.name},
                 {"name": "entropy start-up", "samples": int(e["startup_samples"]), "on_failure": State.SOFT_ERROR.name},
             ],
