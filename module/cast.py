@@ -11,11 +11,15 @@ interpreter's OpenSSL, :mod:`module.algorithms.primitives`: the integrity test, 
 audit chain, the login); the ``(hashlib)`` CASTs test that one, as IG 10.3.A asks of the
 implementation actually used.
 
-Two CASTs cannot compare against a fixed output because the library takes no caller-supplied
-randomness: ML-DSA-65 signing is hedged (key generation from the KAT seed is checked against the
-KAT public key, then the signature must verify) and ML-KEM-768 encapsulation (key generation
-checked likewise, then decapsulation must recover the encapsulated secret; decapsulation has
-its own fixed-answer CAST).
+Two CASTs cannot compare against a fixed output because the library (cryptography 50) takes no
+caller-supplied randomness: ``MLDSA65PrivateKey.sign(data, context)`` and ``sign_mu(mu)`` are
+hedged only, drawing ``rnd`` inside OpenSSL, with no deterministic variant, so ML-DSA-65 signing
+checks key generation from the KAT seed against the KAT public key and then that the fresh
+signature verifies; ``MLKEM768PublicKey.encapsulate()`` takes no ``m``, so ML-KEM-768
+encapsulation checks key generation likewise and then that decapsulation recovers the
+encapsulated secret. Decapsulation has fixed-answer CASTs of its own, a valid ciphertext and an
+invalid one that must take the implicit-rejection path (FIPS 203 7.3). tests/test_pq_casts.py
+fails when the library gains the missing parameter.
 
 ``corrupt=True`` flips one bit of the expected answer (or, where the check is "must verify" or
 "must decapsulate", of the signature or ciphertext) so fault injection drives the real comparison
@@ -89,6 +93,7 @@ CASTS: Final[tuple[Cast, ...]] = (
     Cast("ML-DSA-65 verify", "ML-DSA-65", "verify", "FIPS 204"),
     Cast("ML-KEM-768 encapsulate", "ML-KEM-768", "encapsulate", "FIPS 203"),
     Cast("ML-KEM-768 decapsulate", "ML-KEM-768", "decapsulate", "FIPS 203"),
+    Cast("ML-KEM-768 decapsulate (implicit rejection)", "ML-KEM-768", "decapsulate", "FIPS 203"),
     Cast("ECDH P-256 shared secret", "KAS-ECC-SSC P-256", "shared secret", "SP 800-56A Rev. 3"),
     Cast("PBKDF2-HMAC-SHA-256", "PBKDF2 HMAC-SHA2-256", "derive", "SP 800-132"),
 )
@@ -267,6 +272,15 @@ def _mlkem_decapsulate(kat: _Kat, corrupt: bool) -> None:
     _expect(out, _expected(kat, "shared_secret", corrupt), "shared secret")
 
 
+def _mlkem_implicit_rejection(kat: _Kat, corrupt: bool) -> None:
+    """An invalid ciphertext must give the rejection secret J(z || c) (FIPS 203 7.3), not an error."""
+    try:
+        out = alg.mlkem768_decapsulate(kat.raw("seed"), kat.raw("ciphertext"))
+    except alg.InvalidKeyData:
+        raise _Mismatch("invalid ciphertext rejected with an error, not implicitly") from None
+    _expect(out, _expected(kat, "shared_secret", corrupt), "implicit rejection secret")
+
+
 def _ecdh(kat: _Kat, corrupt: bool) -> None:
     out = alg.ecdh_p256(kat.raw("private"), kat.raw("peer_public"))
     _expect(out, _expected(kat, "shared_secret", corrupt), "shared secret Z")
@@ -302,6 +316,7 @@ _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
     "ML-DSA-65 verify": _mldsa_verify,
     "ML-KEM-768 encapsulate": _mlkem_encapsulate,
     "ML-KEM-768 decapsulate": _mlkem_decapsulate,
+    "ML-KEM-768 decapsulate (implicit rejection)": _mlkem_implicit_rejection,
     "ECDH P-256 shared secret": _ecdh,
     "PBKDF2-HMAC-SHA-256": _pbkdf2,
 }

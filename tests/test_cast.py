@@ -238,6 +238,13 @@ def check_mlkem_decapsulate(entry: Mapping[str, Any]) -> set[str]:
     return {"seed", "ciphertext", "shared_secret"}
 
 
+def check_mlkem_implicit_rejection(entry: Mapping[str, Any]) -> set[str]:
+    v = locate(entry)
+    assert h(entry, "seed") == v.hex("d") + v.hex("z")
+    assert h(entry, "ciphertext") == v.hex("ct_n") and h(entry, "shared_secret") == v.hex("ss_n")
+    return {"seed", "ciphertext", "shared_secret"}
+
+
 def check_ecdh(entry: Mapping[str, Any]) -> set[str]:
     v = locate(entry)
     assert v["result"].startswith("P")
@@ -280,6 +287,7 @@ PROVENANCE: dict[str, Callable[[Mapping[str, Any]], set[str]]] = {
     "ML-DSA-65 verify": check_mldsa_verify,
     "ML-KEM-768 encapsulate": check_mlkem_encapsulate,
     "ML-KEM-768 decapsulate": check_mlkem_decapsulate,
+    "ML-KEM-768 decapsulate (implicit rejection)": check_mlkem_implicit_rejection,
     "ECDH P-256 shared secret": check_ecdh,
     "PBKDF2-HMAC-SHA-256": check_pbkdf2,
 }
