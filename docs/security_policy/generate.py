@@ -260,12 +260,14 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
         (Command.KEY_GENERATE, Command.KEY_IMPORT, Command.SIGN, Command.VERIFY),
         "audit checkpoints and the audit key statement"),
     "ML-DSA-65": AlgorithmInfo(
-        "pure, empty context; hedged signing (randomness from OpenSSL's RNG)",
+        "pure, empty context; hedged signing with rnd from OpenSSL's RNG, so `SIGN` with this key is not "
+        "approved",
         f"{_bits(PRIVATE_KEY_SIZES[KeyType.ML_DSA_65])} seed; "
         f"{PUBLIC_KEY_SIZES[KeyType.ML_DSA_65]:,}-byte public key",
         (Command.KEY_GENERATE, Command.KEY_IMPORT, Command.SIGN, Command.VERIFY)),
     "ML-KEM-768": AlgorithmInfo(
-        "encapsulation randomness from OpenSSL's RNG",
+        "encapsulation randomness from OpenSSL's RNG, so `ENCAPSULATE` is not approved; key generation "
+        "from the DRBG",
         f"{_bits(PRIVATE_KEY_SIZES[KeyType.ML_KEM_768])} seed; "
         f"{PUBLIC_KEY_SIZES[KeyType.ML_KEM_768]:,}-byte public key; "
         f"{MLKEM768_CIPHERTEXT_SIZE:,}-byte ciphertext",
@@ -517,9 +519,17 @@ def _casts_by_algorithm(casts: Sequence[Cast]) -> dict[str, list[Cast]]:
 
 
 def non_approved_services(d: Declarations) -> str:
-    rows = [(f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s), s.summary)
-            for s in sorted(d.specs, key=lambda s: int(s.command)) if not s.approved]
+    rows = [(f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s),
+             s.summary if not s.approved else f"{s.summary} Not approved {s.not_approved_when}.")
+            for s in sorted(d.specs, key=lambda s: int(s.command)) if not s.approved or s.not_approved_when]
     return _table(("code", "service", "name", "roles", "what it does"), rows)
+
+
+def _approved(spec: ServiceSpec) -> str:
+    """The indicator a served call answers with: per service, or per call where the catalogue says so."""
+    if spec.approved and spec.not_approved_when:
+        return f"yes, except {spec.not_approved_when}"
+    return _yes(spec.approved)
 
 
 def entropy_table(d: Declarations) -> str:
@@ -603,7 +613,7 @@ def auth_strength(d: Declarations) -> str:
 
 def services_table(d: Declarations) -> str:
     rows = [
-        (f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s), _yes(s.approved), _ssps(s),
+        (f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s), _approved(s), _ssps(s),
          _humanise(s.audit_category.name))
         for s in sorted(d.specs, key=lambda s: int(s.command))
     ]
@@ -869,8 +879,11 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             "entropy": {"source": "simulated (os.urandom)", "standard": "SP 800-90B", **dict(e),
                         "apt_window_non_binary": APT_WINDOW_NON_BINARY, "startup_samples": STARTUP_SAMPLES},
             "external_randomness": ["ML-DSA-65 signing (hedged) and ML-KEM-768 encapsulation take their "
-                                    "randomness from OpenSSL's RNG, not from the module's DRBG"],
+                                    "randomness from OpenSSL's RNG, not from the module's DRBG: those calls "
+                                    "answer not approved"],
             "non_approved_services": [s.command.name for s in specs if not s.approved],
+            "not_approved_calls": {s.command.name: s.not_approved_when for s in specs
+                                   if s.approved and s.not_approved_when},
         },
         "bound_libraries": [{"name": lib.name, "version": lib.version, "provides": lib.provides,
                              "file": lib.file, "sha256": lib.sha256} for lib in bound_libraries()],
@@ -894,7 +907,8 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
         "services": [
             {"code": int(s.command), "command": s.command.name, "name": s.name, "summary": s.summary,
              "roles": [r.name for r in Role if r in s.roles], "states": [st.name for st in State if st in s.states],
-             "approved": s.approved, "audit_category": s.audit_category.name,
+             "approved": s.approved, "not_approved_when": s.not_approved_when,
+             "audit_category": s.audit_category.name,
              "allowed_when_audit_full": s.allowed_when_audit_full,
              "ssps": [{"ssp": u.ssp, "access": u.access.letters()} for u in s.ssps],
              "params": [{"name": x.name, "type": x.type.value, "required": x.required, "secret": x.secret,

@@ -123,7 +123,9 @@ _SPECS: tuple[ServiceSpec, ...] = (
                         Param("ciphertext", P.BYTES, min_len=16), Param("aad", P.BYTES, required=False)),
                 ssps=(SspUse("stored keys", E),)),
     ServiceSpec(C.SIGN, "Sign", "ECDSA P-256/P-384, Ed25519, ML-DSA-65.", USER, OPERATIONAL_ONLY, True,
-                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),)),
+                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),),
+                not_approved_when="with an ML-DSA-65 key: hedged signing draws rnd from the bound library's RNG, "
+                                  "not from the module's DRBG"),
     ServiceSpec(C.VERIFY, "Verify", "With a stored key or a given public key.", USER, OPERATIONAL_ONLY, True,
                 A.CRYPTOGRAPHIC, crypto.verify,
                 params=(Param("key_id", P.UINT, required=False), Param("key_type", P.UINT, required=False, enum=KeyType),
@@ -149,8 +151,11 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.key_agree,
                 params=(KEY_ID, Param("peer_public_key", P.BYTES, max_len=133), *NEW_KEY),
                 ssps=(SspUse("stored keys", G | E | W),)),
-    ServiceSpec(C.ENCAPSULATE, "Encapsulate", "ML-KEM-768 to a given public key; secret stored.",
-                USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.encapsulate,
+    # Not approved: the library draws the encapsulation randomness m itself (no caller m), outside
+    # the module's DRBG; FIPS 203 asks for m from an approved RBG.
+    ServiceSpec(C.ENCAPSULATE, "Encapsulate (non-approved)",
+                "ML-KEM-768 to a given public key; secret stored; m from the bound library's RNG.",
+                USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, crypto.encapsulate,
                 params=(Param("public_key", P.BYTES, max_len=1184), *NEW_KEY),
                 ssps=(SspUse("stored keys", G | W),)),
     ServiceSpec(C.DECAPSULATE, "Decapsulate", "ML-KEM-768 with a stored key; secret stored.",

@@ -44,7 +44,8 @@ def sign(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Servi
     require_type(key, *SIGNATURE_KEY_TYPES)
     key.require(KeyUse.SIGN)
     signature = algorithms.sign(key.key_type, bytes(key.material), params["message"])
-    return ServiceResult({"signature": signature}, (key.key_id,))
+    approved = key.key_type not in algorithms.LIBRARY_RANDOMNESS_SIGNATURES  # hedged ML-DSA: rnd not from the DRBG
+    return ServiceResult({"signature": signature}, (key.key_id,), approved=approved)
 
 
 def verify(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
