@@ -70,6 +70,7 @@ CASTS: Final[tuple[Cast, ...]] = (
     Cast("SHA2-256 (hashlib)", "SHA2-256", "digest", "FIPS 180-4", prim.IMPLEMENTATION),
     Cast("SHA2-384", "SHA2-384", "digest", "FIPS 180-4"),
     Cast("SHA2-512", "SHA2-512", "digest", "FIPS 180-4"),
+    Cast("SHA-1", "SHA-1", "digest", "FIPS 180-4"),
     Cast("SHA3-256", "SHA3-256", "digest", "FIPS 202"),
     Cast("SHA3-384", "SHA3-384", "digest", "FIPS 202"),
     Cast("SHA3-512", "SHA3-512", "digest", "FIPS 202"),
@@ -172,6 +173,10 @@ def _hmac(key_type: KeyType) -> Callable[[_Kat, bool], None]:
         _expect(alg.hmac_sign(key_type, kat.raw("key"), kat.raw("message")), _expected(kat, "mac", corrupt), "MAC")
 
     return run
+
+
+def _sha1(kat: _Kat, corrupt: bool) -> None:
+    _expect(alg.sha1_digest(kat.raw("message")), _expected(kat, "digest", corrupt), "digest")
 
 
 def _hashlib_sha256(kat: _Kat, corrupt: bool) -> None:
@@ -293,6 +298,7 @@ _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
     "SHA2-256 (hashlib)": _hashlib_sha256,
     "SHA2-384": _digest(DigestAlg.SHA2_384),
     "SHA2-512": _digest(DigestAlg.SHA2_512),
+    "SHA-1": _sha1,
     "SHA3-256": _digest(DigestAlg.SHA3_256),
     "SHA3-384": _digest(DigestAlg.SHA3_384),
     "SHA3-512": _digest(DigestAlg.SHA3_512),

@@ -48,6 +48,7 @@ from module.algorithms.approved import (  # noqa: E402
     PRIVATE_KEY_SIZES,
     PUBLIC_KEY_SIZES,
     digest,
+    sha1_digest,
 )
 from module.audit.trail import HANDOVER_RESERVE, INTERNAL_RESERVE  # noqa: E402
 from module.cast import CASTS, Cast, cast_source  # noqa: E402
@@ -225,6 +226,8 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
                               "audit chain, request and response digests, ECDSA P-256"),
     "SHA2-384": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA2_384), (Command.DIGEST,), "ECDSA P-384"),
     "SHA2-512": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA2_512), (Command.DIGEST,)),
+    "SHA-1": AlgorithmInfo("message digest, non-signature uses only (SP 800-131A Rev. 2)",
+                           f"{_bits(len(sha1_digest(b'')))} output", (Command.DIGEST_SHA1,)),
     "SHA3-256": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA3_256), (Command.DIGEST,)),
     "SHA3-384": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA3_384), (Command.DIGEST,)),
     "SHA3-512": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA3_512), (Command.DIGEST,)),

@@ -42,6 +42,7 @@ from module.algorithms.approved import (
     mlkem768_encapsulate,
     pairwise_consistency_test,
     public_key,
+    sha1_digest,
     sign,
     verify,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "mlkem768_encapsulate",
     "pairwise_consistency_test",
     "public_key",
+    "sha1_digest",
     "sign",
     "verify",
 ]

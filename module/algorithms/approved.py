@@ -49,6 +49,7 @@ __all__ = [
     "aes_gcm_encrypt",
     "aes_gcm_decrypt",
     "digest",
+    "sha1_digest",
     "hmac_sign",
     "hmac_verify",
     "hkdf_sha256",
@@ -197,6 +198,13 @@ def digest(alg: DigestAlg, data: bytes) -> bytes:
     except (KeyError, ValueError):
         raise InvalidParameter(f"unsupported digest algorithm {alg!r}") from None
     h = hashes.Hash(factory())
+    h.update(data)
+    return h.finalize()
+
+
+def sha1_digest(data: bytes) -> bytes:
+    """SHA-1 (FIPS 180-4) as a plain digest: acceptable for non-signature uses (SP 800-131A Rev. 2)."""
+    h = hashes.Hash(hashes.SHA1())
     h.update(data)
     return h.finalize()
 

@@ -113,6 +113,17 @@ CAST_VECTORS: Final[Mapping[str, Mapping[str, Any]]] = {
             "43c2f3fb613804ab20b42dc097e5bf4a96ef919b"
         ),
     },
+    "SHA-1": {
+        "source": "NIST CAVP SHA1ShortMsg.rsp Len = 24",
+        "file": "hashes/SHA1/SHA1ShortMsg.rsp",
+        "case": {
+            "fields": {
+                "len": "24",
+            },
+        },
+        "message": "df4bd2",
+        "digest": "bf36ed5d74727dfd5d7854ec6b1d49468d8ee8aa",
+    },
     "SHA3-256": {
         "source": "NIST CAVP SHA3_256ShortMsg.rsp Len = 24",
         "file": "hashes/SHA3/SHA3_256ShortMsg.rsp",

@@ -188,8 +188,9 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 params=(Param("policy", P.UINT, enum=AuditPolicy),
                         Param("high_water_permille", P.UINT, required=False, max_value=1000)),
                 allowed_when_audit_full=True),
-    ServiceSpec(C.DIGEST_SHA1, "SHA-1 digest (non-approved)", "Legacy SHA-1; the indicator says not approved.",
-                CO_USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, nonapproved.digest_sha1, params=(MESSAGE,)),
+    # SP 800-131A Rev. 2 disallows SHA-1 for signature generation only: a plain digest is approved.
+    ServiceSpec(C.DIGEST_SHA1, "SHA-1 digest", "SHA-1 for non-signature uses (SP 800-131A Rev. 2).",
+                CO_USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.digest_sha1, params=(MESSAGE,)),
     ServiceSpec(C.SIGN_ECDSA_SHA1, "ECDSA with SHA-1 (non-approved)", "Legacy signature; not approved.",
                 USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, nonapproved.sign_ecdsa_sha1, params=(KEY_ID, MESSAGE),
                 ssps=(SspUse("stored keys", E),)),

@@ -151,3 +151,8 @@ def decapsulate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -
 
 def _secret_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"label": params.get("label", ""), "exportable": params.get("exportable", False), "uses": int(KeyUse.DERIVE)}
+
+
+def digest_sha1(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """SHA-1 as a plain digest: approved for non-signature uses (SP 800-131A Rev. 2)."""
+    return ServiceResult({"digest": algorithms.sha1_digest(params["message"])})
