@@ -86,7 +86,10 @@ def _walk_through(client: Device, console: Console, state_dir: Path) -> int:
         dig = alice.call(Command.DIGEST, {"algorithm": int(DigestAlg.SHA3_256), "message": b"abc"})
         table.add_row("DIGEST SHA3-256", dig.data["digest"].hex()[:16] + "...", _indicator(dig.approved))
         sha1 = alice.call(Command.DIGEST_SHA1, {"message": b"abc"})
-        table.add_row("DIGEST_SHA1", sha1.data["digest"].hex()[:16] + "...", _indicator(sha1.approved))
+        table.add_row("DIGEST_SHA1 (no signature)", sha1.data["digest"].hex()[:16] + "...", _indicator(sha1.approved))
+        ec_key = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256)}).data["key_id"]
+        legacy = alice.call(Command.SIGN_ECDSA_SHA1, {"key_id": ec_key, "message": b"release v1.0"})
+        table.add_row("SIGN_ECDSA_SHA1", f"{len(legacy.data['signature'])}-byte signature", _indicator(legacy.approved))
         try:
             alice.call(Command.OPERATOR_CREATE, {"operator": "mallory", "role": int(Role.CRYPTO_OFFICER), "password": "mallory-pass-1"})
         except DeviceError as exc:

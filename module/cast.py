@@ -6,11 +6,20 @@ The module reads no files, so it holds its own small known-answer data as code
 (``module/data/cast_vectors.py``, sealed with the rest), copied from published vectors; every
 entry names its source and the test suite checks the copy against the ``cryptography_vectors`` files.
 
-Two CASTs cannot compare against a fixed output because the library takes no caller-supplied
-randomness: ML-DSA-65 signing is hedged (key generation from the KAT seed is checked against the
-KAT public key, then the signature must verify) and ML-KEM-768 encapsulation (key generation
-checked likewise, then decapsulation must recover the encapsulated secret; decapsulation has
-its own fixed-answer CAST).
+SHA-256 and HMAC-SHA-256 have a second implementation in the module (CPython's ``hashlib`` on the
+interpreter's OpenSSL, :mod:`module.algorithms.primitives`: the integrity test, the DRBG, the
+audit chain, the login); the ``(hashlib)`` CASTs test that one, as IG 10.3.A asks of the
+implementation actually used.
+
+Two CASTs cannot compare against a fixed output because the library (cryptography 50) takes no
+caller-supplied randomness: ``MLDSA65PrivateKey.sign(data, context)`` and ``sign_mu(mu)`` are
+hedged only, drawing ``rnd`` inside OpenSSL, with no deterministic variant, so ML-DSA-65 signing
+checks key generation from the KAT seed against the KAT public key and then that the fresh
+signature verifies; ``MLKEM768PublicKey.encapsulate()`` takes no ``m``, so ML-KEM-768
+encapsulation checks key generation likewise and then that decapsulation recovers the
+encapsulated secret. Decapsulation has fixed-answer CASTs of its own, a valid ciphertext and an
+invalid one that must take the implicit-rejection path (FIPS 203 7.3). tests/test_pq_casts.py
+fails when the library gains the missing parameter.
 
 ``corrupt=True`` flips one bit of the expected answer (or, where the check is "must verify" or
 "must decapsulate", of the signature or ciphertext) so fault injection drives the real comparison
@@ -27,6 +36,7 @@ from typing import Any, Final
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from module.algorithms import approved as alg
+from module.algorithms import primitives as prim
 from module.data.cast_vectors import CAST_VECTORS
 from module.wire.defs import DigestAlg, KeyType
 from module.wire.handshake import derive_static_key
@@ -50,18 +60,22 @@ class Cast:
     algorithm: str
     direction: str
     standard: str
+    implementation: str = "cryptography"  # the library that computes it (module.algorithms.primitives: hashlib)
 
 
 CASTS: Final[tuple[Cast, ...]] = (
     Cast("AES-256-GCM encrypt", "AES-256-GCM", "encrypt", "SP 800-38D"),
     Cast("AES-256-GCM decrypt", "AES-256-GCM", "decrypt", "SP 800-38D"),
     Cast("SHA2-256", "SHA2-256", "digest", "FIPS 180-4"),
+    Cast("SHA2-256 (hashlib)", "SHA2-256", "digest", "FIPS 180-4", prim.IMPLEMENTATION),
     Cast("SHA2-384", "SHA2-384", "digest", "FIPS 180-4"),
     Cast("SHA2-512", "SHA2-512", "digest", "FIPS 180-4"),
+    Cast("SHA-1", "SHA-1", "digest", "FIPS 180-4"),
     Cast("SHA3-256", "SHA3-256", "digest", "FIPS 202"),
     Cast("SHA3-384", "SHA3-384", "digest", "FIPS 202"),
     Cast("SHA3-512", "SHA3-512", "digest", "FIPS 202"),
     Cast("HMAC-SHA-256", "HMAC-SHA2-256", "generate", "FIPS 198-1"),
+    Cast("HMAC-SHA-256 (hashlib)", "HMAC-SHA2-256", "generate", "FIPS 198-1", prim.IMPLEMENTATION),
     Cast("HMAC-SHA-384", "HMAC-SHA2-384", "generate", "FIPS 198-1"),
     Cast("HMAC-SHA-512", "HMAC-SHA2-512", "generate", "FIPS 198-1"),
     Cast("HKDF-SHA256", "KDA HKDF-SHA2-256", "derive", "SP 800-56C Rev. 2 (RFC 5869)"),
@@ -80,6 +94,7 @@ CASTS: Final[tuple[Cast, ...]] = (
     Cast("ML-DSA-65 verify", "ML-DSA-65", "verify", "FIPS 204"),
     Cast("ML-KEM-768 encapsulate", "ML-KEM-768", "encapsulate", "FIPS 203"),
     Cast("ML-KEM-768 decapsulate", "ML-KEM-768", "decapsulate", "FIPS 203"),
+    Cast("ML-KEM-768 decapsulate (implicit rejection)", "ML-KEM-768", "decapsulate", "FIPS 203"),
     Cast("ECDH P-256 shared secret", "KAS-ECC-SSC P-256", "shared secret", "SP 800-56A Rev. 3"),
     Cast("PBKDF2-HMAC-SHA-256", "PBKDF2 HMAC-SHA2-256", "derive", "SP 800-132"),
 )
@@ -158,6 +173,24 @@ def _hmac(key_type: KeyType) -> Callable[[_Kat, bool], None]:
         _expect(alg.hmac_sign(key_type, kat.raw("key"), kat.raw("message")), _expected(kat, "mac", corrupt), "MAC")
 
     return run
+
+
+def _sha1(kat: _Kat, corrupt: bool) -> None:
+    _expect(alg.sha1_digest(kat.raw("message")), _expected(kat, "digest", corrupt), "digest")
+
+
+def _hashlib_sha256(kat: _Kat, corrupt: bool) -> None:
+    _expect(prim.sha256(kat.raw("message")), _expected(kat, "digest", corrupt), "digest")
+
+
+def _hashlib_hmac_sha256(kat: _Kat, corrupt: bool) -> None:
+    """Both forms the module uses: the one-shot call (DRBG) and the running MAC (integrity test)."""
+    key, message, expected = kat.raw("key"), kat.raw("message"), _expected(kat, "mac", corrupt)
+    _expect(prim.hmac_sha256(key, message), expected, "MAC")
+    running = prim.HmacSha256(key)
+    running.update(message[:7])
+    running.update(message[7:])
+    _expect(running.digest(), expected, "MAC")
 
 
 def _hkdf(kat: _Kat, corrupt: bool) -> None:
@@ -244,6 +277,15 @@ def _mlkem_decapsulate(kat: _Kat, corrupt: bool) -> None:
     _expect(out, _expected(kat, "shared_secret", corrupt), "shared secret")
 
 
+def _mlkem_implicit_rejection(kat: _Kat, corrupt: bool) -> None:
+    """An invalid ciphertext must give the rejection secret J(z || c) (FIPS 203 7.3), not an error."""
+    try:
+        out = alg.mlkem768_decapsulate(kat.raw("seed"), kat.raw("ciphertext"))
+    except alg.InvalidKeyData:
+        raise _Mismatch("invalid ciphertext rejected with an error, not implicitly") from None
+    _expect(out, _expected(kat, "shared_secret", corrupt), "implicit rejection secret")
+
+
 def _ecdh(kat: _Kat, corrupt: bool) -> None:
     out = alg.ecdh_p256(kat.raw("private"), kat.raw("peer_public"))
     _expect(out, _expected(kat, "shared_secret", corrupt), "shared secret Z")
@@ -253,12 +295,15 @@ _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
     "AES-256-GCM encrypt": _aes_gcm_encrypt,
     "AES-256-GCM decrypt": _aes_gcm_decrypt,
     "SHA2-256": _digest(DigestAlg.SHA2_256),
+    "SHA2-256 (hashlib)": _hashlib_sha256,
     "SHA2-384": _digest(DigestAlg.SHA2_384),
     "SHA2-512": _digest(DigestAlg.SHA2_512),
+    "SHA-1": _sha1,
     "SHA3-256": _digest(DigestAlg.SHA3_256),
     "SHA3-384": _digest(DigestAlg.SHA3_384),
     "SHA3-512": _digest(DigestAlg.SHA3_512),
     "HMAC-SHA-256": _hmac(KeyType.HMAC_SHA256),
+    "HMAC-SHA-256 (hashlib)": _hashlib_hmac_sha256,
     "HMAC-SHA-384": _hmac(KeyType.HMAC_SHA384),
     "HMAC-SHA-512": _hmac(KeyType.HMAC_SHA512),
     "HKDF-SHA256": _hkdf,
@@ -277,6 +322,7 @@ _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
     "ML-DSA-65 verify": _mldsa_verify,
     "ML-KEM-768 encapsulate": _mlkem_encapsulate,
     "ML-KEM-768 decapsulate": _mlkem_decapsulate,
+    "ML-KEM-768 decapsulate (implicit rejection)": _mlkem_implicit_rejection,
     "ECDH P-256 shared secret": _ecdh,
     "PBKDF2-HMAC-SHA-256": _pbkdf2,
 }

@@ -160,7 +160,7 @@ class Dispatcher:
         except Exception as exc:  # mapped in _failure; a defect stops the module in HARD_ERROR
             status, message = self._failure(exc)
             return _Outcome(status, public_params, message=message)
-        return _Outcome(Status.OK, public_params, approved=spec.approved, result=result)
+        return _Outcome(Status.OK, public_params, approved=spec.approved and result.approved, result=result)
 
     def _failure(self, exc: Exception) -> tuple[Status, str]:
         """The status and message a failed call answers with; failed tests and defects enter an error state."""

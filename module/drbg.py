@@ -1,6 +1,7 @@
 """SP 800-90A Rev.1 HMAC_DRBG with SHA-256: the module's own deterministic random bit generator.
 
-Written by hand on ``hmac``/``hashlib`` rather than borrowed, because the DRBG is part of the
+Written by hand on the module's ``hashlib`` HMAC-SHA-256 (:mod:`module.algorithms.primitives`,
+known-answer tested by its own CAST before this DRBG's health test) rather than borrowed, because the DRBG is part of the
 module's cryptographic boundary: the module must own its working state (so it can wipe it) and
 must be able to prove it correct with a known-answer health test (SP 800-90A section 11.3,
 FIPS 140-3 IG 10.3.A). Security strength 256 bits, no prediction resistance, no derivation
@@ -13,10 +14,10 @@ simulation cannot do better than wiping what it owns.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass, replace
+from hmac import compare_digest
 
+from module.algorithms import primitives
 from module.data.drbg_kat import DRBG_KAT
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 SECURITY_STRENGTH_BITS = 256
-OUTLEN = hashlib.sha256().digest_size  # 32 bytes
+OUTLEN = primitives.SHA256_SIZE  # 32 bytes
 # SP 800-90A 8.6.3/10.1: entropy input of at least security_strength bits, nonce of at least
 # security_strength / 2 bits (the caller is responsible for them carrying that much entropy).
 MIN_ENTROPY_INPUT_BYTES = SECURITY_STRENGTH_BITS // 8
@@ -162,7 +163,7 @@ class HmacDrbg:
 
 
 def _hmac(key: bytearray | bytes, data: bytearray | bytes) -> bytes:
-    return hmac.digest(bytes(key), bytes(data), "sha256")  # the one-shot C path (OpenSSL HMAC)
+    return primitives.hmac_sha256(bytes(key), bytes(data))
 
 
 def _check_length(name: str, value: bytes, minimum: int, maximum: int) -> None:
@@ -233,7 +234,7 @@ def health_test(kat: DrbgKat) -> None:
     except (DrbgError, ValueError, TypeError) as exc:
         drbg.uninstantiate()
         raise DrbgHealthTestError(f"DRBG health test could not run: {exc}") from exc
-    if not hmac.compare_digest(got, kat.returned_bits):
+    if not compare_digest(got, kat.returned_bits):
         drbg.uninstantiate()
         raise DrbgHealthTestError("DRBG output does not match the known answer")
     try:

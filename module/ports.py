@@ -9,6 +9,7 @@ honour the same contracts as the real ones (as pyserial's ``loop://`` does for a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Clock",
     "EntropySource",
     "CodeImage",
+    "CompiledFile",
     "MemoryFlash",
     "MemoryRegion",
     "ManualClock",
@@ -86,12 +88,29 @@ class EntropySource(Protocol):
     def read(self, n: int) -> bytes: ...
 
 
+@dataclass(frozen=True)
+class CompiledFile:
+    """A compiled file the interpreter could run in place of sealed source (a cached ``.pyc``)."""
+
+    name: str  # relative to the package, like the names files() gives
+    data: bytes
+    source_name: str | None  # the source it caches; None: no sealed source (a bare .pyc, an extension)
+    source: bytes = b""
+    source_mtime: int = 0  # whole seconds, as a timestamp pyc records them
+    source_size: int = 0
+    optimization: int = 0  # the compile() optimisation level the file's name says
+
+
 @runtime_checkable
 class CodeImage(Protocol):
     """The module's own code, as the integrity test must see it."""
 
     def files(self) -> Iterable[tuple[str, bytes]]:
         """(relative name, content) pairs in a stable order."""
+        ...
+
+    def compiled(self) -> Iterable[CompiledFile]:
+        """Every compiled file in the package the running interpreter could load, in a stable order."""
         ...
 
 
@@ -175,11 +194,15 @@ class ManualClock:
 class StaticCodeImage:
     """A code image given as bytes (tests use it to show a changed byte fails the seal)."""
 
-    def __init__(self, files: dict[str, bytes]) -> None:
+    def __init__(self, files: dict[str, bytes], compiled: Iterable[CompiledFile] = ()) -> None:
         self._files = dict(files)
+        self._compiled = tuple(compiled)
 
     def files(self) -> Iterable[tuple[str, bytes]]:
         return sorted(self._files.items())
+
+    def compiled(self) -> Iterable[CompiledFile]:
+        return self._compiled
 
 
 def _check_name(name: str) -> None:

@@ -63,7 +63,7 @@ POLICY: dict[C, Rule] = {
     C.RANDOM: Rule(CO_USER, frozenset({O})),
     C.DERIVE: Rule(USER, frozenset({O})),
     C.KEY_AGREE: Rule(USER, frozenset({O})),
-    C.ENCAPSULATE: Rule(USER, frozenset({O})),
+    C.ENCAPSULATE: Rule(USER, frozenset({O}), approved=False),  # m from the library's RNG (FIPS 203)
     C.DECAPSULATE: Rule(USER, frozenset({O})),
     C.AUDIT_PUBKEY: Rule(ANYONE, frozenset({U, O})),
     C.AUDIT_EXPORT: Rule(CO_AUDITOR, frozenset({U, O})),
@@ -71,7 +71,7 @@ POLICY: dict[C, Rule] = {
     C.AUDIT_ACK: Rule(CO_AUDITOR, frozenset({U, O})),
     C.AUDIT_SET_POLICY: Rule(CO, frozenset({U, O})),
     C.ZEROISE: Rule(CO, frozenset({U, O, S, H})),
-    C.DIGEST_SHA1: Rule(CO_USER, frozenset({O}), approved=False),
+    C.DIGEST_SHA1: Rule(CO_USER, frozenset({O})),  # SP 800-131A Rev. 2: SHA-1 disallowed for signatures only
     C.SIGN_ECDSA_SHA1: Rule(USER, frozenset({O}), approved=False),
 }
 

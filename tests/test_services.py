@@ -100,7 +100,7 @@ def test_digest_matches_hashlib(alice: OperatorSession, alg: DigestAlg, name: st
 def test_non_approved_service_says_so(alice: OperatorSession) -> None:
     reply = alice.call(Command.DIGEST_SHA1, {"message": b"abc"})
     assert reply.data["digest"] == hashlib.sha1(b"abc").digest()
-    assert reply.approved is False
+    assert reply.approved is True  # SP 800-131A Rev. 2: SHA-1 is disallowed for signatures only
     kid = gen(alice, KeyType.EC_P256, uses=int(KeyUse.SIGN_NON_APPROVED))
     assert alice.call(Command.SIGN_ECDSA_SHA1, {"key_id": kid, "message": b"x"}).approved is False
 

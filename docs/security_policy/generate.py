@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from firmware_sim.entropy import OsNoiseSource  # noqa: E402
+from firmware_sim.integrity import bound_libraries  # noqa: E402
 from firmware_sim.serve import FRAME_TIMEOUT  # noqa: E402
 from module import drbg, keystore, operators  # noqa: E402
 from module.algorithms.approved import (  # noqa: E402
@@ -47,6 +48,7 @@ from module.algorithms.approved import (  # noqa: E402
     PRIVATE_KEY_SIZES,
     PUBLIC_KEY_SIZES,
     digest,
+    sha1_digest,
 )
 from module.audit.trail import HANDOVER_RESERVE, INTERNAL_RESERVE  # noqa: E402
 from module.cast import CASTS, Cast, cast_source  # noqa: E402
@@ -226,6 +228,8 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
                               "audit chain, request and response digests, ECDSA P-256"),
     "SHA2-384": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA2_384), (Command.DIGEST,), "ECDSA P-384"),
     "SHA2-512": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA2_512), (Command.DIGEST,)),
+    "SHA-1": AlgorithmInfo("message digest, non-signature uses only (SP 800-131A Rev. 2)",
+                           f"{_bits(len(sha1_digest(b'')))} output", (Command.DIGEST_SHA1,)),
     "SHA3-256": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA3_256), (Command.DIGEST,)),
     "SHA3-384": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA3_384), (Command.DIGEST,)),
     "SHA3-512": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA3_512), (Command.DIGEST,)),
@@ -261,12 +265,14 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
         (Command.KEY_GENERATE, Command.KEY_IMPORT, Command.SIGN, Command.VERIFY),
         "audit checkpoints and the audit key statement"),
     "ML-DSA-65": AlgorithmInfo(
-        "pure, empty context; hedged signing (randomness from OpenSSL's RNG)",
+        "pure, empty context; hedged signing with rnd from OpenSSL's RNG, so `SIGN` with this key is not "
+        "approved",
         f"{_bits(PRIVATE_KEY_SIZES[KeyType.ML_DSA_65])} seed; "
         f"{PUBLIC_KEY_SIZES[KeyType.ML_DSA_65]:,}-byte public key",
         (Command.KEY_GENERATE, Command.KEY_IMPORT, Command.SIGN, Command.VERIFY)),
     "ML-KEM-768": AlgorithmInfo(
-        "encapsulation randomness from OpenSSL's RNG",
+        "encapsulation randomness from OpenSSL's RNG, so `ENCAPSULATE` is not approved; key generation "
+        "from the DRBG",
         f"{_bits(PRIVATE_KEY_SIZES[KeyType.ML_KEM_768])} seed; "
         f"{PUBLIC_KEY_SIZES[KeyType.ML_KEM_768]:,}-byte public key; "
         f"{MLKEM768_CIPHERTEXT_SIZE:,}-byte ciphertext",
@@ -488,19 +494,31 @@ def operational_environment(d: Declarations) -> str:
     return _table(("requirement", "version"), rows)
 
 
+def bound_libraries_table(d: Declarations) -> str:
+    """Read from the environment `make docs` runs in: the policy names what it was generated against."""
+    rows = [(lib.name, f"`{lib.version}`", lib.provides, f"`{lib.file}`" if lib.file else "-",
+             f"`{lib.sha256}`" if lib.sha256 else "-") for lib in bound_libraries()]
+    return _table(("library (outside the boundary)", "version", "provides", "file", "SHA-256 of the file"), rows)
+
+
 def approved_algorithms(d: Declarations) -> str:
     rows = []
     for algorithm, casts in _casts_by_algorithm(d.casts).items():
         info = ALGORITHMS[algorithm]
         used = ", ".join(x for x in (_commands(info.services), info.internal) if x)
         rows.append((algorithm, casts[0].standard, info.mode, info.sizes,
-                     ", ".join(c.direction for c in casts), used))
+                     ", ".join(_tested(c) for c in casts), used))
     c = d.config
     rows.append(("HMAC_DRBG (SHA-256)", "SP 800-90A Rev. 1",
                  f"no prediction resistance; reseed every {c.drbg_reseed_interval:,} requests",
                  f"{drbg.SECURITY_STRENGTH_BITS}-bit security strength", "health test",
                  "every random value the module makes (keys, IVs, salts, challenges, session ids)"))
     return _table(("algorithm", "standard", "mode / method", "key or size", "self-tested", "used by"), rows)
+
+
+def _tested(c: Cast) -> str:
+    """A CAST's direction, with the implementation named when it is not the services' library."""
+    return c.direction if c.implementation == "cryptography" else f"{c.direction} ({c.implementation})"
 
 
 def _casts_by_algorithm(casts: Sequence[Cast]) -> dict[str, list[Cast]]:
@@ -511,9 +529,17 @@ def _casts_by_algorithm(casts: Sequence[Cast]) -> dict[str, list[Cast]]:
 
 
 def non_approved_services(d: Declarations) -> str:
-    rows = [(f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s), s.summary)
-            for s in sorted(d.specs, key=lambda s: int(s.command)) if not s.approved]
+    rows = [(f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s),
+             s.summary if not s.approved else f"{s.summary} Not approved {s.not_approved_when}.")
+            for s in sorted(d.specs, key=lambda s: int(s.command)) if not s.approved or s.not_approved_when]
     return _table(("code", "service", "name", "roles", "what it does"), rows)
+
+
+def _approved(spec: ServiceSpec) -> str:
+    """The indicator a served call answers with: per service, or per call where the catalogue says so."""
+    if spec.approved and spec.not_approved_when:
+        return f"yes, except {spec.not_approved_when}"
+    return _yes(spec.approved)
 
 
 def entropy_table(d: Declarations) -> str:
@@ -601,7 +627,7 @@ def _key_scope(spec: ServiceSpec) -> str:
 
 def services_table(d: Declarations) -> str:
     rows = [
-        (f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s), _yes(s.approved), _ssps(s),
+        (f"0x{int(s.command):02X}", f"`{s.command.name}`", s.name, _roles(s), _approved(s), _ssps(s),
          _key_scope(s), _humanise(s.audit_category.name))
         for s in sorted(d.specs, key=lambda s: int(s.command))
     ]
@@ -701,7 +727,8 @@ def self_test_overview(d: Declarations) -> str:
     casts = len(d.casts)
     pct_types = ", ".join(kt.name for kt in KeyType if kt in ASYMMETRIC_KEY_TYPES)
     rows = [
-        ("software integrity", "pre-operational", "HMAC-SHA-256 over the module's code against the seal",
+        ("software integrity", "pre-operational", "HMAC-SHA-256 (hashlib) over the module's code against the seal; "
+         "every compiled file the interpreter would load must be its sealed source, compiled",
          "power-on, `SELF_TEST`", _failure_state(True)),
         ("entropy start-up", "pre-operational",
          f"SP 800-90B RCT and APT over {int(e['startup_samples']):,} samples",
@@ -723,9 +750,9 @@ def self_test_overview(d: Declarations) -> str:
 
 
 def cast_table(d: Declarations) -> str:
-    rows = [(i, c.name, c.algorithm, c.direction, c.standard, cast_source(c.name))
+    rows = [(i, c.name, c.algorithm, c.direction, c.implementation, c.standard, cast_source(c.name))
             for i, c in enumerate(d.casts, 1)]
-    return _table(("#", "CAST", "algorithm", "direction", "standard", "known answer from"), rows)
+    return _table(("#", "CAST", "algorithm", "direction", "implementation", "standard", "known answer from"), rows)
 
 
 def _triggers_into(d: Declarations, state: State) -> list[tuple[State, Trigger]]:
@@ -797,6 +824,7 @@ SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "module-identity": module_identity,
     "module-config": module_config,
     "operational-environment": operational_environment,
+    "bound-libraries": bound_libraries_table,
     "approved-algorithms": approved_algorithms,
     "non-approved-services": non_approved_services,
     "entropy": entropy_table,
@@ -863,7 +891,7 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
         "algorithms": {
             "approved": [
                 {"name": algorithm, "standard": casts[0].standard, "mode": ALGORITHMS[algorithm].mode,
-                 "sizes": ALGORITHMS[algorithm].sizes, "self_tested": [x.direction for x in casts],
+                 "sizes": ALGORITHMS[algorithm].sizes, "self_tested": [_tested(x) for x in casts],
                  "services": [s.name for s in ALGORITHMS[algorithm].services],
                  "internal_uses": ALGORITHMS[algorithm].internal}
                 for algorithm, casts in _casts_by_algorithm(d.casts).items()
@@ -874,9 +902,14 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             "entropy": {"source": "simulated (os.urandom)", "standard": "SP 800-90B", **dict(e),
                         "apt_window_non_binary": APT_WINDOW_NON_BINARY, "startup_samples": STARTUP_SAMPLES},
             "external_randomness": ["ML-DSA-65 signing (hedged) and ML-KEM-768 encapsulation take their "
-                                    "randomness from OpenSSL's RNG, not from the module's DRBG"],
+                                    "randomness from OpenSSL's RNG, not from the module's DRBG: those calls "
+                                    "answer not approved"],
             "non_approved_services": [s.command.name for s in specs if not s.approved],
+            "not_approved_calls": {s.command.name: s.not_approved_when for s in specs
+                                   if s.approved and s.not_approved_when},
         },
+        "bound_libraries": [{"name": lib.name, "version": lib.version, "provides": lib.provides,
+                             "file": lib.file, "sha256": lib.sha256} for lib in bound_libraries()],
         "roles": [
             {"role": r.name, "code": int(r), "label": ROLE_LABEL[r], "duties": ROLE_DUTIES[r][0],
              "authentication": ROLE_DUTIES[r][1], "services": [s.command.name for s in specs if r in s.roles]}
@@ -897,8 +930,9 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
         "services": [
             {"code": int(s.command), "command": s.command.name, "name": s.name, "summary": s.summary,
              "roles": [r.name for r in Role if r in s.roles], "states": [st.name for st in State if st in s.states],
-             "approved": s.approved, "audit_category": s.audit_category.name,
-             "allowed_when_audit_full": s.allowed_when_audit_full, "key_scope": s.key_scope.name,
+            "approved": s.approved, "not_approved_when": s.not_approved_when,
+            "audit_category": s.audit_category.name,
+            "allowed_when_audit_full": s.allowed_when_audit_full, "key_scope": s.key_scope.name,
              "ssps": [{"ssp": u.ssp, "access": u.access.letters()} for u in s.ssps],
              "params": [{"name": x.name, "type": x.type.value, "required": x.required, "secret": x.secret,
                          **({"enum": x.enum.__name__} if x.enum is not None else {})} for x in s.params]}
@@ -919,13 +953,15 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             "pre_operational": [
                 {"name": "software integrity", "technique": "HMAC-SHA-256",
                  "key": INTEGRITY_KEY.decode(), "covers": "module/ (*.py, *.json)",
+                 "compiled_files": "each cached or bare .pyc and extension file the interpreter would load must "
+                                   "be the compile of its sealed source (none without one)",
                  "on_failure": State.HARD_ERROR.name},
                 {"name": "entropy start-up", "samples": int(e["startup_samples"]), "on_failure": State.SOFT_ERROR.name},
             ],
             "conditional": [
                 {"name": "HMAC_DRBG health test", "type": "CAST", "on_failure": State.SOFT_ERROR.name},
                 *({"name": x.name, "type": "CAST", "algorithm": x.algorithm, "direction": x.direction,
-                   "standard": x.standard, "known_answer_source": cast_source(x.name),
+                   "implementation": x.implementation, "standard": x.standard, "known_answer_source": cast_source(x.name),
                    "on_failure": State.SOFT_ERROR.name} for x in d.casts),
                 {"name": "pairwise consistency test",
                  "key_types": [kt.name for kt in KeyType if kt in ASYMMETRIC_KEY_TYPES],

@@ -9,6 +9,7 @@ from module.algorithms.approved import (
     GCM_TAG_SIZE,
     KBKDF_COUNTER_BYTES,
     KBKDF_LENGTH_BYTES,
+    LIBRARY_RANDOMNESS_SIGNATURES,
     MLKEM768_CIPHERTEXT_SIZE,
     PRIVATE_KEY_SIZES,
     PUBLIC_KEY_SIZES,
@@ -41,6 +42,7 @@ from module.algorithms.approved import (
     mlkem768_encapsulate,
     pairwise_consistency_test,
     public_key,
+    sha1_digest,
     sign,
     verify,
 )
@@ -51,6 +53,7 @@ __all__ = [
     "GCM_TAG_SIZE",
     "KBKDF_COUNTER_BYTES",
     "KBKDF_LENGTH_BYTES",
+    "LIBRARY_RANDOMNESS_SIGNATURES",
     "MLKEM768_CIPHERTEXT_SIZE",
     "PRIVATE_KEY_SIZES",
     "PUBLIC_KEY_SIZES",
@@ -83,6 +86,7 @@ __all__ = [
     "mlkem768_encapsulate",
     "pairwise_consistency_test",
     "public_key",
+    "sha1_digest",
     "sign",
     "verify",
 ]

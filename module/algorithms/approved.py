@@ -6,10 +6,10 @@ empty context), keep every key as plain bytes so the key store can wipe it, and 
 exceptions into the few errors the services map to status codes.
 
 Randomness: key generation draws every random byte from the function it is given (the module's
-HMAC_DRBG). ECDSA signs deterministically (RFC 6979, approved by FIPS 186-5), so no signature
-depends on a random source outside the module's DRBG. ML-DSA signing (hedged) and ML-KEM
-encapsulation take their randomness from OpenSSL's RNG, because the library accepts no
-caller-supplied randomness for them.
+HMAC_DRBG). ECDSA signs deterministically (RFC 6979, approved by FIPS 186-5) and Ed25519 is
+deterministic. ML-DSA signing (hedged) and ML-KEM encapsulation take their randomness from
+OpenSSL's RNG, because the library accepts no caller-supplied randomness for them; the services
+that use them therefore answer "not approved" (LIBRARY_RANDOMNESS_SIGNATURES, the catalogue).
 """
 
 from __future__ import annotations
@@ -44,10 +44,12 @@ __all__ = [
     "PRIVATE_KEY_SIZES",
     "PUBLIC_KEY_SIZES",
     "SIGNATURE_KEY_TYPES",
+    "LIBRARY_RANDOMNESS_SIGNATURES",
     "MLKEM768_CIPHERTEXT_SIZE",
     "aes_gcm_encrypt",
     "aes_gcm_decrypt",
     "digest",
+    "sha1_digest",
     "hmac_sign",
     "hmac_verify",
     "hkdf_sha256",
@@ -145,6 +147,9 @@ PUBLIC_KEY_SIZES: Final[dict[KeyType, int]] = {
 }
 
 SIGNATURE_KEY_TYPES: Final = frozenset({KeyType.EC_P256, KeyType.EC_P384, KeyType.ED25519, KeyType.ML_DSA_65})
+# Signatures whose randomness the library draws from its own RNG, not from the module's DRBG
+# (hedged ML-DSA: no deterministic variant, no caller rnd in cryptography): not approved calls.
+LIBRARY_RANDOMNESS_SIGNATURES: Final = frozenset({KeyType.ML_DSA_65})
 
 _PCT_MESSAGE: Final = b"cmsim pairwise consistency test"
 
@@ -193,6 +198,13 @@ def digest(alg: DigestAlg, data: bytes) -> bytes:
     except (KeyError, ValueError):
         raise InvalidParameter(f"unsupported digest algorithm {alg!r}") from None
     h = hashes.Hash(factory())
+    h.update(data)
+    return h.finalize()
+
+
+def sha1_digest(data: bytes) -> bytes:
+    """SHA-1 (FIPS 180-4) as a plain digest: acceptable for non-signature uses (SP 800-131A Rev. 2)."""
+    h = hashes.Hash(hashes.SHA1())
     h.update(data)
     return h.finalize()
 

@@ -1,8 +1,9 @@
 """Non-approved algorithms, kept apart from the approved surface (as pyca keeps ``hazmat/decrepit``).
 
-SHA-1 is no longer approved for digital signature generation (SP 800-131A Rev 2), so both
-services built on these functions answer with the approved indicator cleared. Nothing in the
-approved layer imports this module.
+SHA-1 is no longer approved for digital signature generation (SP 800-131A Rev. 2), so the
+service built on these functions answers with the approved indicator cleared. (A plain SHA-1
+digest is still acceptable for non-signature uses and lives in the approved layer.) Nothing in
+the approved layer imports this module.
 """
 
 from __future__ import annotations
@@ -15,16 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from module.algorithms.approved import InvalidKeyData, load_ec_private_key
 from module.wire.defs import KeyType
 
-__all__ = ["sha1_digest", "ecdsa_p256_sha1_sign", "ecdsa_p256_sha1_verify"]
+__all__ = ["ecdsa_p256_sha1_sign", "ecdsa_p256_sha1_verify"]
 
 _P256_SIZE = 32
-
-
-def sha1_digest(data: bytes) -> bytes:
-    """SHA-1 (FIPS 180-4): present only to show the indicator saying "not approved"."""
-    h = hashes.Hash(hashes.SHA1())
-    h.update(data)
-    return h.finalize()
 
 
 def ecdsa_p256_sha1_sign(private: bytes, message: bytes) -> bytes:

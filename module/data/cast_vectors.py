@@ -74,6 +74,17 @@ CAST_VECTORS: Final[Mapping[str, Mapping[str, Any]]] = {
         "message": "b4190e",
         "digest": "dff2e73091f6c05e528896c4c831b9448653dc2ff043528f6769437bc7b975c2",
     },
+    "SHA2-256 (hashlib)": {
+        "source": "NIST CAVP SHA256ShortMsg.rsp Len = 24",
+        "file": "hashes/SHA2/SHA256ShortMsg.rsp",
+        "case": {
+            "fields": {
+                "len": "24",
+            },
+        },
+        "message": "b4190e",
+        "digest": "dff2e73091f6c05e528896c4c831b9448653dc2ff043528f6769437bc7b975c2",
+    },
     "SHA2-384": {
         "source": "NIST CAVP SHA384ShortMsg.rsp Len = 24",
         "file": "hashes/SHA2/SHA384ShortMsg.rsp",
@@ -101,6 +112,17 @@ CAST_VECTORS: Final[Mapping[str, Mapping[str, Any]]] = {
             "7952585e5330cb247d72bae696fc8a6b0f7d0804577e347d99bc1b11e52f384985a428449382306a89261ae1"
             "43c2f3fb613804ab20b42dc097e5bf4a96ef919b"
         ),
+    },
+    "SHA-1": {
+        "source": "NIST CAVP SHA1ShortMsg.rsp Len = 24",
+        "file": "hashes/SHA1/SHA1ShortMsg.rsp",
+        "case": {
+            "fields": {
+                "len": "24",
+            },
+        },
+        "message": "df4bd2",
+        "digest": "bf36ed5d74727dfd5d7854ec6b1d49468d8ee8aa",
     },
     "SHA3-256": {
         "source": "NIST CAVP SHA3_256ShortMsg.rsp Len = 24",
@@ -142,6 +164,16 @@ CAST_VECTORS: Final[Mapping[str, Mapping[str, Any]]] = {
         ),
     },
     "HMAC-SHA-256": {
+        "source": "RFC 4231 section 4.3 test case 2 (key \"Jefe\")",
+        "file": "HMAC/rfc-4231-sha256.txt",
+        "case": {
+            "index": 1,
+        },
+        "key": "4a656665",
+        "message": "7768617420646f2079612077616e7420666f72206e6f7468696e673f",
+        "mac": "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    },
+    "HMAC-SHA-256 (hashlib)": {
         "source": "RFC 4231 section 4.3 test case 2 (key \"Jefe\")",
         "file": "HMAC/rfc-4231-sha256.txt",
         "case": {
@@ -594,6 +626,50 @@ CAST_VECTORS: Final[Mapping[str, Mapping[str, Any]]] = {
             "46ff46022c059d5794c3a4b7f90c410de71a5231dd9b83bbd0e6bdab1bf9e62f"
         ),
         "shared_secret": "b408d5d115713f0a93047dbbea832e4340787686d59a9a2d106bd662ba0aa035",
+    },
+    "ML-KEM-768 decapsulate (implicit rejection)": {
+        "source": (
+            "ML-KEM-768 KAT kat_MLKEM_768.rsp count = 0 (seed = d || z, ct_n -> ss_n: an invalid "
+            "ciphertext and its implicit-rejection secret)"
+        ),
+        "file": "asymmetric/MLKEM/kat_MLKEM_768.rsp",
+        "case": {
+            "fields": {
+                "count": "0",
+            },
+        },
+        "seed": (
+            "6dbbc4375136df3b07f7c70e639e223e177e7fd53b161b3f4d57791794f12624f696484048ec21f96cf50a56"
+            "d0759c448f3779752f0383d37449690694cf7a68"
+        ),
+        "ciphertext": (
+            "96ac6243c9b1272be77b975a4048bf00ff2c48f94a3483362449273880d45e54bda15729682bf591a74382a7"
+            "08beb78118cab29ad74ac2f405ba720076dfb57188dc168487cd20081f6bf412f257dea03406b23a6a752e47"
+            "8ba4ef9c7c0f4810921fa32545be64dc5d9f18d4e1320efc6508154cda35ab912d059e0291a1150ae0a10da5"
+            "e3d7bd221a851c598df4d0b18daa920976556099d1c0de4e222d5304d44fa9cb9bd4ffe15769dd6c4793fa80"
+            "9f5264cf0febca4b5975ba287639783aa1f4b645ff7a00d46ee7b19fec17b3e83bcaf4361d5349e30ceab60c"
+            "386b6b0d1b90d8b336ee6a627ad2a38670cb5113b0fb4ac2ddc4250097483fefd182670ea40f0f45cce90b9e"
+            "d58dafaef657d64e25fd6692a69721994e7d00b4949205ebe4c4f9c46ee5a1018b220a26d80ae2d2b486372e"
+            "974d75b20a005b1616ad1e13d162915cc24f274670d1e5e8bd345874a7e7c9759c8e43ff33689200739a6133"
+            "95f7ae78d73c6a7b90f65ab511f0df3c5dca85d0b9430b4e97098715ff823b617321799aea0ab9c722347803"
+            "39ec7b541d5e6f8c1551146c24a65411811b23674c26123356cf233351382c3994cba5dc6c25a07e1ba9af33"
+            "eca18bba3e97935e3abdf07e9fa32cecf241e7cafc6592db4ee487ff2b98a4a47805dee17fd93448dc98457b"
+            "753ed4995ee6b1bfa9ff1d386c91f396ca8f48cab5b09a782ec3b616a87a6448a96236c4655413af755323d3"
+            "6a8db2e16509454489e6ec83629130cd2a54817918af362c83183494b4b590dbaf69cf399d3e2dc3e9c0c122"
+            "4f148e65ef68287341ab72ad58adfc69b28e27e91ebbf830fac53b94f762f01cc9b1561ae35f16edabf51ff1"
+            "64c1309d1fdb52cd2bfedb5a492eb65cb9fc86b8f05ed26d13233fb0a3eb33a9dce2cf98e6516cee42fbe1e9"
+            "7e20ab6c9965f58a377dc73e530667ab8f45e6a70b23db50f0df411732d8acdabe50c51adb886c0e5a5296d4"
+            "aa1b13a336f0c17812f79fc69418a7d8901c568f410eff2af74baaeb8336f46ca17e14e060ce2d45cdb37628"
+            "6eec8b8befa5ab8025802720a1e7393af579db13e8867d43d711e61b2ee395077984a450a8e2513040068a93"
+            "1796bc3d0069b56d1f062fc3dd61b1b194b6e1f1d1c0596d453db7b7592a6f9f8ac5576a855906512200234c"
+            "40fc9bd9de9c3d6291c31b5e6b7ade473a3787aab0c958b3df76188a86ecf9e3ab06f96d1ec518c1bf3366be"
+            "f94465d9e1a69eb26db9e0f0856d27be50a52bb0a3a17075d66080fe1d3bd42122d656ccc3a556e04f913faf"
+            "9641143931a640e72fab9d003038c982cac8142e5613dbaab9d41390577afe73ac623f7c1920cbf1feb5c85c"
+            "c433300c1c5579d020d5491edd6c503117b9c4d598438938831e5c341e9c86cd00dd8d4320b656f9aba9f0e5"
+            "52724e3828fc2e00946121663ad3ad98a25e7d308da1a0347c4dcfc798e395270ad07cfdf0ff8e3278dae20a"
+            "b2664cdf30a5d0ebfe7a1e799ec44b514e02f2be9738d4e28036b4776bd40408"
+        ),
+        "shared_secret": "e7bcf899feb5db69d11741a8838ecfee253e80b76d6a35af46e220e81dc41daf",
     },
     "ECDH P-256 shared secret": {
         "source": (

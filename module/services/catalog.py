@@ -125,7 +125,9 @@ _SPECS: tuple[ServiceSpec, ...] = (
                         Param("ciphertext", P.BYTES, min_len=16), Param("aad", P.BYTES, required=False)),
                 ssps=(SspUse("stored keys", E),), key_scope=OWN),
     ServiceSpec(C.SIGN, "Sign", "ECDSA P-256/P-384, Ed25519, ML-DSA-65.", USER, OPERATIONAL_ONLY, True,
-                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),), key_scope=OWN),
+                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),),
+                not_approved_when="with an ML-DSA-65 key: hedged signing draws rnd from the bound library's RNG, "
+                                  "not from the module's DRBG"),
     ServiceSpec(C.VERIFY, "Verify", "With a stored key or a given public key.", USER, OPERATIONAL_ONLY, True,
                 A.CRYPTOGRAPHIC, crypto.verify,
                 params=(Param("key_id", P.UINT, required=False), Param("key_type", P.UINT, required=False, enum=KeyType),
@@ -151,8 +153,11 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.key_agree,
                 params=(KEY_ID, Param("peer_public_key", P.BYTES, max_len=133), *NEW_KEY),
                 ssps=(SspUse("stored keys", G | E | W),), key_scope=OWN),
-    ServiceSpec(C.ENCAPSULATE, "Encapsulate", "ML-KEM-768 to a given public key; secret stored.",
-                USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.encapsulate,
+    # Not approved: the library draws the encapsulation randomness m itself (no caller m), outside
+    # the module's DRBG; FIPS 203 asks for m from an approved RBG.
+    ServiceSpec(C.ENCAPSULATE, "Encapsulate (non-approved)",
+                "ML-KEM-768 to a given public key; secret stored; m from the bound library's RNG.",
+                USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, crypto.encapsulate,
                 params=(Param("public_key", P.BYTES, max_len=1184), *NEW_KEY),
                 ssps=(SspUse("stored keys", G | W),), key_scope=OWN),
     ServiceSpec(C.DECAPSULATE, "Decapsulate", "ML-KEM-768 with a stored key; secret stored.",
@@ -185,8 +190,9 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 params=(Param("policy", P.UINT, enum=AuditPolicy),
                         Param("high_water_permille", P.UINT, required=False, max_value=1000)),
                 allowed_when_audit_full=True),
-    ServiceSpec(C.DIGEST_SHA1, "SHA-1 digest (non-approved)", "Legacy SHA-1; the indicator says not approved.",
-                CO_USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, nonapproved.digest_sha1, params=(MESSAGE,)),
+    # SP 800-131A Rev. 2 disallows SHA-1 for signature generation only: a plain digest is approved.
+    ServiceSpec(C.DIGEST_SHA1, "SHA-1 digest", "SHA-1 for non-signature uses (SP 800-131A Rev. 2).",
+                CO_USER, OPERATIONAL_ONLY, True, A.CRYPTOGRAPHIC, crypto.digest_sha1, params=(MESSAGE,)),
     ServiceSpec(C.SIGN_ECDSA_SHA1, "ECDSA with SHA-1 (non-approved)", "Legacy signature; not approved.",
                 USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, nonapproved.sign_ecdsa_sha1, params=(KEY_ID, MESSAGE),
                 ssps=(SspUse("stored keys", E),), key_scope=OWN),

@@ -46,7 +46,8 @@ def sign(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Servi
     require_type(key, *SIGNATURE_KEY_TYPES)
     key.require(KeyUse.SIGN)
     signature = algorithms.sign(key.key_type, bytes(key.material), params["message"])
-    return ServiceResult({"signature": signature}, (key.key_id,))
+    approved = key.key_type not in algorithms.LIBRARY_RANDOMNESS_SIGNATURES  # hedged ML-DSA: rnd not from the DRBG
+    return ServiceResult({"signature": signature}, (key.key_id,), approved=approved)
 
 
 def verify(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
@@ -156,3 +157,8 @@ def decapsulate(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -
 
 def _secret_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"label": params.get("label", ""), "exportable": params.get("exportable", False), "uses": int(KeyUse.DERIVE)}
+
+
+def digest_sha1(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """SHA-1 as a plain digest: approved for non-signature uses (SP 800-131A Rev. 2)."""
+    return ServiceResult({"digest": algorithms.sha1_digest(params["message"])})

@@ -1,8 +1,9 @@
 """Non-approved services, kept apart so the approved surface is obvious.
 
-They exist to show the approved-service indicator saying "not approved": a response from these
-services always carries ``approved = False``. A key they use is marked for them
-(``KeyUse.SIGN_NON_APPROVED``, a purpose of its own) and serves no approved service.
+ECDSA with SHA-1 (SP 800-131A Rev. 2: SHA-1 is disallowed for signature generation) exists to
+show the approved-service indicator saying "not approved": its responses always carry
+``approved = False``. A key it uses is marked for it (``KeyUse.SIGN_NON_APPROVED``, a purpose of
+its own) and serves no approved service.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from module.services.keys import own_key, require_type
 from module.services.context import CallContext, KeyPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import KeyType, KeyUse
-
-
-def digest_sha1(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    return ServiceResult({"digest": nonapproved.sha1_digest(params["message"])})
 
 
 def sign_ecdsa_sha1(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:

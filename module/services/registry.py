@@ -122,6 +122,9 @@ class ServiceResult:
     data: dict[str, Any] = field(default_factory=dict)
     key_ids: tuple[int, ...] = ()
     audit_detail: str = ""  # short non-secret note for the call's record ("acknowledged through 41")
+    # False: this call of an approved service used a method outside the approved ones (the spec's
+    # not_approved_when says which); the indicator is per call (FIPS 140-3 IG 2.4.C).
+    approved: bool = True
 
 
 # A handler sees only the ports its family declares (module/services/context.py), never the core.
@@ -146,6 +149,7 @@ class ServiceSpec:
     drains_audit: bool = False
     audit_records: int = 2  # most records one call writes (its own and its events): room checked first
     key_scope: KeyScope = KeyScope.NONE  # enforced by the handler (services/keys.py own_key, managed_key)
+    not_approved_when: str = ""  # the calls of an approved service that answer "not approved", for the policy
 
     @property
     def public(self) -> bool:

@@ -65,7 +65,7 @@ class Command(IntEnum):
     AUDIT_ACK = 0x63  # acknowledge (seq, chain head at seq): frees those slots
     AUDIT_SET_POLICY = 0x64  # full-ring policy (block or wrap) and high-water mark
     ZEROISE = 0x70
-    DIGEST_SHA1 = 0xE0  # non-approved: SHA-1
+    DIGEST_SHA1 = 0xE0  # SHA-1 digest (approved for non-signature uses)
     SIGN_ECDSA_SHA1 = 0xE1  # non-approved: ECDSA with SHA-1
 
 

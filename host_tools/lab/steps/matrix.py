@@ -21,7 +21,7 @@ import time
 from host_tools.lab.results import Result
 from host_tools.lab.steps.base import AuditView, Case
 from host_tools.lab.world import AUDITOR, USER, World
-from module.wire.defs import Command, Status
+from module.wire.defs import Command, KeyType, Status
 
 __all__ = ["MatrixStep", "IndicatorCheck"]
 
@@ -109,9 +109,10 @@ class IndicatorCheck:
         # A non-approved service served once, so the indicator's "not approved" side is exercised.
         w = self.world
         w.ensure_operational()
-        non_approved = [s for s in w.policy.services if not s.approved and s.command == "DIGEST_SHA1"]
+        non_approved = [s for s in w.policy.services if not s.approved and s.command == "SIGN_ECDSA_SHA1"]
         if non_approved:
-            w.raw(Command.DIGEST_SHA1, {"message": b"abc"}, USER)
+            key = w.raw(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256)}, USER)
+            w.raw(Command.SIGN_ECDSA_SHA1, {"key_id": key.data["key_id"], "message": b"abc"}, USER)
         return self.result
 
     def finish(self, view: AuditView) -> None:

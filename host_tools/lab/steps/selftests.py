@@ -3,7 +3,7 @@
 A power cycle through the lab port must bring the module back OPERATIONAL with the boot counter
 one higher, and the exported trail must hold, for that boot, one passing SELF_TEST_RESULT record
 for every pre-operational self-test the policy lists (the integrity test, the entropy start-up
-test, the DRBG health test and every CAST), the integrity test's own algorithm (HMAC-SHA-256)
+test, the DRBG health test and every CAST), the integrity test's own algorithm (HMAC-SHA-256 on hashlib)
 tested before it (IG 10.3.A). Then SELF_TEST on demand: it must pass and leave the same records.
 
 The audit format carries no self-test identifier; records are matched by their detail text
@@ -20,7 +20,7 @@ from module.wire.defs import AuditEvent, Command, Status
 
 __all__ = ["SelfTestStep", "record_for_test", "INTEGRITY_ALGORITHM_CAST"]
 
-INTEGRITY_ALGORITHM_CAST = "HMAC-SHA-256"
+INTEGRITY_ALGORITHM_CAST = "HMAC-SHA-256 (hashlib)"  # the integrity test's HMAC, in the implementation it runs on
 
 
 def record_for_test(name: str, detail: str) -> bool:
@@ -46,7 +46,7 @@ def check_results(case: Case, records: list[AuditRecord], tests: list[str]) -> N
     first, second = order[INTEGRITY_ALGORITHM_CAST], order["software integrity"]
     if first is not None and second is not None and first > second:
         case.failures.append(f"the integrity test (seq {second}) ran before the CAST of its own algorithm "
-                             f"HMAC-SHA-256 (seq {first}) (FIPS 140-3 IG 10.3.A)")
+                             f"{INTEGRITY_ALGORITHM_CAST} (seq {first}) (FIPS 140-3 IG 10.3.A)")
 
 
 class SelfTestStep:
