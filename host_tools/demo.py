@@ -28,7 +28,7 @@ from host_tools.audit_drain import export_through, fetch_public_key
 from host_tools.audit_verify import verify_export
 from module.wire.audit.export import RecordItem, iter_export
 from module.wire.audit.record import RecordKind, decode_record
-from module.wire.defs import Command, DigestAlg, KeyType, Role, Status
+from module.wire.defs import Command, DigestAlg, KeyType, KeyUse, Role, Status
 
 __all__ = ["main", "run_demo"]
 
@@ -87,7 +87,8 @@ def _walk_through(client: Device, console: Console, state_dir: Path) -> int:
         table.add_row("DIGEST SHA3-256", dig.data["digest"].hex()[:16] + "...", _indicator(dig.approved))
         sha1 = alice.call(Command.DIGEST_SHA1, {"message": b"abc"})
         table.add_row("DIGEST_SHA1 (no signature)", sha1.data["digest"].hex()[:16] + "...", _indicator(sha1.approved))
-        ec_key = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256)}).data["key_id"]
+        ec_key = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256),  # a key made for it alone
+                                                   "uses": int(KeyUse.SIGN_NON_APPROVED)}).data["key_id"]
         legacy = alice.call(Command.SIGN_ECDSA_SHA1, {"key_id": ec_key, "message": b"release v1.0"})
         table.add_row("SIGN_ECDSA_SHA1", f"{len(legacy.data['signature'])}-byte signature", _indicator(legacy.approved))
         try:

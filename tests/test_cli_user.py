@@ -214,4 +214,4 @@ def test_the_approved_service_indicator_is_in_the_json(device: DeviceProcess, tm
     data = json.loads(sha1.output)
     assert data["digest"] == "a9993e364706816aba3e25717850c26c9cd0d89d"  # FIPS 180 example: SHA-1("abc")
     assert data["indicator"] == [{"service": "DIGEST_SHA1", "approved": approved["DIGEST_SHA1"]}]
-    assert approved["DIGEST_SHA1"] is False
+    assert approved["DIGEST_SHA1"] is True  # SP 800-131A Rev. 2 disallows SHA-1 for signatures only

@@ -54,13 +54,14 @@ def test_a_sha1_digest_is_approved_and_correct(operational) -> None:  # type: ig
 
 
 def test_an_ecdsa_sha1_signature_is_real_and_not_approved(operational) -> None:  # type: ignore[no-untyped-def]
-    from module.wire.defs import KeyType
 
-    key_id = operational.fixture.keys[KeyType.EC_P256]
+    key_id = operational.fixture.legacy  # a P-256 key made for the SHA-1 signature alone
     reply = operational.module.call(Command.SIGN_ECDSA_SHA1, {"key_id": key_id, "message": b"legacy"},
                                     operational.sessions[Role.USER])
     assert reply.status is Status.OK and reply.approved is False
-    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), operational.fixture.public[KeyType.EC_P256])
+    point = operational.module.call(Command.KEY_ATTRIBUTES, {"key_id": key_id},
+                                    operational.sessions[Role.USER]).data["public_key"]
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     sig = reply.data["signature"]
     der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
     public.verify(der, b"legacy", ec.ECDSA(hashes.SHA1()))  # raises if it is not a SHA-1 signature
