@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / "docs" / "security_policy"
 DOC = POLICY_DIR / "security-policy.md"
 JSON_DOC = POLICY_DIR / "security-policy.json"
+AMVP_DOC = POLICY_DIR / "security-policy.amvp.json"
 FAST = ["--pbkdf2-iterations", "1000"]  # the examples' logins; the policy itself states the default
 
 
@@ -87,12 +88,49 @@ def column(table: str, index: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- regeneration
+def recorded(gen: ModuleType) -> Any:
+    """The declarations as now, with the versions the committed policy recorded: the normaliser that
+    lets a machine with other interpreter or OpenSSL builds regenerate and compare."""
+    env = gen.committed_environment()
+    assert env is not None, "the committed JSON records no environment: run `make docs`"
+    return gen.Declarations(environment=env)
+
+
 def test_generated_sections_match_the_code(gen: ModuleType, text: str) -> None:
-    assert gen.render(text) == text, "run `make docs` (python docs/security_policy/generate.py) and commit"
+    assert gen.render(text, recorded(gen)) == text, "run `make docs` (python docs/security_policy/generate.py) and commit"
 
 
 def test_json_matches_the_code(gen: ModuleType) -> None:
-    assert JSON_DOC.read_text(encoding="utf-8") == gen.policy_json_text(), "run `make docs` and commit"
+    assert JSON_DOC.read_text(encoding="utf-8") == gen.policy_json_text(recorded(gen)), "run `make docs` and commit"
+
+
+def test_amvp_json_matches_the_code(gen: ModuleType) -> None:
+    assert AMVP_DOC.read_text(encoding="utf-8") == gen.amvp_json_text(recorded(gen)), "run `make docs` and commit"
+
+
+def test_the_recorded_environment_is_complete_and_well_formed(gen: ModuleType, text: str) -> None:
+    """Versions are compared by presence and format only: CI may run other patch releases."""
+    env, measured = gen.committed_environment(), gen.measured_environment()
+    assert env is not None and set(env) == set(measured)
+    for key in ("python", "cryptography", "cryptography_openssl", "hashlib_openssl"):
+        assert gen.VERSION_FORMAT.match(env[key]), (key, env[key])
+        assert gen.VERSION_FORMAT.match(measured[key]), (key, measured[key])
+    table = section(text, "operational-environment")
+    assert f"| {env['python_implementation']} {env['python']} |" in table
+    assert f"| {env['cryptography']} |" in table and f"| {env['hashlib_openssl']} |" in table
+    from firmware_sim.integrity import PackageCodeImage
+    from module.version import FIRMWARE_VERSION
+
+    assert f"`{FIRMWARE_VERSION}`" in table
+    assert "version.py" in {Path(name).name for name, _ in PackageCodeImage().files()}  # the seal covers it
+
+
+def test_a_changed_environment_changes_only_its_rows(gen: ModuleType, text: str) -> None:
+    env = dict(gen.committed_environment())
+    env["cryptography_openssl"] = "9.9.9"
+    rendered = gen.render(text, gen.Declarations(environment=env))
+    assert "| 9.9.9 |" in section(rendered, "operational-environment")
+    assert rendered.replace("9.9.9", gen.committed_environment()["cryptography_openssl"]) == text
 
 
 def test_generator_runs_from_the_repo_root() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 import re
 import sys
 import tomllib
@@ -36,6 +37,7 @@ if str(ROOT) not in sys.path:
 
 from firmware_sim.entropy import OsNoiseSource  # noqa: E402
 from firmware_sim.serve import FRAME_TIMEOUT  # noqa: E402
+from host_tools.lab.acvp import registration as acvp_registration  # noqa: E402
 from module import drbg  # noqa: E402
 from module.algorithms.approved import (  # noqa: E402
     AES_256_KEY_SIZE,
@@ -95,6 +97,7 @@ __all__ = [
 
 POLICY_MD = HERE / "security-policy.md"
 POLICY_JSON = HERE / "security-policy.json"
+POLICY_AMVP = HERE / "security-policy.amvp.json"
 DEFS_SOURCE = ROOT / "module" / "wire" / "defs.py"
 FSM_SOURCE = ROOT / "module" / "fsm.py"
 PYPROJECT = ROOT / "pyproject.toml"
@@ -140,6 +143,7 @@ class Declarations:
     ssps: tuple[Ssp, ...] = SSPS
     config: ModuleConfig = field(default_factory=ModuleConfig)
     entropy: Mapping[str, float | int] = field(default_factory=_entropy_cutoffs)
+    environment: Mapping[str, str] = field(default_factory=lambda: measured_environment())
 
 
 def _source_comment(source: Path, enum: type[Enum], name: str) -> str:
@@ -182,7 +186,7 @@ def _bits(n_bytes: int) -> str:
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -342,9 +346,27 @@ def module_config(d: Declarations) -> str:
 
 def operational_environment(d: Declarations) -> str:
     project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
-    rows: list[tuple[str, str]] = [("Python", f"`{project['requires-python']}`")]
-    rows += [("dependency", f"`{dep}`") for dep in project["dependencies"]]
-    return _table(("requirement", "version"), rows)
+    e = d.environment
+    rows: list[tuple[str, str, str]] = [
+        ("Python", f"`{project['requires-python']}`", f"{e['python_implementation']} {e['python']}"),
+    ]
+    for dep in project["dependencies"]:
+        name = re.split(r"[<>=!~ ]", dep, maxsplit=1)[0]
+        measured = f"{e['cryptography']}" if name == "cryptography" else "-"
+        rows.append((f"`{name}`", f"`{dep}`", measured))
+    rows.append(("OpenSSL in `cryptography` (the primitives, section 2.5)", "bundled with the wheel",
+                 e["cryptography_openssl"]))
+    rows.append(("OpenSSL of CPython's `hashlib`, `hmac`, `ssl` (section 2.5)", "the interpreter's build",
+                 e["hashlib_openssl"]))
+    rows.append(("module version (`module/version.py`, covered by the integrity seal)", "-", f"`{FIRMWARE_VERSION}`"))
+    return _table(("component", "required (`pyproject.toml`)", "this policy was generated against"), rows)
+
+
+def factory_operator(d: Declarations) -> str:
+    """What the factory Crypto Officer can call: the catalogue's Crypto Officer services of the factory state."""
+    rows = [(f"`{s.command.name}`", s.name, _who(s)) for s in sorted(d.specs, key=lambda s: int(s.command))
+            if State.UNINITIALISED in s.states and Role.CRYPTO_OFFICER in s.roles]
+    return _table(("service", "name", "roles"), rows)
 
 
 def approved_algorithms(d: Declarations) -> str:
@@ -353,13 +375,13 @@ def approved_algorithms(d: Declarations) -> str:
         info = ALGORITHMS[algorithm]
         used = ", ".join(x for x in (_commands(info.services), info.internal) if x)
         rows.append((algorithm, casts[0].standard, info.mode, info.sizes,
-                     ", ".join(c.direction for c in casts), used))
+                     ", ".join(c.name for c in casts), used))
     c = d.config
     rows.append(("HMAC_DRBG (SHA-256)", "SP 800-90A Rev. 1",
                  f"no prediction resistance; reseed every {c.drbg_reseed_interval:,} requests",
-                 f"{drbg.SECURITY_STRENGTH_BITS}-bit security strength", "health test",
+                 f"{drbg.SECURITY_STRENGTH_BITS}-bit security strength", "HMAC_DRBG health test",
                  "every random value the module makes (keys, IVs, salts, challenges, session ids)"))
-    return _table(("algorithm", "standard", "mode / method", "key or size", "self-tested", "used by"), rows)
+    return _table(("algorithm", "standard", "mode / method", "key or size", "CAST (section 10.2)", "used by"), rows)
 
 
 def _casts_by_algorithm(casts: Sequence[Cast]) -> dict[str, list[Cast]]:
@@ -650,8 +672,14 @@ def error_states(d: Declarations) -> str:
             continue
         causes = sorted({trig for _, trig in _triggers_into(d, st)}, key=int)
         rows.append((f"`{st.name}`", "; ".join(f"{t.name} ({_meaning(t)})" for t in causes),
-                     _leaves(d, st)))
-    return _table(("error state", "entered on", "left by"), rows)
+                     _leaves(d, st), ERROR_INDICATOR))
+    return _table(("error state", "entered on", "left by", "indicator"), rows)
+
+
+ERROR_INDICATOR = (f"`GET_STATUS`: `state_name` is the error state, `approved_mode` false, `last_error` names the "
+                   f"test and why; every other service answers `{Status.MODULE_ERROR.name}`; the call that failed "
+                   f"answers `{Status.SELF_TEST_FAILED.name}` (a defect `{Status.INTERNAL_ERROR.name}`); audit event "
+                   f"`{AuditEvent.ERROR_ENTERED.name}` and a last checkpoint")
 
 
 def audit_events(d: Declarations) -> str:
@@ -676,6 +704,225 @@ def audit_config(d: Declarations) -> str:
     return _table(("setting", "default"), rows)
 
 
+# --------------------------------------------------------------------------- algorithms (template form)
+def _acvp_value(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(_acvp_value(v) for v in value)
+    if isinstance(value, dict):
+        if set(value) == {"min", "max", "increment"}:
+            lo, hi, step = value["min"], value["max"], value["increment"]
+            return str(lo) if lo == hi else f"{lo}-{hi} step {step}"
+        return "; ".join(f"{k}: {_acvp_value(v)}" for k, v in value.items())
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _acvp_properties(entry: Mapping[str, Any]) -> str:
+    return "; ".join(f"{k}: {_acvp_value(v)}" for k, v in entry.items() if k not in ("algorithm", "mode", "revision"))
+
+
+# What the module implements but the lab harness's ACVP registration (host_tools/lab/acvp.py) does not
+# offer, written as that registration would give it. Each names its CAST algorithm (module/cast.py).
+UNREGISTERED_ACVP: tuple[dict[str, Any], ...] = (
+    {"algorithm": "ACVP-AES-KW", "revision": "1.0", "direction": ["encrypt", "decrypt"], "kwCipher": ["cipher"],
+     "keyLen": [256], "payloadLen": [256]},
+    {"algorithm": "ECDSA", "mode": "keyGen", "revision": "FIPS186-5", "curve": ["P-256", "P-384"],
+     "secretGenerationMode": ["extra bits"]},
+    {"algorithm": "ML-DSA", "mode": "keyGen", "revision": "FIPS204", "parameterSets": ["ML-DSA-65"]},
+    {"algorithm": "ML-DSA", "mode": "sigGen", "revision": "FIPS204", "parameterSets": ["ML-DSA-65"],
+     "deterministic": [False], "signatureInterfaces": ["external"], "preHash": ["pure"], "contextLength": [0]},
+    {"algorithm": "ML-DSA", "mode": "sigVer", "revision": "FIPS204", "parameterSets": ["ML-DSA-65"],
+     "signatureInterfaces": ["external"], "preHash": ["pure"], "contextLength": [0]},
+    {"algorithm": "ML-KEM", "mode": "keyGen", "revision": "FIPS203", "parameterSets": ["ML-KEM-768"]},
+    {"algorithm": "KDF", "revision": "1.0", "capabilities": [{
+        "kdfMode": "counter", "macMode": ["HMAC-SHA2-256"], "counterLength": [8 * KBKDF_COUNTER_BYTES],
+        "fixedDataOrder": ["before fixed data"], "supportedLengths": [256, 384, 512]}]},
+    {"algorithm": "PBKDF", "revision": "1.0", "capabilities": [{
+        "hmacAlg": ["SHA2-256"], "saltLen": [8 * SALT_SIZE], "keyLen": [8 * STATIC_KEY_SIZE]}]},
+    {"algorithm": "hmacDRBG", "revision": "1.0", "predResistanceEnabled": [False], "reseedImplemented": True,
+     "capabilities": [{"mode": "SHA2-256", "derFuncEnabled": False, "entropyInputLen": [384], "nonceLen": [128],
+                       "returnedBitsLen": 8 * drbg.OUTLEN}]},
+)
+
+# ACVP algorithm (and mode) -> the algorithm names of module/cast.py whose CAST covers it.
+ACVP_CAST: dict[str, tuple[str, ...]] = {
+    "SHA2-256": ("SHA2-256",), "SHA2-384": ("SHA2-384",), "SHA2-512": ("SHA2-512",),
+    "SHA3-256": ("SHA3-256",), "SHA3-384": ("SHA3-384",), "SHA3-512": ("SHA3-512",),
+    "HMAC-SHA2-256": ("HMAC-SHA2-256",), "HMAC-SHA2-384": ("HMAC-SHA2-384",), "HMAC-SHA2-512": ("HMAC-SHA2-512",),
+    "ACVP-AES-GCM": ("AES-256-GCM",), "ACVP-AES-KWP": ("AES-256-KWP",), "ACVP-AES-KW": ("AES-256-KW",),
+    "KDA HKDF": ("KDA HKDF-SHA2-256",), "KAS-ECC-SSC": ("KAS-ECC-SSC P-256",),
+    "ECDSA keyVer": ("ECDSA P-256 SHA2-256",), "ECDSA keyGen": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
+    "ECDSA sigGen": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
+    "ECDSA sigVer": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
+    "EDDSA keyGen": ("EdDSA Ed25519",), "EDDSA sigGen": ("EdDSA Ed25519",), "EDDSA sigVer": ("EdDSA Ed25519",),
+    "ML-KEM encapDecap": ("ML-KEM-768",), "ML-KEM keyGen": ("ML-KEM-768",),
+    "ML-DSA keyGen": ("ML-DSA-65",), "ML-DSA sigGen": ("ML-DSA-65",), "ML-DSA sigVer": ("ML-DSA-65",),
+    "KDF": ("KDF SP 800-108 counter, HMAC-SHA2-256",), "PBKDF": ("PBKDF2 HMAC-SHA2-256",),
+    "hmacDRBG": (),
+}
+
+
+def _acvp_key(entry: Mapping[str, Any]) -> str:
+    return f"{entry['algorithm']} {entry['mode']}" if "mode" in entry else str(entry["algorithm"])
+
+
+def acvp_entries() -> list[tuple[dict[str, Any], bool]]:
+    """(registration entry, registered by the lab harness) for every approved algorithm and mode."""
+    return [(dict(e), True) for e in acvp_registration()] + [(dict(e), False) for e in UNREGISTERED_ACVP]
+
+
+def _cast_names(d: Declarations, key: str) -> str:
+    algorithms = ACVP_CAST[key]
+    if not algorithms:
+        return "HMAC_DRBG health test"
+    return ", ".join(c.name for c in d.casts if c.algorithm in algorithms)
+
+
+def acvp_algorithms(d: Declarations) -> str:
+    rows = []
+    for entry, registered in acvp_entries():
+        key = _acvp_key(entry)
+        rows.append((entry["algorithm"], entry.get("mode", "-"), entry["revision"], _acvp_properties(entry),
+                     _cast_names(d, key), "yes" if registered else "no"))
+    return _table(("ACVP algorithm", "mode", "revision", "properties", "CAST (section 10.2)",
+                   "in the lab's ACVP registration"), rows)
+
+
+def vendor_affirmed(d: Declarations) -> str:
+    asym = ", ".join(kt.name for kt in KeyType if kt in ASYMMETRIC_KEY_TYPES)
+    sym = ", ".join(kt.name for kt in KeyType if kt not in ASYMMETRIC_KEY_TYPES)
+    rows = [
+        ("CKG", "SP 800-133 Rev. 2 section 4 (direct output of the approved DRBG)",
+         f"symmetric keys: {sym}", "`KEY_GENERATE`; salts, challenges and the module's own keys"),
+        ("CKG", "SP 800-133 Rev. 2 section 5.1 (asymmetric key pairs from DRBG output, by FIPS 186-5 A.4.1 "
+                "for EC, from a DRBG seed for Ed25519, ML-DSA and ML-KEM)", f"key pairs: {asym}",
+         "`KEY_GENERATE`; the audit signing key"),
+        ("CKG", "SP 800-133 Rev. 2 section 6.2 (symmetric keys derived with an approved KDF)",
+         "AES, HMAC and generic secrets from `DERIVE`", "`DERIVE`"),
+    ]
+    return _table(("name", "reference", "keys", "used by"), rows)
+
+
+# Algorithms with no security claimed: each used for something that protects no SSP.
+NO_SECURITY_CLAIMED: tuple[tuple[str, str, str], ...] = (
+    ("CRC-32", "frame check of every serial frame (`module/wire/frame.py`)", "detects line noise; integrity "
+     "and authenticity inside a session come from AES-GCM"),
+    ("SHA-256 truncated to 128 bits", "checksum of the audit ring's metadata (`module/audit/ring.py`)",
+     "detects a torn or damaged metadata object; the records themselves are protected by the hash chain and the "
+     "signed checkpoints"),
+    ("SHA-256 of the request frame", "the endpoint's retransmit fingerprint (`module/endpoint.py`)",
+     "recognises a retransmitted frame; protects nothing"),
+)
+
+
+def no_security_claimed(d: Declarations) -> str:
+    return _table(("algorithm", "used for", "why no security is claimed"), NO_SECURITY_CLAIMED)
+
+
+# The algorithm behind each non-approved service (keyed by the service; the self-check wants one per service).
+NON_APPROVED_ALGORITHMS: dict[Command, tuple[str, str]] = {
+    Command.DIGEST_SHA1: ("SHA-1 (FIPS 180-4)", "offered only to show the indicator cleared; the module declares "
+                                                "the service non-approved"),
+    Command.SIGN_ECDSA_SHA1: ("ECDSA P-256 with SHA-1 signature generation",
+                              "SHA-1 for digital signature generation is disallowed (SP 800-131A Rev. 2)"),
+}
+
+
+def _non_approved(spec: ServiceSpec) -> tuple[str, str]:
+    """The algorithm behind a non-approved service (the self-check makes sure each real one has its row)."""
+    return NON_APPROVED_ALGORITHMS.get(spec.command, (spec.name, "declared non-approved in the service catalogue"))
+
+
+def non_approved_not_allowed(d: Declarations) -> str:
+    rows = [(_non_approved(s)[0], f"`{s.command.name}`", _non_approved(s)[1])
+            for s in sorted(d.specs, key=lambda s: int(s.command)) if not s.approved]
+    return _table(("algorithm", "service", "why"), rows)
+
+
+def non_approved_allowed(d: Declarations) -> str:
+    return _table(("algorithm", "use"), [("none", "the module has no non-approved algorithm allowed in the "
+                                                  "approved mode")])
+
+
+# --------------------------------------------------------------------------- what does not apply
+def _has_software_load(d: Declarations) -> bool:
+    return any("LOAD" in s.command.name or "FIRMWARE" in s.command.name for s in d.specs)
+
+
+def not_applicable(d: Declarations) -> str:
+    load = _has_software_load(d)
+    maintenance = any("MAINTENANCE" in r.name for r in Role)
+    manual = any(m.entry != "Electronic" for m in SSP_IO)
+    rows = [
+        ("bypass capability", "none", "every output is the result of a declared service; no service passes data "
+         "through without the cryptographic processing its declaration names"),
+        ("manual SSP entry", "present" if manual else "none", "every SSP input and output method (section 9.2) is "
+         "electronic, over the serial line or the noise-source port"),
+        ("software/firmware load", "present" if load else "none", "the service catalogue has no load service, so "
+         "there is no software load test; the code changes only by reinstalling and re-sealing (section 4.7)"
+         if not load else "see section 4.7"),
+        ("maintenance role", "present" if maintenance else "none", "the roles are those of section 4.1; there "
+         "is no maintenance interface and no maintenance mode"),
+        ("self-initiated cryptographic output", "none", "the module writes to the line only in answer to a request "
+         "frame; periodic checkpoints go into the audit ring, not out of the module"),
+        ("control output interface", "none", "the module controls nothing outside itself (section 3)"),
+        ("concurrent operators", "supported", f"up to {d.config.max_sessions} sessions, each bound to one "
+         "operator identity"),
+        ("external input/output devices", "none", "one serial line; the lab port exists only in lab mode"),
+    ]
+    return _table(("item", "in this module", "why"), rows)
+
+
+# --------------------------------------------------------------------------- critical functions
+CRITICAL_FUNCTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("audit ring verification", "every power-on, before the self-tests (`AuditRing.open`)",
+     "the metadata's layout and checksum; every slot parses as empty or as a whole record whose chain hash "
+     "matches; the retained records are all present and chain from the genesis value or the oldest retained "
+     "record; no record claims a later boot than this one",
+     "`HARD_ERROR`; `GET_STATUS` names the fault (field `audit`) and counts the events it could not record"),
+    ("torn-append detection", "every power-on, in the same scan",
+     "an unreadable slot is tolerated only where the next append would go (a write cut by a power loss)",
+     "the torn slot is discarded and reported (event `AUDIT_TORN_SLOT`); any other unreadable slot is a "
+     "corrupted ring (above)"),
+    ("audit record read-back", "every `AUDIT_EXPORT` (each slot re-verified as it is read)",
+     "the slot holds the record of that sequence number, of this module, with a matching chain hash",
+     "`HARD_ERROR`; the call answers `MODULE_ERROR`"),
+    ("boot counter", "every power-on, first", "read, incremented and written back before anything is recorded",
+     "a flash failure stops the power-on"),
+)
+
+
+def critical_functions(d: Declarations) -> str:
+    return _table(("critical function test", "when", "what it checks", "on failure"), CRITICAL_FUNCTIONS)
+
+
+# --------------------------------------------------------------------------- environment
+VERSION_FORMAT = re.compile(r"^\d+\.\d+(\.\d+)?[0-9A-Za-z.+-]*$")
+
+
+def measured_environment() -> dict[str, str]:
+    """The versions this process runs on: what `make docs` records in the policy."""
+    import ssl
+
+    import cryptography
+    from cryptography.hazmat.backends.openssl.backend import backend
+
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "cryptography": cryptography.__version__,
+        "cryptography_openssl": backend.openssl_version_text().split()[1],
+        "hashlib_openssl": ssl.OPENSSL_VERSION.split()[1],
+    }
+
+
+def committed_environment() -> dict[str, str] | None:
+    """The versions recorded in the committed JSON (the drift tests regenerate against them)."""
+    if not POLICY_JSON.exists():
+        return None
+    env = json.loads(POLICY_JSON.read_text(encoding="utf-8")).get("operational_environment", {}).get("generated_against")
+    return dict(env) if isinstance(env, dict) else None
+
+
 SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "security-levels": security_levels,
     "module-identity": module_identity,
@@ -683,6 +930,14 @@ SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "operational-environment": operational_environment,
     "approved-algorithms": approved_algorithms,
     "non-approved-services": non_approved_services,
+    "acvp-algorithms": acvp_algorithms,
+    "vendor-affirmed": vendor_affirmed,
+    "non-approved-allowed": non_approved_allowed,
+    "no-security-claimed": no_security_claimed,
+    "non-approved-not-allowed": non_approved_not_allowed,
+    "not-applicable": not_applicable,
+    "factory-operator": factory_operator,
+    "critical-functions": critical_functions,
     "entropy": entropy_table,
     "states": states_table,
     "transitions": transitions_table,
@@ -853,6 +1108,7 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
         "module_config": {"max_sessions": c.max_sessions, "session_idle_timeout_s": c.session_idle_timeout_s,
                           "handshake_timeout_s": c.handshake_timeout_s, "max_keys": c.max_keys,
                           "max_random_bytes": c.max_random_bytes},
+        **policy_additions(d),
     }
 
 
@@ -860,10 +1116,187 @@ def policy_json_text(d: Declarations | None = None) -> str:
     return json.dumps(policy_document(d), indent=2, ensure_ascii=False) + "\n"
 
 
+def _table_rows(table: str) -> list[list[str]]:
+    """A generated Markdown table's body rows as cells (the JSON reuses the tables' text)."""
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
+
+
+def _environment_json(d: Declarations) -> dict[str, Any]:
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    return {"requires_python": project["requires-python"], "dependencies": list(project["dependencies"]),
+            "generated_against": dict(d.environment),
+            "module_version": FIRMWARE_VERSION, "module_version_sealed": "module/version.py is covered by the seal"}
+
+
+def policy_additions(d: Declarations) -> dict[str, Any]:
+    """The sections added in the template's form, for the cmsim JSON."""
+    return {
+        "operational_environment": _environment_json(d),
+        "acvp": [{"registration": e, "cast": _cast_names(d, _acvp_key(e)), "registered_by_lab": registered}
+                 for e, registered in acvp_entries()],
+        "vendor_affirmed": [dict(zip(("name", "reference", "keys", "used_by"), r))
+                            for r in _table_rows(vendor_affirmed(d))],
+        "non_approved_allowed": [],
+        "no_security_claimed": [{"algorithm": a, "use": u, "why": w} for a, u, w in NO_SECURITY_CLAIMED],
+        "non_approved_not_allowed": [
+            {"algorithm": _non_approved(s)[0], "service": s.command.name,
+             "why": _non_approved(s)[1]} for s in sorted(d.specs, key=lambda s: int(s.command))
+            if not s.approved],
+        "not_applicable": [dict(zip(("item", "status", "why"), r)) for r in _table_rows(not_applicable(d))],
+        "factory_operator_services": [s.command.name for s in sorted(d.specs, key=lambda s: int(s.command))
+                                      if State.UNINITIALISED in s.states and Role.CRYPTO_OFFICER in s.roles],
+        "critical_functions": [dict(zip(("name", "when", "checks", "on_failure"), r)) for r in CRITICAL_FUNCTIONS],
+        "periodic_self_test": PERIODIC_SELF_TEST,
+        "storage_areas": [{"name": a.name, "description": a.description, "persistence": a.persistence}
+                          for a in STORAGE_AREAS],
+        "ssp_input_output": [{"name": m.name, "from": m.source, "to": m.destination, "format": m.format,
+                              "distribution": m.distribution, "entry": m.entry, "protected_by": m.related}
+                             for m in SSP_IO],
+        "ssp_zeroisation": [{"method": z.name, "description": z.description, "rationale": z.rationale,
+                             "operator_initiation": z.operator_initiated} for z in ZEROISATION_METHODS],
+    }
+
+
+PERIODIC_SELF_TEST = ("none automatic: the module runs no self-test on a timer; an operator runs them all at any "
+                      "time with SELF_TEST (in the states that allow it) or by a power cycle")
+AMVP_SCHEMA_VERSION = "2.8.4"  # cisco/libamvp metadata/sp.json, the shape this document follows
+
+
+def _amvp_roles(spec: ServiceSpec) -> list[Role]:
+    return [r for r in Role if r in spec.roles]
+
+
+def _amvp_service(d: Declarations, spec: ServiceSpec) -> dict[str, Any]:
+    ssps = [s for s in d.ssps if not s.pending]
+    return {
+        "name": spec.name, "description": spec.summary,
+        "indicator": "APPROVED flag set in the response header" if spec.approved else "APPROVED flag clear",
+        "inputs": ", ".join(p.name for p in spec.params) or "none",
+        "outputs": "status code; the service's results",
+        "secFunImplList": _amvp_functions_of(spec.command) or ["None"],
+        "roleSspAccessList": [
+            {"roleName": ROLE_LABEL[r],
+             "sspAccessList": [{"sspName": s.name, "accessType": list(a.access.letters())}
+                               for s in ssps for a in s.access if a.command is spec.command]}
+            for r in _amvp_roles(spec)],
+    }
+
+
+def _amvp_functions_of(command: Command) -> list[str]:
+    return [name for name, info in ALGORITHMS.items() if command in info.services]
+
+
+def _amvp_self_tests(d: Declarations) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    period, method = "power-on, and SELF_TEST on demand", "manual (SELF_TEST) or power cycle"
+    indicator = "SELF_TEST_RESULT audit event; GET_STATUS state and last_error; SELF_TEST answers passed"
+    pre = [{"algorithmOrTest": "HMAC-SHA2-256", "testProps": f"{len(INTEGRITY_KEY) * 8}-bit key",
+            "testMethod": "Software Integrity Test", "type": "SW/FW Integrity", "indicator": indicator,
+            "details": "HMAC-SHA-256 over the module's code against the install-time seal",
+            "period": period, "periodicMethod": method},
+           {"algorithmOrTest": "entropy source", "testProps": f"{int(d.entropy['startup_samples'])} samples",
+            "testMethod": "SP 800-90B start-up test (RCT, APT)", "type": "Entropy start-up", "indicator": indicator,
+            "details": "samples discarded after the test", "period": period, "periodicMethod": method}]
+    cond = [{"algorithmOrTest": c.algorithm, "testProps": c.direction, "testMethod": "KAT", "type": "CAST",
+             "indicator": indicator, "details": c.name, "conditions": "power-on, before any service; SELF_TEST",
+             "coverage": [c.algorithm], "coverageNotes": f"known answer from {cast_source(c.name)}",
+             "period": period, "periodicMethod": method} for c in d.casts]
+    cond.append({"algorithmOrTest": "HMAC_DRBG", "testProps": "SHA-256", "testMethod": "KAT (SP 800-90A 11.3)",
+                 "type": "CAST", "indicator": indicator, "details": "instantiate, reseed, generate; uninstantiate",
+                 "conditions": "power-on; SELF_TEST", "coverage": ["HMAC_DRBG"], "coverageNotes": "",
+                 "period": period, "periodicMethod": method})
+    cond.append({"algorithmOrTest": ", ".join(kt.name for kt in KeyType if kt in ASYMMETRIC_KEY_TYPES),
+                 "testProps": "every key pair", "testMethod": "PCT", "type": "PCT", "indicator": "PCT_RESULT audit "
+                 "event; a failure answers SELF_TEST_FAILED", "details": "sign and verify, or encapsulate and "
+                 "decapsulate", "conditions": "key-pair generation and import", "coverage": [], "coverageNotes": "",
+                 "period": "on every key-pair generation and import", "periodicMethod": "conditional"})
+    for name, cutoff in (("Repetition Count Test", "rct_cutoff"), ("Adaptive Proportion Test", "apt_cutoff")):
+        cond.append({"algorithmOrTest": "entropy source", "testProps": f"cut-off {int(d.entropy[cutoff])}",
+                     "testMethod": name, "type": "Continuous", "indicator": "ENTROPY_HEALTH_FAILURE audit event",
+                     "details": "SP 800-90B 4.4", "conditions": "every noise-source sample", "coverage": [],
+                     "coverageNotes": "", "period": "continuous", "periodicMethod": "continuous"})
+    return pre, cond
+
+
+def amvp_document(d: Declarations | None = None) -> dict[str, Any]:
+    """The policy shaped like the AMVP security-policy JSON (cisco/libamvp's metadata/sp.json):
+    the same lists, with no certificate numbers (there are none)."""
+    d = d or Declarations()
+    e = d.environment
+    specs = sorted(d.specs, key=lambda s: int(s.command))
+    pre, cond = _amvp_self_tests(d)
+    return {"securityPolicy": {
+        "schemaVersion": AMVP_SCHEMA_VERSION,
+        "statement": "cmsim is a simulation; not a validated module: no certificate, no CAVP validation",
+        "testedSwFwHyList": [{"packageFileName": "module/ (Python package)", "swFwVersion": FIRMWARE_VERSION,
+                              "features": "", "integrityTest": "HMAC SHA2-256"}],
+        "opEnvSwFwHyTestedList": [{
+            "operatingSystem": "general-purpose operating system", "hardwarePlatform": "general-purpose computer",
+            "processors": "any", "paaPai": "No",
+            "hypervisorHostOs": "", "swFwVersionList": [FIRMWARE_VERSION],
+            "runtime": f"{e['python_implementation']} {e['python']}; cryptography {e['cryptography']} (OpenSSL "
+                       f"{e['cryptography_openssl']}); hashlib on OpenSSL {e['hashlib_openssl']}"}],
+        "modeOfOpList": [{"name": "Approved Mode", "description": "the OPERATIONAL state", "type": "Approved",
+                          "statusIndicator": "GET_STATUS approved_mode true; APPROVED flag on each approved answer"}],
+        "vendorAffirmedAlgoList": [{"name": r[0], "implName": MODULE_NAME, "reference": r[1],
+                                    "algoPropList": [{"name": "Keys", "value": r[2]}]}
+                                   for r in _table_rows(vendor_affirmed(d))],
+        "nonApprovedAllowedAlgoList": [],
+        "nonApprovedAllowedAlgoNSCList": [{"name": a, "use": u, "reason": w} for a, u, w in NO_SECURITY_CLAIMED],
+        "nonApprovedNotAllowedAlgoList": [{"name": _non_approved(s)[0], "use": s.command.name,
+                                           "reason": _non_approved(s)[1]}
+                                          for s in specs if not s.approved],
+        "secFunImplList": [
+            {"name": algorithm, "description": ", ".join(x for x in (_commands(info.services), info.internal) if x),
+             "algorithmList": [{"algoDisplayName": _acvp_key(entry), "implName": MODULE_NAME,
+                                "algoPropList": [{"name": k, "value": _acvp_value(v)} for k, v in entry.items()
+                                                 if k not in ("algorithm", "mode")]}
+                               for entry, _ in acvp_entries() if algorithm in ACVP_CAST[_acvp_key(entry)]]}
+            for algorithm, info in ALGORITHMS.items()],
+        "portInterfaceList": [{"physicalPort": "serial line (pty, tty or TCP socket)", "dataPasses": carried,
+                               "logicalInterfaceList": [name.title()]}
+                              for name, carried in _table_rows(interfaces(d)) if name != "power"],
+        "roleList": [{"name": ROLE_LABEL[r], "type": "Role", "operatorType": ROLE_LABEL[r],
+                      "authMethodList": [ROLE_DUTIES[r][1]]} for r in Role],
+        "approvedServiceList": [_amvp_service(d, s) for s in specs if s.approved],
+        "nonApprovedServiceList": [_amvp_service(d, s) for s in specs if not s.approved],
+        "storageAreaList": [{"name": a.name, "description": a.description, "persistenceType": a.persistence}
+                            for a in STORAGE_AREAS],
+        "sspInputOutputList": [{"name": m.name, "from": m.source, "to": m.destination, "formatType": m.format,
+                                "distributionType": m.distribution, "entryType": m.entry, "relatedSFI": m.related}
+                               for m in SSP_IO],
+        "sspZeroizationList": [{"method": z.name, "description": z.description, "rationale": z.rationale,
+                                "operatorInitiation": "Allowed" if z.operator_initiated else "Not allowed"}
+                               for z in ZEROISATION_METHODS],
+        "sspList": [{"name": s.name, "description": s.type, "size": s.size, "strength": s.strength, "type": s.type,
+                     "generatedByList": [s.generated_by] if s.generated_by != "none" else [],
+                     "establishedByList": [s.established_by] if s.established_by != "none" else [],
+                     "usedByList": [s.used_by], "inputOutputList": [*s.inputs, *s.outputs],
+                     "storageItemList": [{"areaName": a, "format": "Plaintext", "algorithmName": ""}
+                                         for a in s.storage],
+                     "storageDuration": s.duration, "zeroizationList": list(s.zeroisation),
+                     "category": "Public Key" if s.category == "PSP" else s.category,
+                     "pending": s.pending} for s in d.ssps],
+        "preOpSelfTestList": pre,
+        "condSelfTestList": cond,
+        "periodicSelfTest": PERIODIC_SELF_TEST,
+        "errorStateList": [{"name": st.name, "description": _meaning(st),
+                            "conditions": sorted({t.name for _, t in _triggers_into(d, st)}),
+                            "recoveryMethod": _leaves(d, st), "indicator": ERROR_INDICATOR}
+                           for st in State if st in ERROR_STATES],
+    }}
+
+
+def amvp_json_text(d: Declarations | None = None) -> str:
+    return json.dumps(amvp_document(d), indent=2, ensure_ascii=False) + "\n"
+
+
 def _self_check() -> None:
     """Fail loudly (rather than write a wrong table) when a declaration has no description here."""
     missing = [a for a in _casts_by_algorithm(CASTS) if a not in ALGORITHMS]
     missing += [kt.name for kt in KeyType if kt not in KEY_TYPE_ALGORITHM]
+    missing += [s.command.name for s in SPECS if not s.approved and s.command not in NON_APPROVED_ALGORITHMS]
+    missing += [_acvp_key(e) for e, _ in acvp_entries() if _acvp_key(e) not in ACVP_CAST]
     missing += [r.name for r in Role if r not in ROLE_DUTIES]
     if missing:
         raise SystemExit(f"describe these in docs/security_policy/generate.py: {', '.join(missing)}")
@@ -877,7 +1310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python docs/security_policy/generate.py [--check]", file=sys.stderr)
         return 2
     _self_check()
-    wanted = {POLICY_MD: render(POLICY_MD.read_text(encoding="utf-8")), POLICY_JSON: policy_json_text()}
+    # --check compares against the versions the committed policy records (another machine's
+    # interpreter may differ); `make docs` records the versions it runs on.
+    recorded = committed_environment() if check else None
+    d = Declarations(environment=recorded) if recorded else Declarations()
+    wanted = {POLICY_MD: render(POLICY_MD.read_text(encoding="utf-8"), d), POLICY_JSON: policy_json_text(d),
+              POLICY_AMVP: amvp_json_text(d)}
     stale = [path for path, content in wanted.items()
              if not path.exists() or path.read_text(encoding="utf-8") != content]
     if check:
@@ -886,7 +1324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if stale else 0
     for path in stale:
         path.write_text(wanted[path], encoding="utf-8")
-    print(f"{POLICY_MD.relative_to(ROOT)}, {POLICY_JSON.relative_to(ROOT)}: "
+    print(f"{POLICY_MD.relative_to(ROOT)}, {POLICY_JSON.relative_to(ROOT)}, {POLICY_AMVP.relative_to(ROOT)}: "
           f"{'rewrote ' + str(len(stale)) if stale else 'already current'}")
     return 0
 
