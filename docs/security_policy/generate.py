@@ -362,11 +362,22 @@ def operational_environment(d: Declarations) -> str:
     return _table(("component", "required (`pyproject.toml`)", "this policy was generated against"), rows)
 
 
+# Services whose handler needs the audit signing key, which a factory-fresh module does not have yet
+# (INITIALISE makes it; a zeroised module keeps the successor its handover named).
+NEEDS_AUDIT_KEY: frozenset[Command] = frozenset({Command.AUDIT_PUBKEY, Command.AUDIT_CHECKPOINT})
+
+
+def factory_services(d: Declarations) -> list[ServiceSpec]:
+    return [s for s in sorted(d.specs, key=lambda s: int(s.command))
+            if State.UNINITIALISED in s.states and Role.CRYPTO_OFFICER in s.roles]
+
+
 def factory_operator(d: Declarations) -> str:
     """What the factory Crypto Officer can call: the catalogue's Crypto Officer services of the factory state."""
-    rows = [(f"`{s.command.name}`", s.name, _who(s)) for s in sorted(d.specs, key=lambda s: int(s.command))
-            if State.UNINITIALISED in s.states and Role.CRYPTO_OFFICER in s.roles]
-    return _table(("service", "name", "roles"), rows)
+    rows = [(f"`{s.command.name}`", s.name, _who(s),
+             "refused (`INVALID_STATE`) until the module has an audit signing key" if s.command in NEEDS_AUDIT_KEY
+             else "served") for s in factory_services(d)]
+    return _table(("service", "name", "roles", "on a factory-fresh module"), rows)
 
 
 def approved_algorithms(d: Declarations) -> str:
@@ -1144,8 +1155,8 @@ def policy_additions(d: Declarations) -> dict[str, Any]:
              "why": _non_approved(s)[1]} for s in sorted(d.specs, key=lambda s: int(s.command))
             if not s.approved],
         "not_applicable": [dict(zip(("item", "status", "why"), r)) for r in _table_rows(not_applicable(d))],
-        "factory_operator_services": [s.command.name for s in sorted(d.specs, key=lambda s: int(s.command))
-                                      if State.UNINITIALISED in s.states and Role.CRYPTO_OFFICER in s.roles],
+        "factory_operator_services": [{"service": s.command.name, "needs_audit_key": s.command in NEEDS_AUDIT_KEY}
+                                      for s in factory_services(d)],
         "critical_functions": [dict(zip(("name", "when", "checks", "on_failure"), r)) for r in CRITICAL_FUNCTIONS],
         "periodic_self_test": PERIODIC_SELF_TEST,
         "storage_areas": [{"name": a.name, "description": a.description, "persistence": a.persistence}
