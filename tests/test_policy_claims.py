@@ -157,6 +157,25 @@ def test_a_key_not_marked_exportable_does_not_leave(client: Client) -> None:
     assert reply.status is Status.KEY_NOT_EXPORTABLE and "wrapped" not in reply.data
 
 
+# 8b
+def test_a_shared_secret_made_exportable_can_be_exported_wrapped(client: Client) -> None:
+    """True of today's code (section 2.8 and 9.2 say so); a change to exportability of derived and agreed
+    secrets must change those sentences and module/ssps.py together with this test."""
+    claim("a shared secret made exportable can be exported, wrapped, like any other key")
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962,
+                                                                             PublicFormat.UncompressedPoint)
+    with client.login("alice", PASSWORDS["alice"]) as alice:
+        kek = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.AES_256)}).data["key_id"]
+        ec_key = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256)}).data["key_id"]
+        shared = alice.call(Command.KEY_AGREE, {"key_id": ec_key, "peer_public_key": peer, "exportable": True})
+        assert "secret" not in shared.data and shared.data["origin"] == "agreed"
+        reply = raw(alice, Command.KEY_EXPORT, {"key_id": shared.data["key_id"], "wrap_key_id": kek})
+    assert reply.status is Status.OK and len(reply.data["wrapped"]) > 32
+
+
 # 9
 def test_initialisation_refuses_to_keep_the_factory_password(make_module: ModuleFactory) -> None:
     claim("initialisation refuses to keep the factory password")

@@ -339,7 +339,7 @@ def module_config(d: Declarations) -> str:
         ("maximum `RANDOM` request", f"{c.max_random_bytes:,} bytes"),
         ("DRBG reseed interval", f"{c.drbg_reseed_interval:,} requests"),
         ("factory operator id", f"`{c.factory_operator}`"),
-        ("factory password", f"`{c.factory_password}` (documented; it can only initialise, and must be replaced)"),
+        ("factory password", f"`{c.factory_password}` (documented; must be replaced at initialisation; section 4.1 lists what it can do until then)"),
     ]
     return _table(("setting", "default"), rows)
 
