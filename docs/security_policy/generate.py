@@ -2,16 +2,20 @@
 
 The sections of ``docs/security_policy/security-policy.md`` between ``<!-- begin: NAME -->`` and
 ``<!-- end: NAME -->`` are generated here from the module's own declarations (the service
-catalogue, the transition table, the CAST list, the state, status, role, key-type and event
-enums, the authentication and audit policies, the entropy health-test cut-offs); the rest is
-prose. ``security-policy.json`` holds the same tables for machines. ``tests/test_security_policy.py``
-regenerates both and fails when either differs from what is committed, so the policy cannot
-drift from the code.
+catalogue, the SSP declarations of ``module/ssps.py``, the transition table, the CAST list, the
+state, status, role, key-type and event enums, the authentication and audit policies, the entropy
+health-test cut-offs, the lab harness's ACVP registration); the rest is prose.
+``security-policy.json`` holds the same tables for machines and ``security-policy.amvp.json``
+the same content in the shape of the AMVP security-policy JSON (cisco/libamvp's
+``metadata/sp.json``). ``tests/test_security_policy.py`` regenerates all three and fails when one
+differs from what is committed, so the policy cannot drift from the code. The interpreter and
+OpenSSL versions are recorded by `make docs`; the tests and ``--check`` regenerate against the
+recorded ones and check only that the running ones are present and well formed.
 
-A few facts have no declaration in the module to read (what an algorithm is used for, how each
-SSP is generated and stored, what each role is for). They are kept here in one table each, keyed
-by the declaration they describe, and the tests fail when a declaration gains a member that these
-tables do not describe. Every size and count in them is read from the module's constants.
+A few facts have no declaration in the module to read (what an algorithm is used for, what each
+role is for, the critical function tests, the algorithms with no security claimed). They are
+kept here in one table each, keyed by the declaration they describe, and the tests fail when a
+declaration gains a member that these tables do not describe.
 
 Run from the repository root: ``python docs/security_policy/generate.py``.
 """
