@@ -2,16 +2,20 @@
 
 The sections of ``docs/security_policy/security-policy.md`` between ``<!-- begin: NAME -->`` and
 ``<!-- end: NAME -->`` are generated here from the module's own declarations (the service
-catalogue, the transition table, the CAST list, the state, status, role, key-type and event
-enums, the authentication and audit policies, the entropy health-test cut-offs); the rest is
-prose. ``security-policy.json`` holds the same tables for machines. ``tests/test_security_policy.py``
-regenerates both and fails when either differs from what is committed, so the policy cannot
-drift from the code.
+catalogue, the SSP declarations of ``module/ssps.py``, the transition table, the CAST list, the
+state, status, role, key-type and event enums, the authentication and audit policies, the entropy
+health-test cut-offs, the lab harness's ACVP registration); the rest is prose.
+``security-policy.json`` holds the same tables for machines and ``security-policy.amvp.json``
+the same content in the shape of the AMVP security-policy JSON (cisco/libamvp's
+``metadata/sp.json``). ``tests/test_security_policy.py`` regenerates all three and fails when one
+differs from what is committed, so the policy cannot drift from the code. The interpreter and
+OpenSSL versions are recorded by `make docs`; the tests and ``--check`` regenerate against the
+recorded ones and check only that the running ones are present and well formed.
 
-A few facts have no declaration in the module to read (what an algorithm is used for, how each
-SSP is generated and stored, what each role is for). They are kept here in one table each, keyed
-by the declaration they describe, and the tests fail when a declaration gains a member that these
-tables do not describe. Every size and count in them is read from the module's constants.
+A few facts have no declaration in the module to read (what an algorithm is used for, what each
+role is for, the critical function tests, the algorithms with no security claimed). They are
+kept here in one table each, keyed by the declaration they describe, and the tests fail when a
+declaration gains a member that these tables do not describe.
 
 Run from the repository root: ``python docs/security_policy/generate.py``.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 import re
 import sys
 import tomllib
@@ -37,7 +42,8 @@ if str(ROOT) not in sys.path:
 from firmware_sim.entropy import OsNoiseSource  # noqa: E402
 from firmware_sim.integrity import bound_libraries  # noqa: E402
 from firmware_sim.serve import FRAME_TIMEOUT  # noqa: E402
-from module import drbg, keystore, operators  # noqa: E402
+from host_tools.lab.acvp import registration as acvp_registration  # noqa: E402
+from module import drbg  # noqa: E402
 from module.algorithms.approved import (  # noqa: E402
     AES_256_KEY_SIZE,
     GCM_IV_SIZE,
@@ -52,7 +58,7 @@ from module.algorithms.approved import (  # noqa: E402
 )
 from module.audit.trail import HANDOVER_RESERVE, INTERNAL_RESERVE  # noqa: E402
 from module.cast import CASTS, Cast, cast_source  # noqa: E402
-from module.core import AUDIT_KEY_FLASH_NAME, BOOT_FLASH_NAME, ModuleConfig  # noqa: E402
+from module.core import ModuleConfig  # noqa: E402
 from module.entropy import APT_WINDOW_NON_BINARY, STARTUP_SAMPLES, HealthTestedSource  # noqa: E402
 from module.fsm import DATA_OUTPUT_STATES, ERROR_STATES, TRANSITIONS, Trigger, mermaid_diagram  # noqa: E402
 from module.integrity import INTEGRITY_KEY  # noqa: E402
@@ -62,6 +68,7 @@ from module.services.catalog import SPECS  # noqa: E402
 from module.services.info import PARAMS_FORMAT_VERSION  # noqa: E402
 from module.services.keys import SYMMETRIC_KEY_SIZES  # noqa: E402
 from module.services.registry import AuditCategory, KeyScope, Param, ServiceSpec  # noqa: E402
+from module.ssps import FLASH, FLASH_OBJECTS, SSP_IO, SSPS, STORAGE_AREAS, ZEROISATION_METHODS, Ssp  # noqa: E402
 from module.version import FIRMWARE_VERSION, MODULE_NAME  # noqa: E402
 from module.wire.audit.checkpoint import MAX_NONCE_BYTES  # noqa: E402
 from module.wire.audit.common import FORMAT_VERSION  # noqa: E402
@@ -78,7 +85,7 @@ from module.wire.defs import (  # noqa: E402
     Status,
 )
 from module.wire.frame import HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION  # noqa: E402
-from module.wire.handshake import CHALLENGE_SIZE, SALT_SIZE, STATIC_KEY_SIZE, derive_session_keys  # noqa: E402
+from module.wire.handshake import CHALLENGE_SIZE, SALT_SIZE, STATIC_KEY_SIZE  # noqa: E402
 
 __all__ = [
     "POLICY_MD",
@@ -87,8 +94,6 @@ __all__ = [
     "SECTIONS",
     "SP800_140B_SECTIONS",
     "ALGORITHMS",
-    "SSP_DETAILS",
-    "EXTRA_SSPS",
     "ROLE_DUTIES",
     "render",
     "policy_document",
@@ -98,6 +103,7 @@ __all__ = [
 
 POLICY_MD = HERE / "security-policy.md"
 POLICY_JSON = HERE / "security-policy.json"
+POLICY_AMVP = HERE / "security-policy.amvp.json"
 DEFS_SOURCE = ROOT / "module" / "wire" / "defs.py"
 FSM_SOURCE = ROOT / "module" / "fsm.py"
 PYPROJECT = ROOT / "pyproject.toml"
@@ -140,8 +146,10 @@ class Declarations:
     specs: tuple[ServiceSpec, ...] = SPECS
     transitions: Mapping[tuple[State, Trigger], State] = field(default_factory=lambda: dict(TRANSITIONS))
     casts: tuple[Cast, ...] = CASTS
+    ssps: tuple[Ssp, ...] = SSPS
     config: ModuleConfig = field(default_factory=ModuleConfig)
     entropy: Mapping[str, float | int] = field(default_factory=_entropy_cutoffs)
+    environment: Mapping[str, str] = field(default_factory=lambda: measured_environment())
 
 
 def _source_comment(source: Path, enum: type[Enum], name: str) -> str:
@@ -184,17 +192,8 @@ def _bits(n_bytes: int) -> str:
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def _ssp_names(specs: Sequence[ServiceSpec]) -> list[str]:
-    names: list[str] = []
-    for spec in specs:
-        for use in spec.ssps:
-            if use.ssp not in names:
-                names.append(use.ssp)
-    return names
 
 
 def _digest_size(alg: DigestAlg) -> str:
@@ -313,135 +312,6 @@ ROLE_DUTIES: dict[Role, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class SspInfo:
-    """How one SSP lives: the SP 800-140B SSP table's columns (no declaration in the module has them)."""
-
-    kind: str  # CSP or PSP
-    what: str
-    generation: str
-    entry_output: str
-    storage: str
-    zeroisation: str
-
-
-def _session_key_sizes() -> str:
-    keys = derive_session_keys(bytes(STATIC_KEY_SIZE), b"")
-    return (f"host-to-module AES key ({_bits(len(keys.host_to_module))}), module-to-host AES key "
-            f"({_bits(len(keys.module_to_host))}), proof key ({_bits(len(keys.proof))})")
-
-
-SSP_DETAILS: dict[str, SspInfo] = {
-    "operator static keys": SspInfo(
-        "CSP",
-        f"per operator: PBKDF2-HMAC-SHA-256 of the password ({_bits(STATIC_KEY_SIZE)}), with its "
-        f"{_bits(SALT_SIZE)} salt; the password itself is never kept",
-        "derived at `INITIALISE`, `OPERATOR_CREATE`, `OPERATOR_CHANGE_PASSWORD` from a password sent as a "
-        "secret parameter inside the encrypted session; salt from the DRBG; the factory operator's from "
-        "the documented factory password at the first power-on",
-        "entry: the password, encrypted by the secure channel, never audited; output: never",
-        f"flash object `{operators.FLASH_NAME}`; memory while powered",
-        "`OPERATOR_DELETE`, a password change (old key overwritten), `INITIALISE` (the factory key), "
-        "`ZEROISE` (all); memory copies at power-off",
-    ),
-    "session keys": SspInfo(
-        "CSP",
-        _session_key_sizes(),
-        "SP 800-108 KBKDF (HMAC-SHA-256, counter mode) from the operator's static key and the handshake "
-        "transcript (both challenges; the module's from the DRBG) at `AUTH_BEGIN`",
-        "never entered or output",
-        "memory only",
-        "`LOGOUT`, idle timeout, unfinished login evicted, lockout, `OPERATOR_DELETE`, `INITIALISE`, "
-        "`ZEROISE`, power-off",
-    ),
-    "DRBG state": SspInfo(
-        "CSP",
-        f"HMAC_DRBG working state K and V ({_bits(drbg.OUTLEN)} each) and the reseed counter",
-        "instantiated after the power-on self-tests from entropy input and a nonce drawn through the "
-        "health-tested noise source, with a personalisation string (module, serial, boot counter); "
-        "reseeded from the noise source when the reseed interval runs out; re-instantiated by `SELF_TEST`",
-        "never entered or output",
-        "memory only",
-        "uninstantiated (K and V overwritten in place) at power-off, on entering an error state, by "
-        "`ZEROISE`",
-    ),
-    "stored keys": SspInfo(
-        "CSP",
-        "secret keys and private keys in the key store, with attributes (type, uses of one purpose, "
-        "exportable, origin, owner, known outside the module, AES-GCM invocations reserved); sizes in "
-        "the key type table; each belongs to the operator who made it (section 4.1)",
-        "`KEY_GENERATE` from the DRBG (EC private keys by FIPS 186-5 A.4.1, extra random bits; seeds for "
-        "Ed25519, ML-DSA and ML-KEM; symmetric keys directly, SP 800-133 Rev. 2); `DERIVE` (HKDF, KBKDF); "
-        "`KEY_AGREE` (ECDH shared secret); `ENCAPSULATE` and `DECAPSULATE` (ML-KEM shared secret)",
-        "entry: `KEY_IMPORT` only, wrapped with AES-KWP under a stored AES-256 key; output: `KEY_EXPORT` "
-        "only, wrapped the same way, only the caller's own keys marked exportable, and never under a key "
-        "known outside the module (section 9.2); shared secrets are never output",
-        f"flash object `{keystore.FLASH_NAME}` (replaced atomically); memory while powered",
-        "`KEY_DELETE` (one key), `ZEROISE` (all); memory copies at power-off",
-    ),
-    "audit signing key": SspInfo(
-        "CSP",
-        f"Ed25519 private key ({_bits(PRIVATE_KEY_SIZES[KeyType.ED25519])} seed) that signs audit "
-        "checkpoints and the audit key statement",
-        "from the DRBG at `INITIALISE`; a successor at `ZEROISE` (the old key signs the handover first)",
-        "never entered or output (its public key is a PSP, below)",
-        f"flash object `{AUDIT_KEY_FLASH_NAME}`; memory while powered",
-        "`ZEROISE` replaces it (the successor stays in flash so the next chain links to the old one; from "
-        "an error state there is no successor); memory copy at power-off",
-    ),
-}
-
-# SSPs that no service declaration names (they are used at power-on or inside a handler).
-EXTRA_SSPS: dict[str, SspInfo] = {
-    "entropy input": SspInfo(
-        "CSP",
-        "raw noise-source samples that seed and reseed the DRBG, each through the continuous health tests",
-        "read from the simulated noise source",
-        "never entered or output",
-        "memory only, for the duration of one instantiate or reseed",
-        "discarded after use",
-    ),
-    "enumeration secret": SspInfo(
-        "CSP",
-        "module secret from which `AUTH_BEGIN` derives a stable fake salt for an unknown operator id, so "
-        "that a login attempt does not reveal which operators exist",
-        "from the DRBG at the first power-on into the factory state",
-        "never entered or output",
-        "flash object `module_secret`; memory while powered",
-        "`ZEROISE`; memory copy at power-off",
-    ),
-}
-
-PSP_DETAILS: dict[str, SspInfo] = {
-    "audit public key": SspInfo(
-        "PSP",
-        f"Ed25519 public key ({_bits(PUBLIC_KEY_SIZES[KeyType.ED25519])}) of the audit signing key, in a "
-        "statement signed by that key that binds it to the serial number",
-        "computed from the audit signing key",
-        "output: `AUDIT_PUBKEY` (no login needed) and in every signed checkpoint; entry: never",
-        "computed from the stored signing key",
-        "with the audit signing key",
-    ),
-    "stored public keys": SspInfo(
-        "PSP",
-        "public halves of stored key pairs; public keys given to `VERIFY`, `KEY_AGREE` and `ENCAPSULATE`",
-        "computed from the private key at generation and import",
-        "output: `KEY_GENERATE`, `KEY_IMPORT`, `KEY_ATTRIBUTES`; entry: as parameters of the services named",
-        f"flash object `{keystore.FLASH_NAME}`, with the private key",
-        "with the key pair",
-    ),
-}
-
-FLASH_OBJECTS: dict[str, str] = {
-    BOOT_FLASH_NAME: "the boot counter (never reset)",
-    operators.FLASH_NAME: "operators: id, role, salt, iterations, static key, failure count, lock",
-    keystore.FLASH_NAME: "stored keys and their attributes",
-    AUDIT_KEY_FLASH_NAME: "the audit signing key's seed",
-    "module_secret": "the enumeration secret",
-    "audit ring": "fixed-size slots holding the hash-chained audit records, and the ring's metadata",
-}
-
-
 # --------------------------------------------------------------------------- sections
 def security_levels(d: Declarations) -> str:
     rows = [(f"[{n}](#{n}-{_anchor(title)})", f"7.{n}", "overall" if n == 1 else title,
@@ -482,16 +352,45 @@ def module_config(d: Declarations) -> str:
          if c.gcm_invocation_limit == 2**32 else f"{c.gcm_invocation_limit:,}"),
         ("AES-GCM count reserved in flash ahead", f"{c.gcm_reservation_step:,} invocations"),
         ("factory operator id", f"`{c.factory_operator}`"),
-        ("factory password", f"`{c.factory_password}` (documented; it can only initialise, and must be replaced)"),
+        ("factory password", f"`{c.factory_password}` (documented; must be replaced at initialisation; section 4.1 lists what it can do until then)"),
     ]
     return _table(("setting", "default"), rows)
 
 
 def operational_environment(d: Declarations) -> str:
     project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
-    rows: list[tuple[str, str]] = [("Python", f"`{project['requires-python']}`")]
-    rows += [("dependency", f"`{dep}`") for dep in project["dependencies"]]
-    return _table(("requirement", "version"), rows)
+    e = d.environment
+    rows: list[tuple[str, str, str]] = [
+        ("Python", f"`{project['requires-python']}`", f"{e['python_implementation']} {e['python']}"),
+    ]
+    for dep in project["dependencies"]:
+        name = re.split(r"[<>=!~ ]", dep, maxsplit=1)[0]
+        measured = f"{e['cryptography']}" if name == "cryptography" else "-"
+        rows.append((f"`{name}`", f"`{dep}`", measured))
+    rows.append(("OpenSSL in `cryptography` (the primitives, section 2.5)", "bundled with the wheel",
+                 e["cryptography_openssl"]))
+    rows.append(("OpenSSL of CPython's `hashlib`, `hmac`, `ssl` (section 2.5)", "the interpreter's build",
+                 e["hashlib_openssl"]))
+    rows.append(("module version (`module/version.py`, covered by the integrity seal)", "-", f"`{FIRMWARE_VERSION}`"))
+    return _table(("component", "required (`pyproject.toml`)", "this policy was generated against"), rows)
+
+
+# Services whose handler needs the audit signing key, which a factory-fresh module does not have yet
+# (INITIALISE makes it; a zeroised module keeps the successor its handover named).
+NEEDS_AUDIT_KEY: frozenset[Command] = frozenset({Command.AUDIT_PUBKEY, Command.AUDIT_CHECKPOINT})
+
+
+def factory_services(d: Declarations) -> list[ServiceSpec]:
+    return [s for s in sorted(d.specs, key=lambda s: int(s.command))
+            if State.UNINITIALISED in s.states and Role.CRYPTO_OFFICER in s.roles]
+
+
+def factory_operator(d: Declarations) -> str:
+    """What the factory Crypto Officer can call: the catalogue's Crypto Officer services of the factory state."""
+    rows = [(f"`{s.command.name}`", s.name, _who(s),
+             "refused (`INVALID_STATE`) until the module has an audit signing key" if s.command in NEEDS_AUDIT_KEY
+             else "served") for s in factory_services(d)]
+    return _table(("service", "name", "roles", "on a factory-fresh module"), rows)
 
 
 def bound_libraries_table(d: Declarations) -> str:
@@ -511,9 +410,9 @@ def approved_algorithms(d: Declarations) -> str:
     c = d.config
     rows.append(("HMAC_DRBG (SHA-256)", "SP 800-90A Rev. 1",
                  f"no prediction resistance; reseed every {c.drbg_reseed_interval:,} requests",
-                 f"{drbg.SECURITY_STRENGTH_BITS}-bit security strength", "health test",
+                 f"{drbg.SECURITY_STRENGTH_BITS}-bit security strength", "HMAC_DRBG health test",
                  "every random value the module makes (keys, IVs, salts, challenges, session ids)"))
-    return _table(("algorithm", "standard", "mode / method", "key or size", "self-tested", "used by"), rows)
+    return _table(("algorithm", "standard", "mode / method", "key or size", "CAST (section 10.2)", "used by"), rows)
 
 
 def _tested(c: Cast) -> str:
@@ -667,29 +566,64 @@ def service_inputs(d: Declarations) -> str:
     return _table(("service", "parameters"), rows)
 
 
-def _ssp_row(name: str, info: SspInfo, access: str) -> tuple[str, ...]:
-    return (name, info.kind, info.what, info.generation, info.entry_output, info.storage, info.zeroisation, access)
+ROLE_SHORT = {Role.NONE: "unauth.", Role.CRYPTO_OFFICER: "CO", Role.USER: "U", Role.AUDITOR: "A"}
 
 
-def _access_by_service(specs: Sequence[ServiceSpec], ssp: str) -> str:
-    parts = [f"`{s.command.name}` {use.access.letters()}" for s in sorted(specs, key=lambda s: int(s.command))
-             for use in s.ssps if use.ssp == ssp]
-    return ", ".join(parts)
+def _who(spec: ServiceSpec) -> str:
+    return "anyone" if spec.roles == frozenset(Role) else ", ".join(ROLE_SHORT[r] for r in Role if r in spec.roles)
 
 
-SSP_HEADER = ("SSP", "type", "what", "generation", "entry and output", "storage", "zeroisation",
-              "services (access)")
+def _ssp_access(d: Declarations, ssp: Ssp) -> str:
+    specs = {s.command: s for s in d.specs}
+    parts = [f"`{a.command.name}` {a.access.letters()} ({_who(specs[a.command])})"
+             for a in sorted(ssp.access, key=lambda a: int(a.command)) if a.command in specs]
+    return ", ".join(parts) or "none"
+
+
+def _listing(items: Iterable[str]) -> str:
+    return ", ".join(items) or "none"
+
+
+def _pending(ssp: Ssp) -> str:
+    return f"{ssp.name} (declared ahead of its code)" if ssp.pending else ssp.name
+
+
+def storage_areas(d: Declarations) -> str:
+    return _table(("storage area", "description", "persistence type"),
+                  ((a.name, a.description, a.persistence) for a in STORAGE_AREAS))
+
+
+def ssp_io(d: Declarations) -> str:
+    return _table(("method", "from", "to", "format type", "distribution type", "entry type", "protected by"),
+                  ((m.name, m.source, m.destination, m.format, m.distribution, m.entry, m.related) for m in SSP_IO))
+
+
+def ssp_zeroisation(d: Declarations) -> str:
+    return _table(("zeroisation method", "description", "rationale", "operator initiation"),
+                  ((z.name, z.description, z.rationale, "allowed" if z.operator_initiated else "no")
+                   for z in ZEROISATION_METHODS))
 
 
 def ssp_table(d: Declarations) -> str:
-    rows = [_ssp_row(name, SSP_DETAILS[name], _access_by_service(d.specs, name)) for name in _ssp_names(d.specs)]
-    rows += [_ssp_row(name, info, "none declared (see below)") for name, info in EXTRA_SSPS.items()]
-    return _table(SSP_HEADER, rows)
+    rows = [(_pending(s), s.category, s.type, s.size, s.strength, s.generated_by, s.established_by, s.used_by)
+            for s in d.ssps]
+    return _table(("SSP", "category", "type", "size", "strength", "generated by", "established by", "used by"), rows)
 
 
-def psp_table(d: Declarations) -> str:
-    rows = [_ssp_row(name, info, "see entry and output") for name, info in PSP_DETAILS.items()]
-    return _table(SSP_HEADER, rows)
+def _storage(s: Ssp) -> str:
+    flash = f" (`{'`, `'.join(s.flash)}`)" if s.flash else ""
+    return ", ".join(a + (flash if a == FLASH else "") for a in s.storage)
+
+
+def ssp_handling(d: Declarations) -> str:
+    rows = [(_pending(s), _listing(s.inputs), _listing(s.outputs), _storage(s), s.duration, _listing(s.zeroisation))
+            for s in d.ssps]
+    return _table(("SSP", "input", "output", "storage", "storage duration", "zeroisation"), rows)
+
+
+def ssp_access(d: Declarations) -> str:
+    rows = [(_pending(s), _ssp_access(d, s)) for s in d.ssps]
+    return _table(("SSP", "services: access (roles)"), rows)
 
 
 def _key_size(kt: KeyType) -> str:
@@ -715,7 +649,9 @@ def key_purposes(d: Declarations) -> str:
 
 
 def flash_objects(d: Declarations) -> str:
-    return _table(("flash object", "holds"), ((f"`{k}`", v) for k, v in FLASH_OBJECTS.items()))
+    rows = ((f"`{f.name}`", f.holds + (" (declared ahead of the code that writes it)" if f.pending else ""),
+             _yes(f.ssps)) for f in FLASH_OBJECTS)
+    return _table(("flash object", "holds", "SSPs"), rows)
 
 
 def _failure_state(hard: bool) -> str:
@@ -792,8 +728,14 @@ def error_states(d: Declarations) -> str:
             continue
         causes = sorted({trig for _, trig in _triggers_into(d, st)}, key=int)
         rows.append((f"`{st.name}`", "; ".join(f"{t.name} ({_meaning(t)})" for t in causes),
-                     _leaves(d, st)))
-    return _table(("error state", "entered on", "left by"), rows)
+                     _leaves(d, st), ERROR_INDICATOR))
+    return _table(("error state", "entered on", "left by", "indicator"), rows)
+
+
+ERROR_INDICATOR = (f"`GET_STATUS`: `state_name` is the error state, `approved_mode` false, `last_error` names the "
+                   f"test and why; every other service answers `{Status.MODULE_ERROR.name}`; the call that failed "
+                   f"answers `{Status.SELF_TEST_FAILED.name}` (a defect `{Status.INTERNAL_ERROR.name}`); audit event "
+                   f"`{AuditEvent.ERROR_ENTERED.name}` and a last checkpoint")
 
 
 def audit_events(d: Declarations) -> str:
@@ -819,6 +761,226 @@ def audit_config(d: Declarations) -> str:
     return _table(("setting", "default"), rows)
 
 
+# --------------------------------------------------------------------------- algorithms (template form)
+def _acvp_value(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(_acvp_value(v) for v in value)
+    if isinstance(value, dict):
+        if set(value) == {"min", "max", "increment"}:
+            lo, hi, step = value["min"], value["max"], value["increment"]
+            return str(lo) if lo == hi else f"{lo}-{hi} step {step}"
+        return "; ".join(f"{k}: {_acvp_value(v)}" for k, v in value.items())
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _acvp_properties(entry: Mapping[str, Any]) -> str:
+    return "; ".join(f"{k}: {_acvp_value(v)}" for k, v in entry.items() if k not in ("algorithm", "mode", "revision"))
+
+
+# What the module implements but the lab harness's ACVP registration (host_tools/lab/acvp.py) does not
+# offer, written as that registration would give it. Each names its CAST algorithm (module/cast.py).
+UNREGISTERED_ACVP: tuple[dict[str, Any], ...] = (
+    {"algorithm": "ACVP-AES-KW", "revision": "1.0", "direction": ["encrypt", "decrypt"], "kwCipher": ["cipher"],
+     "keyLen": [256], "payloadLen": [256]},
+    {"algorithm": "ECDSA", "mode": "keyGen", "revision": "FIPS186-5", "curve": ["P-256", "P-384"],
+     "secretGenerationMode": ["extra bits"]},
+    {"algorithm": "ML-DSA", "mode": "keyGen", "revision": "FIPS204", "parameterSets": ["ML-DSA-65"]},
+    {"algorithm": "ML-DSA", "mode": "sigGen", "revision": "FIPS204", "parameterSets": ["ML-DSA-65"],
+     "deterministic": [False], "signatureInterfaces": ["external"], "preHash": ["pure"], "contextLength": [0]},
+    {"algorithm": "ML-DSA", "mode": "sigVer", "revision": "FIPS204", "parameterSets": ["ML-DSA-65"],
+     "signatureInterfaces": ["external"], "preHash": ["pure"], "contextLength": [0]},
+    {"algorithm": "ML-KEM", "mode": "keyGen", "revision": "FIPS203", "parameterSets": ["ML-KEM-768"]},
+    {"algorithm": "KDF", "revision": "1.0", "capabilities": [{
+        "kdfMode": "counter", "macMode": ["HMAC-SHA2-256"], "counterLength": [8 * KBKDF_COUNTER_BYTES],
+        "fixedDataOrder": ["before fixed data"], "supportedLengths": [256, 384, 512]}]},
+    {"algorithm": "PBKDF", "revision": "1.0", "capabilities": [{
+        "hmacAlg": ["SHA2-256"], "saltLen": [8 * SALT_SIZE], "keyLen": [8 * STATIC_KEY_SIZE]}]},
+    {"algorithm": "hmacDRBG", "revision": "1.0", "predResistanceEnabled": [False], "reseedImplemented": True,
+     "capabilities": [{"mode": "SHA2-256", "derFuncEnabled": False, "entropyInputLen": [384], "nonceLen": [128],
+                       "returnedBitsLen": 8 * drbg.OUTLEN}]},
+)
+
+# ACVP algorithm (and mode) -> the algorithm names of module/cast.py whose CAST covers it.
+ACVP_CAST: dict[str, tuple[str, ...]] = {
+    "SHA2-256": ("SHA2-256",), "SHA2-384": ("SHA2-384",), "SHA2-512": ("SHA2-512",),
+    "SHA3-256": ("SHA3-256",), "SHA3-384": ("SHA3-384",), "SHA3-512": ("SHA3-512",),
+    "HMAC-SHA2-256": ("HMAC-SHA2-256",), "HMAC-SHA2-384": ("HMAC-SHA2-384",), "HMAC-SHA2-512": ("HMAC-SHA2-512",),
+    "ACVP-AES-GCM": ("AES-256-GCM",), "ACVP-AES-KWP": ("AES-256-KWP",), "ACVP-AES-KW": ("AES-256-KW",),
+    "KDA HKDF": ("KDA HKDF-SHA2-256",), "KAS-ECC-SSC": ("KAS-ECC-SSC P-256",),
+    "ECDSA keyVer": ("ECDSA P-256 SHA2-256",), "ECDSA keyGen": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
+    "ECDSA sigGen": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
+    "ECDSA sigVer": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
+    "EDDSA keyGen": ("EdDSA Ed25519",), "EDDSA sigGen": ("EdDSA Ed25519",), "EDDSA sigVer": ("EdDSA Ed25519",),
+    "ML-KEM encapDecap": ("ML-KEM-768",), "ML-KEM keyGen": ("ML-KEM-768",),
+    "ML-DSA keyGen": ("ML-DSA-65",), "ML-DSA sigGen": ("ML-DSA-65",), "ML-DSA sigVer": ("ML-DSA-65",),
+    "KDF": ("KDF SP 800-108 counter, HMAC-SHA2-256",), "PBKDF": ("PBKDF2 HMAC-SHA2-256",),
+    "hmacDRBG": (),
+}
+
+
+def _acvp_key(entry: Mapping[str, Any]) -> str:
+    return f"{entry['algorithm']} {entry['mode']}" if "mode" in entry else str(entry["algorithm"])
+
+
+def acvp_entries() -> list[tuple[dict[str, Any], bool]]:
+    """(registration entry, registered by the lab harness) for every approved algorithm and mode."""
+    return [(dict(e), True) for e in acvp_registration()] + [(dict(e), False) for e in UNREGISTERED_ACVP]
+
+
+def _cast_names(d: Declarations, key: str) -> str:
+    algorithms = ACVP_CAST[key]
+    if not algorithms:
+        return "HMAC_DRBG health test"
+    return ", ".join(c.name for c in d.casts if c.algorithm in algorithms)
+
+
+def acvp_algorithms(d: Declarations) -> str:
+    rows = []
+    for entry, registered in acvp_entries():
+        key = _acvp_key(entry)
+        rows.append((entry["algorithm"], entry.get("mode", "-"), entry["revision"], _acvp_properties(entry),
+                     _cast_names(d, key), "yes" if registered else "no"))
+    return _table(("ACVP algorithm", "mode", "revision", "properties", "CAST (section 10.2)",
+                   "in the lab's ACVP registration"), rows)
+
+
+def vendor_affirmed(d: Declarations) -> str:
+    asym = ", ".join(kt.name for kt in KeyType if kt in ASYMMETRIC_KEY_TYPES)
+    sym = ", ".join(kt.name for kt in KeyType if kt not in ASYMMETRIC_KEY_TYPES)
+    rows = [
+        ("CKG", "SP 800-133 Rev. 2 section 4 (direct output of the approved DRBG)",
+         f"symmetric keys: {sym}", "`KEY_GENERATE`; salts, challenges and the module's own keys"),
+        ("CKG", "SP 800-133 Rev. 2 section 5.1 (asymmetric key pairs from DRBG output, by FIPS 186-5 A.4.1 "
+                "for EC, from a DRBG seed for Ed25519, ML-DSA and ML-KEM)", f"key pairs: {asym}",
+         "`KEY_GENERATE`; the audit signing key"),
+        ("CKG", "SP 800-133 Rev. 2 section 6.2 (symmetric keys derived with an approved KDF)",
+         "AES, HMAC and generic secrets from `DERIVE`", "`DERIVE`"),
+    ]
+    return _table(("name", "reference", "keys", "used by"), rows)
+
+
+# Algorithms with no security claimed: each used for something that protects no SSP.
+NO_SECURITY_CLAIMED: tuple[tuple[str, str, str], ...] = (
+    ("CRC-32", "frame check of every serial frame (`module/wire/frame.py`)", "detects line noise; integrity "
+     "and authenticity inside a session come from AES-GCM"),
+    ("SHA-256 truncated to 128 bits", "checksum of the audit ring's metadata (`module/audit/ring.py`)",
+     "detects a torn or damaged metadata object; the records themselves are protected by the hash chain and the "
+     "signed checkpoints"),
+    ("SHA-256 of the request frame", "the endpoint's retransmit fingerprint (`module/endpoint.py`)",
+     "recognises a retransmitted frame; protects nothing"),
+)
+
+
+def no_security_claimed(d: Declarations) -> str:
+    return _table(("algorithm", "used for", "why no security is claimed"), NO_SECURITY_CLAIMED)
+
+
+# The algorithm behind each non-approved service (keyed by the service; the self-check wants one per service).
+NON_APPROVED_ALGORITHMS: dict[Command, tuple[str, str]] = {
+    Command.ENCAPSULATE: ("ML-KEM-768 encapsulation (FIPS 203) with m from the bound library's RNG",
+                          "FIPS 203 asks for m from an approved RBG; the library draws it itself, outside the "
+                          "module's DRBG"),
+    Command.SIGN_ECDSA_SHA1: ("ECDSA P-256 with SHA-1 signature generation",
+                              "SHA-1 for digital signature generation is disallowed (SP 800-131A Rev. 2)"),
+}
+
+
+def _non_approved(spec: ServiceSpec) -> tuple[str, str]:
+    """The algorithm behind a non-approved service (the self-check makes sure each real one has its row)."""
+    return NON_APPROVED_ALGORITHMS.get(spec.command, (spec.name, "declared non-approved in the service catalogue"))
+
+
+def non_approved_not_allowed(d: Declarations) -> str:
+    rows = [(_non_approved(s)[0], f"`{s.command.name}`", _non_approved(s)[1])
+            for s in sorted(d.specs, key=lambda s: int(s.command)) if not s.approved]
+    return _table(("algorithm", "service", "why"), rows)
+
+
+def non_approved_allowed(d: Declarations) -> str:
+    return _table(("algorithm", "use"), [("none", "the module has no non-approved algorithm allowed in the "
+                                                  "approved mode")])
+
+
+# --------------------------------------------------------------------------- what does not apply
+def _has_software_load(d: Declarations) -> bool:
+    return any("LOAD" in s.command.name or "FIRMWARE" in s.command.name for s in d.specs)
+
+
+def not_applicable(d: Declarations) -> str:
+    load = _has_software_load(d)
+    maintenance = any("MAINTENANCE" in r.name for r in Role)
+    manual = any(m.entry != "Electronic" for m in SSP_IO)
+    rows = [
+        ("bypass capability", "none", "every output is the result of a declared service; no service passes data "
+         "through without the cryptographic processing its declaration names"),
+        ("manual SSP entry", "present" if manual else "none", "every SSP input and output method (section 9.2) is "
+         "electronic, over the serial line or the noise-source port"),
+        ("software/firmware load", "present" if load else "none", "the service catalogue has no load service, so "
+         "there is no software load test; the code changes only by reinstalling and re-sealing (section 4.7)"
+         if not load else "see section 4.7"),
+        ("maintenance role", "present" if maintenance else "none", "the roles are those of section 4.1; there "
+         "is no maintenance interface and no maintenance mode"),
+        ("self-initiated cryptographic output", "none", "the module writes to the line only in answer to a request "
+         "frame; periodic checkpoints go into the audit ring, not out of the module"),
+        ("control output interface", "none", "the module controls nothing outside itself (section 3)"),
+        ("concurrent operators", "supported", f"up to {d.config.max_sessions} sessions, each bound to one "
+         "operator identity"),
+        ("external input/output devices", "none", "one serial line; the lab port exists only in lab mode"),
+    ]
+    return _table(("item", "in this module", "why"), rows)
+
+
+# --------------------------------------------------------------------------- critical functions
+CRITICAL_FUNCTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("audit ring verification", "every power-on, before the self-tests (`AuditRing.open`)",
+     "the metadata's layout and checksum; every slot parses as empty or as a whole record whose chain hash "
+     "matches; the retained records are all present and chain from the genesis value or the oldest retained "
+     "record; no record claims a later boot than this one",
+     "`HARD_ERROR`; `GET_STATUS` names the fault (field `audit`) and counts the events it could not record"),
+    ("torn-append detection", "every power-on, in the same scan",
+     "an unreadable slot is tolerated only where the next append would go (a write cut by a power loss)",
+     "the torn slot is discarded and reported (event `AUDIT_TORN_SLOT`); any other unreadable slot is a "
+     "corrupted ring (above)"),
+    ("audit record read-back", "every `AUDIT_EXPORT` (each slot re-verified as it is read)",
+     "the slot holds the record of that sequence number, of this module, with a matching chain hash",
+     "`HARD_ERROR`; the call answers `MODULE_ERROR`"),
+    ("boot counter", "every power-on, first", "read, incremented and written back before anything is recorded",
+     "a flash failure stops the power-on"),
+)
+
+
+def critical_functions(d: Declarations) -> str:
+    return _table(("critical function test", "when", "what it checks", "on failure"), CRITICAL_FUNCTIONS)
+
+
+# --------------------------------------------------------------------------- environment
+VERSION_FORMAT = re.compile(r"^\d+\.\d+(\.\d+)?[0-9A-Za-z.+-]*$")
+
+
+def measured_environment() -> dict[str, str]:
+    """The versions this process runs on: what `make docs` records in the policy."""
+    import ssl
+
+    import cryptography
+    from cryptography.hazmat.backends.openssl.backend import backend
+
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "cryptography": cryptography.__version__,
+        "cryptography_openssl": backend.openssl_version_text().split()[1],
+        "hashlib_openssl": ssl.OPENSSL_VERSION.split()[1],
+    }
+
+
+def committed_environment() -> dict[str, str] | None:
+    """The versions recorded in the committed JSON (the drift tests regenerate against them)."""
+    if not POLICY_JSON.exists():
+        return None
+    env = json.loads(POLICY_JSON.read_text(encoding="utf-8")).get("operational_environment", {}).get("generated_against")
+    return dict(env) if isinstance(env, dict) else None
+
+
 SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "security-levels": security_levels,
     "module-identity": module_identity,
@@ -827,6 +989,14 @@ SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "bound-libraries": bound_libraries_table,
     "approved-algorithms": approved_algorithms,
     "non-approved-services": non_approved_services,
+    "acvp-algorithms": acvp_algorithms,
+    "vendor-affirmed": vendor_affirmed,
+    "non-approved-allowed": non_approved_allowed,
+    "no-security-claimed": no_security_claimed,
+    "non-approved-not-allowed": non_approved_not_allowed,
+    "not-applicable": not_applicable,
+    "factory-operator": factory_operator,
+    "critical-functions": critical_functions,
     "entropy": entropy_table,
     "states": states_table,
     "transitions": transitions_table,
@@ -839,9 +1009,13 @@ SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "services": services_table,
     "service-states": service_states,
     "service-inputs": service_inputs,
+    "storage-areas": storage_areas,
     "flash-objects": flash_objects,
+    "ssp-io": ssp_io,
+    "ssp-zeroisation": ssp_zeroisation,
     "ssps": ssp_table,
-    "psps": psp_table,
+    "ssp-handling": ssp_handling,
+    "ssp-access": ssp_access,
     "key-types": key_types,
     "key-purposes": key_purposes,
     "self-tests": self_test_overview,
@@ -865,12 +1039,15 @@ def render(text: str, d: Declarations | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- JSON
-def _ssp_json(name: str, info: SspInfo, specs: Sequence[ServiceSpec] = ()) -> dict[str, Any]:
-    access = {s.command.name: use.access.letters() for s in sorted(specs, key=lambda s: int(s.command))
-              for use in s.ssps if use.ssp == name}
-    return {"name": name, "type": info.kind, "description": info.what, "generation": info.generation,
-            "entry_output": info.entry_output, "storage": info.storage, "zeroisation": info.zeroisation,
-            "service_access": access}
+def _ssp_json(d: Declarations, ssp: Ssp) -> dict[str, Any]:
+    specs = {s.command: s for s in d.specs}
+    return {"name": ssp.name, "category": ssp.category, "type": ssp.type, "size": ssp.size, "strength": ssp.strength,
+            "generated_by": ssp.generated_by, "established_by": ssp.established_by, "used_by": ssp.used_by,
+            "inputs": list(ssp.inputs), "outputs": list(ssp.outputs), "storage": list(ssp.storage),
+            "flash_objects": list(ssp.flash), "storage_duration": ssp.duration, "zeroisation": list(ssp.zeroisation),
+            "catalogue_group": ssp.group, "survives_zeroise": ssp.survives_zeroise, "pending": ssp.pending,
+            "service_access": {a.command.name: a.access.letters()
+                               for a in sorted(ssp.access, key=lambda a: int(a.command)) if a.command in specs}}
 
 
 def policy_document(d: Declarations | None = None) -> dict[str, Any]:
@@ -938,9 +1115,9 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
                          **({"enum": x.enum.__name__} if x.enum is not None else {})} for x in s.params]}
             for s in specs
         ],
-        "ssps": ([_ssp_json(n, SSP_DETAILS[n], d.specs) for n in _ssp_names(d.specs)]
-                 + [_ssp_json(n, i) for n, i in EXTRA_SSPS.items()]),
-        "psps": [_ssp_json(n, i) for n, i in PSP_DETAILS.items()],
+        "ssps": [_ssp_json(d, x) for x in d.ssps],
+        "flash_objects": [{"name": f.name, "holds": f.holds, "ssps": f.ssps, "pending": f.pending}
+                          for f in FLASH_OBJECTS],
         "key_types": [
             {"code": int(kt), "name": kt.name,
              "allowed_uses": [str(u.name) for u in KeyUse if u and u in ALLOWED_USES[kt]],
@@ -1000,6 +1177,7 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
         "module_config": {"max_sessions": c.max_sessions, "session_idle_timeout_s": c.session_idle_timeout_s,
                           "handshake_timeout_s": c.handshake_timeout_s, "max_keys": c.max_keys,
                           "max_random_bytes": c.max_random_bytes},
+        **policy_additions(d),
     }
 
 
@@ -1007,11 +1185,187 @@ def policy_json_text(d: Declarations | None = None) -> str:
     return json.dumps(policy_document(d), indent=2, ensure_ascii=False) + "\n"
 
 
+def _table_rows(table: str) -> list[list[str]]:
+    """A generated Markdown table's body rows as cells (the JSON reuses the tables' text)."""
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
+
+
+def _environment_json(d: Declarations) -> dict[str, Any]:
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    return {"requires_python": project["requires-python"], "dependencies": list(project["dependencies"]),
+            "generated_against": dict(d.environment),
+            "module_version": FIRMWARE_VERSION, "module_version_sealed": "module/version.py is covered by the seal"}
+
+
+def policy_additions(d: Declarations) -> dict[str, Any]:
+    """The sections added in the template's form, for the cmsim JSON."""
+    return {
+        "operational_environment": _environment_json(d),
+        "acvp": [{"registration": e, "cast": _cast_names(d, _acvp_key(e)), "registered_by_lab": registered}
+                 for e, registered in acvp_entries()],
+        "vendor_affirmed": [dict(zip(("name", "reference", "keys", "used_by"), r))
+                            for r in _table_rows(vendor_affirmed(d))],
+        "non_approved_allowed": [],
+        "no_security_claimed": [{"algorithm": a, "use": u, "why": w} for a, u, w in NO_SECURITY_CLAIMED],
+        "non_approved_not_allowed": [
+            {"algorithm": _non_approved(s)[0], "service": s.command.name,
+             "why": _non_approved(s)[1]} for s in sorted(d.specs, key=lambda s: int(s.command))
+            if not s.approved],
+        "not_applicable": [dict(zip(("item", "status", "why"), r)) for r in _table_rows(not_applicable(d))],
+        "factory_operator_services": [{"service": s.command.name, "needs_audit_key": s.command in NEEDS_AUDIT_KEY}
+                                      for s in factory_services(d)],
+        "critical_functions": [dict(zip(("name", "when", "checks", "on_failure"), r)) for r in CRITICAL_FUNCTIONS],
+        "periodic_self_test": PERIODIC_SELF_TEST,
+        "storage_areas": [{"name": a.name, "description": a.description, "persistence": a.persistence}
+                          for a in STORAGE_AREAS],
+        "ssp_input_output": [{"name": m.name, "from": m.source, "to": m.destination, "format": m.format,
+                              "distribution": m.distribution, "entry": m.entry, "protected_by": m.related}
+                             for m in SSP_IO],
+        "ssp_zeroisation": [{"method": z.name, "description": z.description, "rationale": z.rationale,
+                             "operator_initiation": z.operator_initiated} for z in ZEROISATION_METHODS],
+    }
+
+
+PERIODIC_SELF_TEST = ("none automatic: the module runs no self-test on a timer; an operator runs them all at any "
+                      "time with SELF_TEST (in the states that allow it) or by a power cycle")
+AMVP_SCHEMA_VERSION = "2.8.4"  # cisco/libamvp metadata/sp.json, the shape this document follows
+
+
+def _amvp_roles(spec: ServiceSpec) -> list[Role]:
+    return [r for r in Role if r in spec.roles]
+
+
+def _amvp_service(d: Declarations, spec: ServiceSpec) -> dict[str, Any]:
+    ssps = [s for s in d.ssps if not s.pending]
+    return {
+        "name": spec.name, "description": spec.summary,
+        "indicator": "APPROVED flag set in the response header" if spec.approved else "APPROVED flag clear",
+        "inputs": ", ".join(p.name for p in spec.params) or "none",
+        "outputs": "status code; the service's results",
+        "secFunImplList": _amvp_functions_of(spec.command) or ["None"],
+        "roleSspAccessList": [
+            {"roleName": ROLE_LABEL[r],
+             "sspAccessList": [{"sspName": s.name, "accessType": list(a.access.letters())}
+                               for s in ssps for a in s.access if a.command is spec.command]}
+            for r in _amvp_roles(spec)],
+    }
+
+
+def _amvp_functions_of(command: Command) -> list[str]:
+    return [name for name, info in ALGORITHMS.items() if command in info.services]
+
+
+def _amvp_self_tests(d: Declarations) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    period, method = "power-on, and SELF_TEST on demand", "manual (SELF_TEST) or power cycle"
+    indicator = "SELF_TEST_RESULT audit event; GET_STATUS state and last_error; SELF_TEST answers passed"
+    pre = [{"algorithmOrTest": "HMAC-SHA2-256", "testProps": f"{len(INTEGRITY_KEY) * 8}-bit key",
+            "testMethod": "Software Integrity Test", "type": "SW/FW Integrity", "indicator": indicator,
+            "details": "HMAC-SHA-256 over the module's code against the install-time seal",
+            "period": period, "periodicMethod": method},
+           {"algorithmOrTest": "entropy source", "testProps": f"{int(d.entropy['startup_samples'])} samples",
+            "testMethod": "SP 800-90B start-up test (RCT, APT)", "type": "Entropy start-up", "indicator": indicator,
+            "details": "samples discarded after the test", "period": period, "periodicMethod": method}]
+    cond = [{"algorithmOrTest": c.algorithm, "testProps": c.direction, "testMethod": "KAT", "type": "CAST",
+             "indicator": indicator, "details": c.name, "conditions": "power-on, before any service; SELF_TEST",
+             "coverage": [c.algorithm], "coverageNotes": f"known answer from {cast_source(c.name)}",
+             "period": period, "periodicMethod": method} for c in d.casts]
+    cond.append({"algorithmOrTest": "HMAC_DRBG", "testProps": "SHA-256", "testMethod": "KAT (SP 800-90A 11.3)",
+                 "type": "CAST", "indicator": indicator, "details": "instantiate, reseed, generate; uninstantiate",
+                 "conditions": "power-on; SELF_TEST", "coverage": ["HMAC_DRBG"], "coverageNotes": "",
+                 "period": period, "periodicMethod": method})
+    cond.append({"algorithmOrTest": ", ".join(kt.name for kt in KeyType if kt in ASYMMETRIC_KEY_TYPES),
+                 "testProps": "every key pair", "testMethod": "PCT", "type": "PCT", "indicator": "PCT_RESULT audit "
+                 "event; a failure answers SELF_TEST_FAILED", "details": "sign and verify, or encapsulate and "
+                 "decapsulate", "conditions": "key-pair generation and import", "coverage": [], "coverageNotes": "",
+                 "period": "on every key-pair generation and import", "periodicMethod": "conditional"})
+    for name, cutoff in (("Repetition Count Test", "rct_cutoff"), ("Adaptive Proportion Test", "apt_cutoff")):
+        cond.append({"algorithmOrTest": "entropy source", "testProps": f"cut-off {int(d.entropy[cutoff])}",
+                     "testMethod": name, "type": "Continuous", "indicator": "ENTROPY_HEALTH_FAILURE audit event",
+                     "details": "SP 800-90B 4.4", "conditions": "every noise-source sample", "coverage": [],
+                     "coverageNotes": "", "period": "continuous", "periodicMethod": "continuous"})
+    return pre, cond
+
+
+def amvp_document(d: Declarations | None = None) -> dict[str, Any]:
+    """The policy shaped like the AMVP security-policy JSON (cisco/libamvp's metadata/sp.json):
+    the same lists, with no certificate numbers (there are none)."""
+    d = d or Declarations()
+    e = d.environment
+    specs = sorted(d.specs, key=lambda s: int(s.command))
+    pre, cond = _amvp_self_tests(d)
+    return {"securityPolicy": {
+        "schemaVersion": AMVP_SCHEMA_VERSION,
+        "statement": "cmsim is a simulation; not a validated module: no certificate, no CAVP validation",
+        "testedSwFwHyList": [{"packageFileName": "module/ (Python package)", "swFwVersion": FIRMWARE_VERSION,
+                              "features": "", "integrityTest": "HMAC SHA2-256"}],
+        "opEnvSwFwHyTestedList": [{
+            "operatingSystem": "general-purpose operating system", "hardwarePlatform": "general-purpose computer",
+            "processors": "any", "paaPai": "No",
+            "hypervisorHostOs": "", "swFwVersionList": [FIRMWARE_VERSION],
+            "runtime": f"{e['python_implementation']} {e['python']}; cryptography {e['cryptography']} (OpenSSL "
+                       f"{e['cryptography_openssl']}); hashlib on OpenSSL {e['hashlib_openssl']}"}],
+        "modeOfOpList": [{"name": "Approved Mode", "description": "the OPERATIONAL state", "type": "Approved",
+                          "statusIndicator": "GET_STATUS approved_mode true; APPROVED flag on each approved answer"}],
+        "vendorAffirmedAlgoList": [{"name": r[0], "implName": MODULE_NAME, "reference": r[1],
+                                    "algoPropList": [{"name": "Keys", "value": r[2]}]}
+                                   for r in _table_rows(vendor_affirmed(d))],
+        "nonApprovedAllowedAlgoList": [],
+        "nonApprovedAllowedAlgoNSCList": [{"name": a, "use": u, "reason": w} for a, u, w in NO_SECURITY_CLAIMED],
+        "nonApprovedNotAllowedAlgoList": [{"name": _non_approved(s)[0], "use": s.command.name,
+                                           "reason": _non_approved(s)[1]}
+                                          for s in specs if not s.approved],
+        "secFunImplList": [
+            {"name": algorithm, "description": ", ".join(x for x in (_commands(info.services), info.internal) if x),
+             "algorithmList": [{"algoDisplayName": _acvp_key(entry), "implName": MODULE_NAME,
+                                "algoPropList": [{"name": k, "value": _acvp_value(v)} for k, v in entry.items()
+                                                 if k not in ("algorithm", "mode")]}
+                               for entry, _ in acvp_entries() if algorithm in ACVP_CAST[_acvp_key(entry)]]}
+            for algorithm, info in ALGORITHMS.items()],
+        "portInterfaceList": [{"physicalPort": "serial line (pty, tty or TCP socket)", "dataPasses": carried,
+                               "logicalInterfaceList": [name.title()]}
+                              for name, carried in _table_rows(interfaces(d)) if name != "power"],
+        "roleList": [{"name": ROLE_LABEL[r], "type": "Role", "operatorType": ROLE_LABEL[r],
+                      "authMethodList": [ROLE_DUTIES[r][1]]} for r in Role],
+        "approvedServiceList": [_amvp_service(d, s) for s in specs if s.approved],
+        "nonApprovedServiceList": [_amvp_service(d, s) for s in specs if not s.approved],
+        "storageAreaList": [{"name": a.name, "description": a.description, "persistenceType": a.persistence}
+                            for a in STORAGE_AREAS],
+        "sspInputOutputList": [{"name": m.name, "from": m.source, "to": m.destination, "formatType": m.format,
+                                "distributionType": m.distribution, "entryType": m.entry, "relatedSFI": m.related}
+                               for m in SSP_IO],
+        "sspZeroizationList": [{"method": z.name, "description": z.description, "rationale": z.rationale,
+                                "operatorInitiation": "Allowed" if z.operator_initiated else "Not allowed"}
+                               for z in ZEROISATION_METHODS],
+        "sspList": [{"name": s.name, "description": s.type, "size": s.size, "strength": s.strength, "type": s.type,
+                     "generatedByList": [s.generated_by] if s.generated_by != "none" else [],
+                     "establishedByList": [s.established_by] if s.established_by != "none" else [],
+                     "usedByList": [s.used_by], "inputOutputList": [*s.inputs, *s.outputs],
+                     "storageItemList": [{"areaName": a, "format": "Plaintext", "algorithmName": ""}
+                                         for a in s.storage],
+                     "storageDuration": s.duration, "zeroizationList": list(s.zeroisation),
+                     "category": "Public Key" if s.category == "PSP" else s.category,
+                     "pending": s.pending} for s in d.ssps],
+        "preOpSelfTestList": pre,
+        "condSelfTestList": cond,
+        "periodicSelfTest": PERIODIC_SELF_TEST,
+        "errorStateList": [{"name": st.name, "description": _meaning(st),
+                            "conditions": sorted({t.name for _, t in _triggers_into(d, st)}),
+                            "recoveryMethod": _leaves(d, st), "indicator": ERROR_INDICATOR}
+                           for st in State if st in ERROR_STATES],
+    }}
+
+
+def amvp_json_text(d: Declarations | None = None) -> str:
+    return json.dumps(amvp_document(d), indent=2, ensure_ascii=False) + "\n"
+
+
 def _self_check() -> None:
     """Fail loudly (rather than write a wrong table) when a declaration has no description here."""
     missing = [a for a in _casts_by_algorithm(CASTS) if a not in ALGORITHMS]
-    missing += [n for n in _ssp_names(SPECS) if n not in SSP_DETAILS]
     missing += [kt.name for kt in KeyType if kt not in KEY_TYPE_ALGORITHM]
+    missing += [s.command.name for s in SPECS if not s.approved and s.command not in NON_APPROVED_ALGORITHMS]
+    missing += [_acvp_key(e) for e, _ in acvp_entries() if _acvp_key(e) not in ACVP_CAST]
     missing += [r.name for r in Role if r not in ROLE_DUTIES]
     if missing:
         raise SystemExit(f"describe these in docs/security_policy/generate.py: {', '.join(missing)}")
@@ -1025,7 +1379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python docs/security_policy/generate.py [--check]", file=sys.stderr)
         return 2
     _self_check()
-    wanted = {POLICY_MD: render(POLICY_MD.read_text(encoding="utf-8")), POLICY_JSON: policy_json_text()}
+    # --check compares against the versions the committed policy records (another machine's
+    # interpreter may differ); `make docs` records the versions it runs on.
+    recorded = committed_environment() if check else None
+    d = Declarations(environment=recorded) if recorded else Declarations()
+    wanted = {POLICY_MD: render(POLICY_MD.read_text(encoding="utf-8"), d), POLICY_JSON: policy_json_text(d),
+              POLICY_AMVP: amvp_json_text(d)}
     stale = [path for path, content in wanted.items()
              if not path.exists() or path.read_text(encoding="utf-8") != content]
     if check:
@@ -1034,7 +1393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if stale else 0
     for path in stale:
         path.write_text(wanted[path], encoding="utf-8")
-    print(f"{POLICY_MD.relative_to(ROOT)}, {POLICY_JSON.relative_to(ROOT)}: "
+    print(f"{POLICY_MD.relative_to(ROOT)}, {POLICY_JSON.relative_to(ROOT)}, {POLICY_AMVP.relative_to(ROOT)}: "
           f"{'rewrote ' + str(len(stale)) if stale else 'already current'}")
     return 0
 
