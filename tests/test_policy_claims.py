@@ -23,7 +23,7 @@ from module import ssps
 from module.core import Module
 from module.ports import MemoryFlash
 from module.services.catalog import SPECS
-from module.wire.defs import Command, KeyType, Role, State, Status
+from module.wire.defs import Command, KeyType, KeyUse, Role, State, Status
 from module.wire.messages import Reply
 
 POLICY = Path(__file__).resolve().parent.parent / "docs" / "security_policy" / "security-policy.md"
@@ -129,12 +129,15 @@ def test_an_error_state_refuses_services_with_module_error(module: Module, clien
 
 # 6
 def test_a_non_approved_service_answers_with_the_indicator_cleared(client: Client) -> None:
-    claim("the non-approved services (section 2.6) never do")
+    claim("the non-approved services and calls (section 2.6) never do")
     key_id = _user_key(client)
+    legacy = _user_key(client, uses=int(KeyUse.SIGN_NON_APPROVED))  # a key made for the SHA-1 service alone
     with client.login("alice", PASSWORDS["alice"]) as alice:
-        reply = alice.call(Command.SIGN_ECDSA_SHA1, {"key_id": key_id, "message": b"legacy"})
+        reply = alice.call(Command.SIGN_ECDSA_SHA1, {"key_id": legacy, "message": b"legacy"})
         approved = alice.call(Command.SIGN, {"key_id": key_id, "message": b"current"})
+        mixed = raw(alice, Command.SIGN_ECDSA_SHA1, {"key_id": key_id, "message": b"legacy"})
     assert reply.status is Status.OK and reply.approved is False and approved.approved is True
+    assert mixed.status is Status.KEY_USE_DENIED and mixed.approved is False  # an approved key stays approved-only
 
 
 # 7
@@ -149,9 +152,10 @@ def test_a_refusal_never_carries_the_indicator(client: Client) -> None:
 
 # 8
 def test_a_key_not_marked_exportable_does_not_leave(client: Client) -> None:
-    claim("a key leaves only if it was marked exportable when it was made or imported")
+    claim("a key leaves only if its owner exports it and it was marked exportable when it was made or imported")
     with client.login("alice", PASSWORDS["alice"]) as alice:
-        kek = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.AES_256)}).data["key_id"]
+        kek = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.AES_256),
+                                                "uses": int(KeyUse.WRAP | KeyUse.UNWRAP)}).data["key_id"]
         secret = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.HMAC_SHA256)}).data["key_id"]
         reply = raw(alice, Command.KEY_EXPORT, {"key_id": secret, "wrap_key_id": kek})
     assert reply.status is Status.KEY_NOT_EXPORTABLE and "wrapped" not in reply.data
@@ -161,15 +165,18 @@ def test_a_key_not_marked_exportable_does_not_leave(client: Client) -> None:
 def test_a_shared_secret_made_exportable_can_be_exported_wrapped(client: Client) -> None:
     """True of today's code (section 2.8 and 9.2 say so); a change to exportability of derived and agreed
     secrets must change those sentences and module/ssps.py together with this test."""
-    claim("a shared secret made exportable can be exported, wrapped, like any other key")
+    claim("That includes the shared secrets of `KEY_AGREE`, `ENCAPSULATE` and `DECAPSULATE`")
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     peer = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962,
                                                                              PublicFormat.UncompressedPoint)
     with client.login("alice", PASSWORDS["alice"]) as alice:
-        kek = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.AES_256)}).data["key_id"]
-        ec_key = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256)}).data["key_id"]
+        kek = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.AES_256),
+                                                "uses": int(KeyUse.WRAP | KeyUse.UNWRAP)}).data["key_id"]
+        # exportable itself: an agreed secret is never more exportable than the private key behind it
+        ec_key = alice.call(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256), "exportable": True,
+                                                   "uses": int(KeyUse.AGREE)}).data["key_id"]
         shared = alice.call(Command.KEY_AGREE, {"key_id": ec_key, "peer_public_key": peer, "exportable": True})
         assert "secret" not in shared.data and shared.data["origin"] == "agreed"
         reply = raw(alice, Command.KEY_EXPORT, {"key_id": shared.data["key_id"], "wrap_key_id": kek})

@@ -782,8 +782,10 @@ def _acvp_properties(entry: Mapping[str, Any]) -> str:
 UNREGISTERED_ACVP: tuple[dict[str, Any], ...] = (
     {"algorithm": "ACVP-AES-KW", "revision": "1.0", "direction": ["encrypt", "decrypt"], "kwCipher": ["cipher"],
      "keyLen": [256], "payloadLen": [256]},
+    {"algorithm": "SHA-1", "revision": "1.0", "messageLength": [{"min": 0, "max": 65536, "increment": 8}]},
     {"algorithm": "ECDSA", "mode": "keyGen", "revision": "FIPS186-5", "curve": ["P-256", "P-384"],
      "secretGenerationMode": ["extra bits"]},
+    {"algorithm": "EDDSA", "mode": "keyGen", "revision": "1.0", "curve": ["ED-25519"]},
     {"algorithm": "ML-DSA", "mode": "keyGen", "revision": "FIPS204", "parameterSets": ["ML-DSA-65"]},
     {"algorithm": "ML-DSA", "mode": "sigGen", "revision": "FIPS204", "parameterSets": ["ML-DSA-65"],
      "deterministic": [False], "signatureInterfaces": ["external"], "preHash": ["pure"], "contextLength": [0]},
@@ -802,7 +804,7 @@ UNREGISTERED_ACVP: tuple[dict[str, Any], ...] = (
 
 # ACVP algorithm (and mode) -> the algorithm names of module/cast.py whose CAST covers it.
 ACVP_CAST: dict[str, tuple[str, ...]] = {
-    "SHA2-256": ("SHA2-256",), "SHA2-384": ("SHA2-384",), "SHA2-512": ("SHA2-512",),
+    "SHA-1": ("SHA-1",), "SHA2-256": ("SHA2-256",), "SHA2-384": ("SHA2-384",), "SHA2-512": ("SHA2-512",),
     "SHA3-256": ("SHA3-256",), "SHA3-384": ("SHA3-384",), "SHA3-512": ("SHA3-512",),
     "HMAC-SHA2-256": ("HMAC-SHA2-256",), "HMAC-SHA2-384": ("HMAC-SHA2-384",), "HMAC-SHA2-512": ("HMAC-SHA2-512",),
     "ACVP-AES-GCM": ("AES-256-GCM",), "ACVP-AES-KWP": ("AES-256-KWP",), "ACVP-AES-KW": ("AES-256-KW",),
