@@ -107,7 +107,7 @@ def snapshot(module: Module) -> tuple[Any, ...]:
         module.state, module.initialised,
         [(k.key_id, k.label, k.key_type, k.uses, k.exportable, k.origin, bytes(k.material), k.public)
          for k in module.keys.all()],
-        [(o.name, o.role, o.salt, o.iterations, bytes(o.static_key), o.factory) for o in module.operators.all()],
+        [(o.name, o.role, o.salt, o.iterations, bytes(o.verifier), o.factory) for o in module.operators.all()],
         sorted((s.session_id, s.operator, s.role, s.authenticated) for s in module.sessions.all()),
         {n: module.flash.read(n) for n in module.flash.names() if not n.startswith("audit-") and n != "operators"},
     )

@@ -22,6 +22,7 @@ from module.drbg import DrbgHealthTestError, HmacDrbg, health_test, load_drbg_ka
 from module.entropy import EntropyHealthError, HealthTestedSource
 from module.errors import SelfTestFailure, ServiceError
 from module.fsm import ERROR_STATES, Trigger, next_state
+from module.identity import IDENTITY_FLASH_NAME, SEED_SIZE, DeviceIdentity
 from module.integrity import check_seal
 from module.keystore import KeyStore
 from module.operators import AuthPolicy, Operator, OperatorStore
@@ -30,7 +31,7 @@ from module.services.registry import ServiceResult, ServiceSpec, validate_params
 from module.sessions import Session, SessionTable
 from module.version import FIRMWARE_VERSION, MODULE_NAME
 from module.wire.defs import AuditEvent, Command, KeyType, Role, State, Status
-from module.wire.handshake import SALT_SIZE, derive_static_key
+from module.wire.handshake import SALT_SIZE, derive_auth_key, verifier_of
 from module.wire.messages import Reply
 from module.wire.params import ParamsError, digest_map
 
@@ -134,6 +135,7 @@ class Module:
         self.self_test_ms = 0.0
         self.initialised = False
         self._enumeration_key = bytearray()
+        self.identity: DeviceIdentity | None = None  # loaded at power-on, made at the first one
         from module.services.catalog import SERVICES
 
         self.services: Mapping[int, ServiceSpec] = SERVICES
@@ -174,6 +176,7 @@ class Module:
         self.drbg.uninstantiate()
         self.operators.wipe_memory()
         self.keys.wipe_memory()
+        self.identity = None
         _wipe(self._enumeration_key)
 
     def _bump_boot_counter(self) -> int:
@@ -189,6 +192,8 @@ class Module:
         self.initialised = any(not op.factory for op in self.operators.all())
         raw = self.flash.read("module_secret")
         self._enumeration_key = bytearray(raw) if raw else bytearray()
+        identity_seed = self.flash.read(IDENTITY_FLASH_NAME)
+        self.identity = DeviceIdentity(identity_seed) if identity_seed else None
         seed = self.flash.read(AUDIT_KEY_FLASH_NAME)
         if seed and isinstance(self.audit, AuditTrail):
             self.audit.set_signing_key(seed)
@@ -208,6 +213,7 @@ class Module:
                 if name != INTEGRITY_CAST:
                     self._self_test_cast(name)
             self._instantiate_drbg()
+            self._ensure_identity()
         except SelfTestFailure as exc:
             failure = exc
         self.self_test_ms = (time.perf_counter() - started) * 1000
@@ -319,6 +325,16 @@ class Module:
         self._transition(Trigger.SELF_TEST_REQUESTED, "self-test on demand")
         return self._run_self_tests(pre_operational=False)
 
+    def _ensure_identity(self) -> None:
+        """The first power-on with a working DRBG makes the device identity (kept across zeroisation)."""
+        if self.identity is not None:
+            return
+        seed = self.random_bytes(SEED_SIZE)
+        identity = DeviceIdentity(seed)
+        self.pairwise_consistency(KeyType.ED25519, seed, identity.public_key)
+        self.flash.write(IDENTITY_FLASH_NAME, seed)
+        self.identity = identity
+
     def _ensure_factory_state(self) -> None:
         """A factory-fresh module has one Crypto Officer with the documented factory credential."""
         if not self._enumeration_key:
@@ -328,9 +344,10 @@ class Module:
         if self.operators.count(Role.CRYPTO_OFFICER) == 0:
             salt = self.random_bytes(SALT_SIZE)
             iterations = self.config.auth.pbkdf2_iterations
-            key = derive_static_key(self.config.factory_password, salt, iterations)
+            verifier = verifier_of(derive_auth_key(self.config.factory_password, salt, iterations))
             self.operators.add(
-                Operator(self.config.factory_operator, Role.CRYPTO_OFFICER, salt, iterations, bytearray(key), factory=True)
+                Operator(self.config.factory_operator, Role.CRYPTO_OFFICER, salt, iterations, bytearray(verifier),
+                         factory=True)
             )
 
     # ---------------------------------------------------------------- states
@@ -573,7 +590,9 @@ class Module:
         if sess is not None and sess.authenticated:
             sess.last_used_ns = now
             ctx.session, ctx.operator, ctx.role = sess, sess.operator, sess.role
-        elif spec.command is not Command.AUTH_FINISH:
+        elif sess is not None and spec.command is Command.AUTH_FINISH:
+            ctx.session = sess  # the half-open login AUTH_FINISH completes (role NONE until it does)
+        else:
             raise ServiceError(Status.SESSION_INVALID, "unknown, closed or expired session")
 
     def _authorise(self, spec: ServiceSpec, ctx: CallContext) -> None:
@@ -618,6 +637,7 @@ class Module:
             "last_error": (f"{self.last_error['test']}: {self.last_error['message']}" if self.last_error else ""),
             "self_test_ms": int(self.self_test_ms),
             "lab_mode": isinstance(self.audit, AuditTrail) and self.audit.config.lab_mode,
+            "identity_fingerprint": self.identity.fingerprint if self.identity is not None else "",
             "audit": self._audit_status(),
         }
 

@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from firmware_sim.device import InProcessTransport
 from firmware_sim.entropy import OsNoiseSource
@@ -24,6 +26,16 @@ PASSWORDS = {"officer": "officer-pass-1", "alice": "alice-pass-12", "audrey": "a
 ROLES = {"officer": Role.CRYPTO_OFFICER, "alice": Role.USER, "audrey": Role.AUDITOR}
 
 _SEAL = compute_seal(PackageCodeImage())
+
+
+@pytest.fixture(autouse=True)
+def cmsim_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own pin store (a fresh device identity per test under the same serial)
+    and a host PBKDF2 floor at the device's lowest setting (the suite's devices use 1000)."""
+    home = tmp_path_factory.mktemp("cmsim-home")
+    monkeypatch.setenv("CMSIM_HOME", str(home))
+    monkeypatch.setenv("CMSIM_MIN_ITERATIONS", "1000")
+    return home
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +115,16 @@ def initialise_device(dev: Client) -> None:
     with dev.login("officer", PASSWORDS["officer"]) as officer:
         for name in ("alice", "audrey"):
             officer.create_operator(name, ROLES[name], PASSWORDS[name])
+
+
+# A fixed host ephemeral key (d = 7) for tests that call AUTH_BEGIN directly, not through login.
+HOST_EPHEMERAL = ec.derive_private_key(7, ec.SECP256R1()).public_key().public_bytes(
+    Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+def begin_params(operator: str) -> dict[str, object]:
+    """Valid AUTH_BEGIN parameters for ``operator`` (the answer is not used to log in)."""
+    return {"operator": operator, "host_ephemeral": HOST_EPHEMERAL, "host_nonce": bytes(16)}
 
 
 def with_config(**changes: object) -> ModuleConfig:

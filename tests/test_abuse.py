@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORDS, initialise_device
+from conftest import PASSWORDS, begin_params, initialise_device
 
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.device import Device
@@ -100,7 +100,7 @@ def test_floods_keep_memory_bounded_and_everything_audited(device: DeviceProcess
         for i in range(1500):
             dev.call(Command.GET_STATUS)
         for i in range(1500):  # half-open logins: evicted oldest first, never the open sessions
-            dev.transport.call(int(Command.AUTH_BEGIN), {"operator": "alice", "host_challenge": os.urandom(16)}, 0)
+            dev.transport.call(int(Command.AUTH_BEGIN), begin_params("alice"), 0)
         refused = 0
         for _ in range(200):  # failed logins: the first fails, then every try within the delay is refused
             try:

@@ -114,6 +114,7 @@ def test_every_module_algorithm_has_a_cast() -> None:
     for prefix in ("ECDSA P-256", "ECDSA P-384", "Ed25519", "ML-DSA-65"):
         assert {f"{prefix} sign", f"{prefix} verify"} <= names
     assert {"ML-KEM-768 encapsulate", "ML-KEM-768 decapsulate", "ECDH P-256 shared secret"} <= names
+    assert {"KDA one-step SHA-256", "PBKDF2-HMAC-SHA-256"} <= names  # the login's key derivations
 
 
 # --------------------------------------------------------------- provenance
@@ -249,6 +250,13 @@ def check_ecdh(entry: Mapping[str, Any]) -> set[str]:
     return {"private", "peer_public", "shared_secret"}
 
 
+def check_one_step_kdf(entry: Mapping[str, Any]) -> set[str]:
+    v = locate(entry)
+    assert v["result"].startswith("P")
+    assert h(entry, "z") == v.hex("z") and h(entry, "fixed_info") == v.hex("oi") and h(entry, "derived") == v.hex("dkm")
+    return {"z", "fixed_info", "derived"}
+
+
 GCM = {"key": "key", "iv": "iv", "plaintext": "pt", "aad": "aad", "ciphertext": "ct", "tag": "tag"}
 DIGEST = {"message": "msg", "digest": "md"}
 HMAC = {"key": "key", "message": "msg", "mac": "md"}
@@ -284,6 +292,7 @@ PROVENANCE: dict[str, Callable[[Mapping[str, Any]], set[str]]] = {
     "ML-KEM-768 decapsulate": check_mlkem_decapsulate,
     "ECDH P-256 shared secret": check_ecdh,
     "PBKDF2-HMAC-SHA-256": check_pbkdf2,
+    "KDA one-step SHA-256": check_one_step_kdf,
 }
 
 

@@ -1026,7 +1026,7 @@ def snapshot(module: Module) -> tuple[Any, ...]:
         module.state, module.initialised,
         [(k.key_id, k.label, k.key_type, k.uses, k.exportable, k.origin, bytes(k.material), k.public)
          for k in module.keys.all()],
-        [(o.name, o.role, o.salt, o.iterations, bytes(o.static_key), o.factory) for o in module.operators.all()],
+        [(o.name, o.role, o.salt, o.iterations, bytes(o.verifier), o.factory) for o in module.operators.all()],
         sorted((s.session_id, s.operator, s.role, s.authenticated, bytes(s.host_to_module))
                for s in module.sessions.all()),
         {name: module.flash.read(name) for name in module.flash.names() if not name.startswith("audit-")

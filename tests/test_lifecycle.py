@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from audit_view import sink_of
-from conftest import PASSWORDS, ModuleFactory, initialise
+from conftest import PASSWORDS, ModuleFactory, begin_params, initialise
 from firmware_sim.device import InProcessTransport
 from firmware_sim.flash import DirectoryFlash
 from host_tools.client import Client
@@ -105,7 +105,7 @@ def test_zeroise_wipes_everything_and_needs_power_cycle(make_module: ModuleFacto
     assert all(not any(k.material) for k in stored)  # the in-memory copy was overwritten
     assert not (tmp_path / "keystore").exists() and not (tmp_path / "operators").exists()
     assert module.call(Command.GET_STATUS).status is Status.OK
-    assert module.call(Command.AUTH_BEGIN, {"operator": "officer", "host_challenge": bytes(16)}).status is Status.INVALID_STATE
+    assert module.call(Command.AUTH_BEGIN, begin_params("officer")).status is Status.INVALID_STATE
     assert any(r.entry.code == AuditEvent.ZEROISATION for r in sink_of(module).records)
     module.power_off()
     module.power_on()
