@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 2 usage error; 3 the device refused (status code named on stderr); 4
 authentication failed; 5 verification failed (an audit export or archive does not verify, or a
-signature or MAC does not); 6 no device (cannot open or no answer). Errors are one line on
+signature or MAC does not); 6 no device (cannot open or no answer); 7 the device's identity key
+is not the one pinned for its serial (or given with --expect-fingerprint). Errors are one line on
 stderr with the status name and a hint, never a traceback. ``--json`` prints one JSON document
 per command with stable keys (bytes as hex). Passwords come from ``CMSIM_PASSWORD`` or a prompt
 without echo, never from examples' command lines.
@@ -43,13 +44,14 @@ from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.client import Session
 from host_tools.device import Device
-from host_tools.errors import AuthenticationError, CmsimError, DeviceError, TransportError
+from host_tools.errors import AuthenticationError, CmsimError, DeviceError, IdentityMismatchError, TransportError
+from host_tools.known_devices import cmsim_home
 from module.wire.audit_format import ExportFormat, KeyStatement, decode_record
 from module.wire.defs import AuditPolicy, Command, DigestAlg, KdfAlg, KeyType, Role, Status
 
-__all__ = ["main", "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE"]
+__all__ = ["main", "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_IDENTITY"]
 
-EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE = 3, 4, 5, 6
+EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE, EXIT_IDENTITY = 3, 4, 5, 6, 7
 FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
 
 KEY_TYPES = {
@@ -78,7 +80,7 @@ HINTS = {
 
 def state_home() -> Path:
     """Where `cmsim device start` remembers its device (CMSIM_HOME, else ~/.cmsim)."""
-    return Path(os.environ.get("CMSIM_HOME") or Path.home() / ".cmsim")
+    return cmsim_home()
 
 
 # ------------------------------------------------------------------ output
@@ -101,6 +103,7 @@ class Ctx:
     operator: str | None
     password: str | None
     timeout: float
+    expect_fingerprint: str | None = None
     console: Console = field(default_factory=lambda: Console(highlight=False))
     _device: Device | None = None
 
@@ -142,8 +145,15 @@ class Ctx:
             port = self.port or remembered_port()
             if not port:
                 raise click.UsageError("no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
-            self._device = Device.open(port, timeout=self.timeout)
+            self._device = Device.open(port, timeout=self.timeout, expect_fingerprint=self.expect_fingerprint)
         return self._device
+
+    def identity_notice(self) -> None:
+        """The visible notice of a first contact: the fingerprint just pinned, on stderr."""
+        ident = self.device().identity()
+        if ident.newly_pinned:
+            click.echo(f"cmsim: pinned device {ident.serial} with identity fingerprint {ident.fingerprint} "
+                       f"in {self.device().known_devices.path}", err=True)
 
     def close(self) -> None:
         if self._device is not None:
@@ -161,6 +171,7 @@ class Ctx:
         if not self.operator:
             raise click.UsageError("this command needs a login: give --operator (and CMSIM_PASSWORD)")
         with self.device().login(self.operator, self.secret(f"Password for {self.operator}")) as s:
+            self.identity_notice()
             yield s
 
 
@@ -182,6 +193,8 @@ class Main(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except IdentityMismatchError as exc:
+            fail(EXIT_IDENTITY, str(exc))
         except AuthenticationError as exc:
             fail(EXIT_AUTH, f"{exc.status.name} (0x{exc.status:02x}): {exc.message} — {HINTS.get(exc.status, '')}")
         except DeviceError as exc:
@@ -204,14 +217,15 @@ class Main(click.Group):
 @click.option("--password", envvar="CMSIM_PASSWORD", show_envvar=False,
               help="Password [CMSIM_PASSWORD]; prompted without echo when absent.")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for an answer.")
+@click.option("--expect-fingerprint", help="The device's identity fingerprint (64 hex digits): pin it, refuse another.")
 @click.pass_context
 def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | None, password: str | None,
-         timeout: float) -> None:
+         timeout: float, expect_fingerprint: str | None) -> None:
     """Drive a cmsim device (a simulated FIPS 140-3 module; not a validated one).
 
     Exit codes: 0 ok, 2 usage, 3 device refused, 4 authentication failed, 5 verification failed,
-    6 no device."""
-    c = Ctx(port, as_json, operator, password, timeout)
+    6 no device, 7 identity mismatch (not the pinned device)."""
+    c = Ctx(port, as_json, operator, password, timeout, expect_fingerprint)
     ctx.obj = c
     ctx.call_on_close(c.close)
 
@@ -253,14 +267,17 @@ def _key_data(k: KeyInfo) -> dict[str, Any]:
 @main.command()
 @pass_ctx
 def status(c: Ctx) -> None:
-    """State, counters and audit fill (no login)."""
+    """State, counters, audit fill and the identity fingerprint, checked against the pin (no login)."""
     data = c.device().status()
+    if data.get("identity_fingerprint") and data.get("state_name") in ("UNINITIALISED", "OPERATIONAL"):
+        data["identity_fingerprint"] = c.device().identity().fingerprint  # signed, and checked against the pin
+        c.identity_notice()
 
     def human() -> None:
         audit = data.get("audit", {})
         table = Table(show_header=False, box=None)
-        for key in ("module", "version", "serial", "state_name", "approved_mode", "boot_counter", "sessions", "keys",
-                    "last_error", "self_test_ms"):
+        for key in ("module", "version", "serial", "identity_fingerprint", "state_name", "approved_mode",
+                    "boot_counter", "sessions", "keys", "last_error", "self_test_ms"):
             table.add_row(key, str(data.get(key, "")))
         for key in ("policy", "used", "capacity", "next_seq", "oldest_retained", "records_lost", "records_refused",
                     "would_block"):
@@ -291,7 +308,7 @@ def init(c: Ctx, officer: str | None, factory_password: str) -> None:
     password = c.secret(f"New password for {officer}", confirm=True)
     with c.device().login(FACTORY_OPERATOR, factory_password) as factory:
         factory.initialise(officer, password)
-    c.emit({"initialised": True, "operator": officer})
+    c.emit({"initialised": True, "operator": officer, "identity_fingerprint": c.device().identity().fingerprint})
 
 
 @main.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,10 +28,21 @@ ROLES = {"officer": Role.CRYPTO_OFFICER, "alice": Role.USER, "audrey": Role.AUDI
 _SEAL = compute_seal(PackageCodeImage())
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _module_cmsim_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A pin store for a test file's module-scoped devices (set before they start)."""
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("cmsim-home")
+        patch.setenv("CMSIM_HOME", str(home))
+        patch.setenv("CMSIM_MIN_ITERATIONS", "1000")
+        yield home
+
+
 @pytest.fixture(autouse=True)
-def cmsim_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own pin store (a fresh device identity per test under the same serial)
-    and a host PBKDF2 floor at the device's lowest setting (the suite's devices use 1000)."""
+def cmsim_home(_module_cmsim_home: Path, tmp_path_factory: pytest.TempPathFactory,
+               monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own pin store in CMSIM_HOME (a fresh device identity per test under the
+    same serial) and a host PBKDF2 floor at the device's lowest setting (the suite's devices use 1000)."""
     home = tmp_path_factory.mktemp("cmsim-home")
     monkeypatch.setenv("CMSIM_HOME", str(home))
     monkeypatch.setenv("CMSIM_MIN_ITERATIONS", "1000")

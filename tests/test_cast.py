@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from host_tools.lab.vectors import load
 from nist_vectors import NistVector, load_ed25519_vectors, load_evp_stanzas, load_nist_vectors
 
 from module import algorithms as alg
@@ -251,7 +252,12 @@ def check_ecdh(entry: Mapping[str, Any]) -> set[str]:
 
 
 def check_one_step_kdf(entry: Mapping[str, Any]) -> set[str]:
-    v = locate(entry)
+    """The KAS file has one header line without its closing bracket (the P-521 section's), so it
+    is read with the same reader, not strict; the record is then selected as locate() would."""
+    case = entry["case"]
+    (v,) = [r for r in load(entry["file"], strict=False)
+            if r.section_names and r.section_names[-1] == case["section_name"]
+            and all(r.fields.get(k) == value for k, value in case["fields"].items())]
     assert v["result"].startswith("P")
     assert h(entry, "z") == v.hex("z") and h(entry, "fixed_info") == v.hex("oi") and h(entry, "derived") == v.hex("dkm")
     return {"z", "fixed_info", "derived"}
