@@ -15,6 +15,7 @@ from firmware_sim.entropy import OsNoiseSource
 from firmware_sim.integrity import PackageCodeImage, write_seal
 from host_tools.client import Client
 from module.core import Module, ModuleConfig
+from module.identity import IDENTITY_FLASH_NAME
 from module.integrity import compute_seal
 from module.operators import AuthPolicy
 from module.ports import EntropySource, Flash, ManualClock, MemoryFlash
@@ -56,6 +57,17 @@ def seal() -> bytes:
 
 ModuleFactory = Callable[..., Module]
 
+# The suite's in-process modules all carry the serial CMSIM-0001; with one identity seed they are
+# one device to the host's pin store, as a real device re-flashed would be (the identity is made
+# at the first power-on only when flash holds none; tests of that path use their own flash).
+TEST_IDENTITY_SEED = bytes.fromhex("c0ffee" * 10 + "c0ff")
+
+
+def with_test_identity(flash: Flash) -> Flash:
+    if flash.read(IDENTITY_FLASH_NAME) is None:
+        flash.write(IDENTITY_FLASH_NAME, TEST_IDENTITY_SEED)
+    return flash
+
 
 @pytest.fixture
 def make_module() -> ModuleFactory:
@@ -71,7 +83,7 @@ def make_module() -> ModuleFactory:
         power_on: bool = True,
     ) -> Module:
         module = Module(
-            flash=flash if flash is not None else MemoryFlash(),
+            flash=with_test_identity(flash if flash is not None else MemoryFlash()),
             clock=clock if clock is not None else ManualClock(),
             entropy=entropy if entropy is not None else OsNoiseSource(),
             code=PackageCodeImage(),

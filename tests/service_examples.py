@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conftest import PASSWORDS, TEST_CONFIG, begin_params, initialise
+from conftest import PASSWORDS, TEST_CONFIG, begin_params, initialise, with_test_identity
 from firmware_sim.device import InProcessTransport
 from firmware_sim.entropy import OsNoiseSource
 from firmware_sim.integrity import PackageCodeImage
@@ -94,8 +94,8 @@ EXAMPLES: dict[Command, Example] = {
 
 def new_module() -> Module:
     module = Module(
-        flash=MemoryFlash(), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
-        seal=SEAL, config=TEST_CONFIG,
+        flash=with_test_identity(MemoryFlash()), clock=ManualClock(), entropy=OsNoiseSource(),
+        code=PackageCodeImage(), seal=SEAL, config=TEST_CONFIG,
     )
     module.power_on()
     return module

@@ -41,7 +41,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import host_tools.audit_verify as audit_verify
-from conftest import PASSWORDS, TEST_CONFIG, ModuleFactory, initialise, with_config
+from conftest import PASSWORDS, TEST_CONFIG, ModuleFactory, initialise, with_config, with_test_identity
 from firmware_sim.device import InProcessTransport
 from firmware_sim.entropy import OsNoiseSource
 from firmware_sim.integrity import PackageCodeImage
@@ -175,7 +175,7 @@ SEAL = compute_seal(PackageCodeImage())
 
 
 def new_module(config: Any = TEST_CONFIG) -> Module:
-    module = Module(flash=MemoryFlash(), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
+    module = Module(flash=with_test_identity(MemoryFlash()), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
                     seal=SEAL, config=config)
     module.power_on()
     return module
