@@ -4,7 +4,6 @@ memory stays bounded, everything is audited, and under `block` nothing is lost."
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from host_tools.cli import EXIT_AUTH, EXIT_DEVICE, EXIT_NO_DEVICE, EXIT_VERIFY, main
+from host_tools.cli import EXIT_AUTH, EXIT_DEVICE, EXIT_IDENTITY, EXIT_NO_DEVICE, EXIT_VERIFY, main
+from host_tools.device import Device
+from host_tools.known_devices import KnownDevices
 from host_tools.device_process import DeviceProcess, running_device
 
 FAST = ["--pbkdf2-iterations", "1000"]
@@ -211,3 +213,34 @@ def test_archive_an_export_file_offline(device: DeviceProcess, tmp_path: Path) -
     assert json.loads(r.output)["stored"] > 0 and not json.loads(r.output)["acknowledged"]
     again = cli("/nonexistent", "audit", "archive", "--db", str(db), "--import", str(trail))
     assert again.exit_code == EXIT_VERIFY and "nothing stored" in again.output  # does not extend the archive
+
+
+# ------------------------------------------------------------------ pinning the device identity
+def test_first_contact_pins_with_a_notice_and_a_mismatch_exits_with_its_own_code(
+        device: DeviceProcess, cmsim_home: Path) -> None:
+    first = cli(device.port, "--json", "status")
+    assert first.exit_code == 0, first.output
+    fingerprint = json.loads(first.stdout)["identity_fingerprint"]
+    assert f"pinned device CMSIM-0001 with identity fingerprint {fingerprint}" in first.stderr
+    pins = json.loads((cmsim_home / "known_devices.json").read_text())["devices"]
+    assert pins == {"CMSIM-0001": fingerprint} and len(fingerprint) == 64
+    again = cli(device.port, "--json", "status")
+    assert again.exit_code == 0 and "pinned" not in again.stderr  # known now: no notice
+    (cmsim_home / "known_devices.json").write_text(json.dumps({"devices": {"CMSIM-0001": "ab" * 32}}))
+    for args in (("status",), ("--operator", "alice", "random", "8")):
+        refused = cli(device.port, *args, password=ALICE_PW)
+        assert refused.exit_code == EXIT_IDENTITY == 7, refused.output
+        assert "ab" * 32 in refused.stderr and fingerprint in refused.stderr and "impostor" in refused.stderr
+
+
+def test_an_explicit_fingerprint_pins_and_a_wrong_one_is_refused(device: DeviceProcess, cmsim_home: Path) -> None:
+    wrong = cli(device.port, "--expect-fingerprint", "00" * 32, "--operator", "alice", "random", "8",
+                password=ALICE_PW)
+    assert wrong.exit_code == EXIT_IDENTITY and not (cmsim_home / "known_devices.json").exists()
+    with Device.open(device.port, known_devices=KnownDevices(cmsim_home / "elsewhere.json")) as dev:
+        right = dev.identity().fingerprint  # read through another pin store, so this one stays empty
+    spaced = " ".join(right[i:i + 4] for i in range(0, 64, 4)).upper()  # as a person might copy it
+    ok = cli(device.port, "--expect-fingerprint", spaced, "--operator", "alice", "--json", "random", "8",
+             password=ALICE_PW)
+    assert ok.exit_code == 0, ok.output
+    assert json.loads((cmsim_home / "known_devices.json").read_text())["devices"] == {"CMSIM-0001": right}
