@@ -14,12 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from conftest import PASSWORDS, initialise_device
+from host_tools.audit_drain import fetch_public_key
 from host_tools.device import Device
 from host_tools.device_process import DeviceProcess, running_device
 from host_tools.errors import DeviceError, IdentityMismatchError, LineAttackError
 from host_tools.known_devices import KnownDevices
 from mitm_proxy import MitmProxy, Side, forward
-from module.wire.audit_format import AuditRecord, RecordKind, decode_record
+from module.wire.audit_format import AuditRecord, KeyStatement, RecordKind, decode_record
 from module.wire.channel import reply_of, response_frame
 from module.wire.defs import Command, KeyType, Status
 from module.wire.frame import Flags, Frame
@@ -211,3 +212,21 @@ def test_a_response_sent_to_the_device_runs_nothing(device: DeviceProcess) -> No
     codes = [r.code for r in records_since(device, seq) if r.kind is RecordKind.SERVICE]
     # next_seq's own status, the proxied status, then the direct read's login: nothing from the bounce
     assert codes[:3] == [Command.GET_STATUS, Command.GET_STATUS, Command.IDENTITY]
+
+
+# ------------------------------------------------------------------ audit key substitution
+def test_a_substituted_audit_key_is_refused_through_the_identity(device: DeviceProcess) -> None:
+    """A self-signed statement is proof of possession only; the identity must vouch for the key."""
+    mallory = Ed25519PrivateKey.generate()
+
+    def substitute(frame: Frame) -> Frame:
+        d = reply_of(frame).data
+        forged = KeyStatement.sign(d["serial"], mallory)
+        data = d | {"public_key": forged.public_key, "statement": forged.encode()}
+        return response_frame(Reply(Status.OK, True, data, ""), frame.session_id, frame.seq)
+
+    with MitmProxy.to(device.port, Rewriter({Command.AUDIT_PUBKEY: substitute})) as proxy:
+        with Device.open(proxy.port, retries=0) as dev, pytest.raises(LineAttackError, match="identity vouches"):
+            fetch_public_key(dev)
+    with Device.open(device.port) as dev:
+        assert fetch_public_key(dev).public_key == dev.identity().audit_public_key  # the honest line
