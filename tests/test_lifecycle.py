@@ -14,6 +14,7 @@ from host_tools.client import Client
 from host_tools.errors import DeviceError
 from module.audit.sink import RecordKind
 from module.core import PoweredOff
+from module.identity import IDENTITY_FLASH_NAME
 from module.ports import ManualClock
 from module.wire.defs import AuditEvent, Command, KeyType, State, Status
 
@@ -30,7 +31,7 @@ def test_powered_off_module_does_not_answer(make_module: ModuleFactory) -> None:
     module = make_module(power_on=False)
     with pytest.raises(PoweredOff):
         module.call(Command.GET_STATUS)
-    assert module.flash.names() == []  # not even the audit ring was touched
+    assert module.flash.names() == [IDENTITY_FLASH_NAME]  # the test's seeded identity; not even the ring was touched
 
 
 def test_factory_credential_cannot_be_kept(make_module: ModuleFactory) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from firmware_sim.integrity import DEFAULT_SEAL_PATH, write_seal
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -18,9 +20,11 @@ def test_readme_has_examples() -> None:
     assert python_blocks(README.read_text(encoding="utf-8"))
 
 
-def test_readme_examples_run() -> None:
+def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_seal(DEFAULT_SEAL_PATH)  # what `make seal` (part of `make demo`) does before the example
-    for block in python_blocks(README.read_text(encoding="utf-8")):
+    for i, block in enumerate(python_blocks(README.read_text(encoding="utf-8"))):
+        # Each example makes a new device under the default serial: a reader runs one at a time.
+        monkeypatch.setenv("CMSIM_HOME", str(tmp_path / f"home-{i}"))
         exec(compile(block, str(README), "exec"), {"__name__": "readme_example"})
 
 
