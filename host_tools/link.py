@@ -67,11 +67,10 @@ class WireTransport:
             seq = self._clear_seq
             frame = request_frame(command, params, 0, seq)
         response = self._exchange(encode_frame(frame), session_id, seq)
+        # _await took only a frame numbered (session_id, seq): an answer renumbered on the line is
+        # skipped like a stale one, so it can never stand for this request's.
         if not response.flags & Flags.RESPONSE:
             raise LineAttackError(f"a request came back as the answer to {command:#04x} (reflected on the line)")
-        if response.seq != seq or response.session_id != session_id:
-            raise LineAttackError(f"answer numbered ({response.session_id}, {response.seq}), "
-                                  f"request was ({session_id}, {seq})")
         protected = bool(response.flags & Flags.ENCRYPTED)
         if session_id and not protected:
             return _clear_refusal(response, command)
