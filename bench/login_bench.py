@@ -21,6 +21,7 @@ from pathlib import Path
 if "PYTHONPATH" not in os.environ:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from firmware_sim.integrity import DEFAULT_SEAL_PATH, write_seal  # noqa: E402
 from host_tools.device import Device  # noqa: E402
 from host_tools.device_process import running_device  # noqa: E402
 from module.wire.defs import Role  # noqa: E402
@@ -30,7 +31,7 @@ def measure(iterations: int, logins: int, requests: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as state:
         os.environ["CMSIM_HOME"] = home
         os.environ["CMSIM_MIN_ITERATIONS"] = str(iterations)  # a host floor at this device's count
-        args = ["--pbkdf2-iterations", str(iterations), "--fsync", "never"]
+        args = ["--pbkdf2-iterations", str(iterations), "--fsync", "os", "--capacity", str(2 * requests + 20 * logins + 1000)]
         with running_device(state, args=args) as proc, Device.open(proc.port) as dev:
             with dev.login("co", "cmsim-factory") as factory:
                 factory.initialise("officer", "officer-pass-1")
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--json", type=Path)
     a = parser.parse_args()
+    write_seal(DEFAULT_SEAL_PATH)  # what `make seal` does: the device's integrity test needs it
     figures = {f"{n}_iterations": measure(n, a.logins, a.requests) for n in (1000, 100_000)}
     for name, values in figures.items():
         print(f"{name}: login {values['login_median_ms']:.1f} ms (median of {a.logins}), "
