@@ -36,7 +36,7 @@ from module.wire.handshake import (
 )
 from module.wire.messages import Reply
 
-__all__ = ["Reply", "CallTransport", "Client", "Session", "DeviceIdentity"]
+__all__ = ["Reply", "CallTransport", "Client", "Session", "CheckedIdentity"]
 
 
 class CallTransport(Protocol):
@@ -50,7 +50,7 @@ class CallTransport(Protocol):
 
 
 @dataclass(frozen=True)
-class DeviceIdentity:
+class CheckedIdentity:
     """What the device's IDENTITY answer says, after its signature and the pin were checked."""
 
     serial: str
@@ -85,7 +85,7 @@ class Client:
         if min_iterations is None:
             min_iterations = int(os.environ.get("CMSIM_MIN_ITERATIONS") or HOST_MIN_ITERATIONS)
         self.min_iterations = min_iterations
-        self._identity: DeviceIdentity | None = None
+        self._identity: CheckedIdentity | None = None
 
     def call(self, command: Command, params: Mapping[str, Any] | None = None, session_id: int = 0) -> Reply:
         """One call; a refusal raises the DeviceError subclass for its status."""
@@ -97,7 +97,7 @@ class Client:
     def status(self) -> dict[str, Any]:
         return self.call(Command.GET_STATUS).data
 
-    def identity(self, *, refresh: bool = False) -> DeviceIdentity:
+    def identity(self, *, refresh: bool = False) -> CheckedIdentity:
         """The device's identity, its statement's signature checked and its fingerprint checked
         against the pin (pinned on first contact); an impostor raises IdentityMismatchError."""
         if self._identity is not None and not refresh:
@@ -108,7 +108,7 @@ class Client:
         _verify(public_key, bytes(d["signature"]), identity_statement(serial, audit_key, lab_mode), "identity statement")
         fp = fingerprint(public_key)
         newly = self.known_devices.check(serial, fp, self.expect_fingerprint)
-        self._identity = DeviceIdentity(serial, public_key, fp, audit_key, lab_mode, newly)
+        self._identity = CheckedIdentity(serial, public_key, fp, audit_key, lab_mode, newly)
         return self._identity
 
     def login(self, operator: str, password: str) -> Session:
