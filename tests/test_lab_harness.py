@@ -49,7 +49,7 @@ def test_quick_plan_passes_from_the_cli_and_writes_its_report(seal_file: Path, t
     assert {r["step"] for r in doc["results"]} == {1, 2, 3, 4, 5, 6}
     assert {r["clause"] for r in doc["results"]} >= {"7.2", "7.4", "7.10", "7.11"}
     by_id = {r["id"]: r for r in doc["results"]}
-    assert by_id["fault.cast-on-demand"]["vectors"] == 29 and by_id["fault.cast-on-demand"]["outcome"] == "passed"
+    assert by_id["fault.cast-on-demand"]["vectors"] == 30 and by_id["fault.cast-on-demand"]["outcome"] == "passed"
     assert by_id["audit.completeness"]["vectors"] > 3000 and by_id["audit.completeness"]["evidence"]
     # Keyed algorithm families need the full plan: reported as not run, never as passed.
     assert by_id["alg.AES-256-GCM-decrypt"]["outcome"] == "not run"
@@ -70,7 +70,7 @@ def test_full_plan_passes(seal_file: Path) -> None:
         assert report.vectors["AES-256-GCM decrypt"] == 375
         assert report.vectors["HMAC-SHA2-256"] == report.vectors["HMAC-SHA2-512"] == 6
         assert report.vector_calls["SHA2-256"] > 1000  # the Monte Carlo checkpoint: 1,000 chained calls
-    assert report.result("fault.cast-power-on").run == 29
+    assert report.result("fault.cast-power-on").run == 30
     assert report.result("fault.pct").run == 6  # every key-pair type at generation, and one import
     assert report.result("fsm.transitions").run == 400
 
@@ -90,7 +90,7 @@ def test_a_module_that_ignores_failing_casts_fails_the_fault_step(lab_device: De
     report = run_lab(plan="quick", seed=1, port=lab_device.port, lab_port=lab_device.lab_port)
     assert not report.ok
     casts = report.result("fault.cast-on-demand")
-    assert casts.failed == casts.run == 29
+    assert casts.failed == casts.run == 30
     first = casts.failures[0]
     assert first.startswith("CAST AES-256-GCM encrypt (self-test): the self-test answered OK, expected "
                             "SELF_TEST_FAILED; the module is OPERATIONAL, the policy says SOFT_ERROR")

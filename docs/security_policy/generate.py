@@ -76,7 +76,15 @@ from module.wire.defs import (  # noqa: E402
     Status,
 )
 from module.wire.frame import HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION  # noqa: E402
-from module.wire.handshake import CHALLENGE_SIZE, SALT_SIZE, STATIC_KEY_SIZE, derive_session_keys  # noqa: E402
+from module.identity import IDENTITY_FLASH_NAME, SEED_SIZE  # noqa: E402
+from module.wire.handshake import (  # noqa: E402
+    AUTH_KEY_SIZE,
+    EPHEMERAL_SIZE,
+    HOST_MIN_ITERATIONS,
+    NONCE_SIZE,
+    SALT_SIZE,
+    derive_session_keys,
+)
 
 __all__ = [
     "POLICY_MD",
@@ -231,7 +239,7 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
     "SHA3-512": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA3_512), (Command.DIGEST,)),
     "HMAC-SHA2-256": AlgorithmInfo(
         "full-length tag", f"{_bits(SYMMETRIC_KEY_SIZES[KeyType.HMAC_SHA256])} key",
-        (Command.MAC_GENERATE, Command.MAC_VERIFY), "login proofs; integrity test (public key)"),
+        (Command.MAC_GENERATE, Command.MAC_VERIFY), "login: verifier and key confirmation; integrity test (public key)"),
     "HMAC-SHA2-384": AlgorithmInfo(
         "full-length tag", f"{_bits(SYMMETRIC_KEY_SIZES[KeyType.HMAC_SHA384])} key",
         (Command.MAC_GENERATE, Command.MAC_VERIFY)),
@@ -243,7 +251,10 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
     "KDF SP 800-108 counter, HMAC-SHA2-256": AlgorithmInfo(
         f"counter mode, {_bits(KBKDF_COUNTER_BYTES)} counter before the fixed data, "
         f"{_bits(KBKDF_LENGTH_BYTES)} length field",
-        "derived key of its type's size", (Command.DERIVE,), "session keys at login"),
+        "derived key of its type's size", (Command.DERIVE,)),
+    "KDA OneStep SHA2-256": AlgorithmInfo(
+        "SP 800-56C one-step, H = SHA-256, FixedInfo = label || transcript hash", "96 bytes: three 256-bit keys",
+        (), "session keys at login (`AUTH_BEGIN`), from the ECDH shared secret"),
     "AES-256-KW": AlgorithmInfo("KW (no padding)", f"{_bits(AES_256_KEY_SIZE)} KEK", (),
                                 "none: self-tested only, no service wraps with KW"),
     "AES-256-KWP": AlgorithmInfo("KWP (with padding)", f"{_bits(AES_256_KEY_SIZE)} KEK",
@@ -259,7 +270,8 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
     "EdDSA Ed25519": AlgorithmInfo(
         "pure Ed25519", f"{_bits(PRIVATE_KEY_SIZES[KeyType.ED25519])} private key",
         (Command.KEY_GENERATE, Command.KEY_IMPORT, Command.SIGN, Command.VERIFY),
-        "audit checkpoints and the audit key statement"),
+        "audit checkpoints and the audit key statement; the identity key signs the login transcript and "
+        "the identity statement (`IDENTITY`)"),
     "ML-DSA-65": AlgorithmInfo(
         "pure, empty context; hedged signing (randomness from OpenSSL's RNG)",
         f"{_bits(PRIVATE_KEY_SIZES[KeyType.ML_DSA_65])} seed; "
@@ -273,12 +285,13 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
         (Command.KEY_GENERATE, Command.KEY_IMPORT, Command.ENCAPSULATE, Command.DECAPSULATE)),
     "KAS-ECC-SSC P-256": AlgorithmInfo(
         "ephemeral-static shared secret computation; peer key fully validated",
-        f"{_bits(PRIVATE_KEY_SIZES[KeyType.EC_P256])} private key", (Command.KEY_AGREE,)),
+        f"{_bits(PRIVATE_KEY_SIZES[KeyType.EC_P256])} private key", (Command.KEY_AGREE,),
+        "login: ephemeral-ephemeral ECDH at `AUTH_BEGIN` (the module's key from the DRBG, FIPS 186-5 A.2.1)"),
     "PBKDF2 HMAC-SHA2-256": AlgorithmInfo(
         f"{_bits(SALT_SIZE)} salt per operator",
-        f"{_bits(STATIC_KEY_SIZE)} derived key",
+        f"{_bits(AUTH_KEY_SIZE)} derived key",
         (Command.INITIALISE, Command.OPERATOR_CREATE, Command.OPERATOR_CHANGE_PASSWORD),
-        "login (the static key the handshake proves)"),
+        "the auth key (the host's, sent inside the login's channel), from which the stored verifier is made"),
 }
 
 KEY_TYPE_ALGORITHM: dict[KeyType, str] = {
@@ -295,15 +308,18 @@ KEY_TYPE_ALGORITHM: dict[KeyType, str] = {
 }
 
 ROLE_DUTIES: dict[Role, tuple[str, str]] = {
-    Role.NONE: ("anyone on the line before logging in: status, version, self-test, the audit public key, and login",
+    Role.NONE: ("anyone on the line before logging in: status, version, self-test, the identity, the audit public "
+                "key, and login",
                 "none"),
     Role.CRYPTO_OFFICER: ("initialises the module, manages operators, keys and the audit policy, drains the "
-                          "audit trail, zeroises", "identity-based: operator id and password (mutual "
-                          "challenge-response)"),
+                          "audit trail, zeroises", "identity-based: operator id and password (auth key inside an "
+                          "ECDH channel signed by the device identity)"),
     Role.USER: ("uses keys: cryptographic services, key management, random bits",
-                "identity-based: operator id and password (mutual challenge-response)"),
+                "identity-based: operator id and password (auth key inside an ECDH channel signed by the device "
+                "identity)"),
     Role.AUDITOR: ("reads, checkpoints and acknowledges the audit trail, nothing else (separation of duties)",
-                   "identity-based: operator id and password (mutual challenge-response)"),
+                   "identity-based: operator id and password (auth key inside an ECDH channel signed by the "
+                   "device identity)"),
 }
 
 
@@ -320,33 +336,49 @@ class SspInfo:
 
 
 def _session_key_sizes() -> str:
-    keys = derive_session_keys(bytes(STATIC_KEY_SIZE), b"")
+    keys = derive_session_keys(bytes(32), b"")
     return (f"host-to-module AES key ({_bits(len(keys.host_to_module))}), module-to-host AES key "
-            f"({_bits(len(keys.module_to_host))}), proof key ({_bits(len(keys.proof))})")
+            f"({_bits(len(keys.module_to_host))}), key-confirmation key ({_bits(len(keys.confirm))}); "
+            f"the ECDH shared secret and the module's ephemeral private key they come from")
 
 
 SSP_DETAILS: dict[str, SspInfo] = {
-    "operator static keys": SspInfo(
+    "operator verifiers": SspInfo(
         "CSP",
-        f"per operator: PBKDF2-HMAC-SHA-256 of the password ({_bits(STATIC_KEY_SIZE)}), with its "
-        f"{_bits(SALT_SIZE)} salt; the password itself is never kept",
-        "derived at `INITIALISE`, `OPERATOR_CREATE`, `OPERATOR_CHANGE_PASSWORD` from a password sent as a "
+        f"per operator: HMAC-SHA-256(auth key, \"cmsim verifier v2\") ({_bits(32)}), where the auth key is "
+        f"PBKDF2-HMAC-SHA-256 of the password ({_bits(AUTH_KEY_SIZE)}) with the operator's {_bits(SALT_SIZE)} "
+        "salt; neither the password nor the auth key is kept, so what flash holds does not log in",
+        "made at `INITIALISE`, `OPERATOR_CREATE`, `OPERATOR_CHANGE_PASSWORD` from a password sent as a "
         "secret parameter inside the encrypted session; salt from the DRBG; the factory operator's from "
-        "the documented factory password at the first power-on",
-        "entry: the password, encrypted by the secure channel, never audited; output: never",
+        "the documented factory password at the first power-on; a protocol-1 entry (which held the auth "
+        "key itself) is turned into its verifier when the operators are loaded, and written back",
+        "entry: the password, encrypted by the secure channel, never audited; output: never. At login "
+        "the host's auth key arrives inside the half-open session's channel (`AUTH_FINISH`, never audited) "
+        "and is compared, as its HMAC, in constant time",
         f"flash object `{operators.FLASH_NAME}`; memory while powered",
-        "`OPERATOR_DELETE`, a password change (old key overwritten), `INITIALISE` (the factory key), "
+        "`OPERATOR_DELETE`, a password change (old verifier overwritten), `INITIALISE` (the factory one), "
         "`ZEROISE` (all); memory copies at power-off",
     ),
     "session keys": SspInfo(
         "CSP",
         _session_key_sizes(),
-        "SP 800-108 KBKDF (HMAC-SHA-256, counter mode) from the operator's static key and the handshake "
-        "transcript (both challenges; the module's from the DRBG) at `AUTH_BEGIN`",
+        "at `AUTH_BEGIN`: ECDH P-256 between the host's ephemeral key and the module's (its private key "
+        "from 40 DRBG bytes, d = c mod (n - 1) + 1, FIPS 186-5 A.2.1), then the SP 800-56C one-step KDF "
+        "(SHA-256) with FixedInfo = label || the transcript hash the identity key signs",
         "never entered or output",
-        "memory only",
+        "memory only (the ephemeral private key and the shared secret only for the duration of `AUTH_BEGIN`)",
         "`LOGOUT`, idle timeout, unfinished login evicted, lockout, `OPERATOR_DELETE`, `INITIALISE`, "
         "`ZEROISE`, power-off",
+    ),
+    "identity key": SspInfo(
+        "CSP",
+        f"Ed25519 private key ({_bits(SEED_SIZE)} seed): the device identity hosts pin by the fingerprint "
+        "SHA-256(public key)",
+        "from the DRBG at the first power-on whose self-tests pass (pairwise consistency tested)",
+        "never entered or output (its public key is a PSP, below)",
+        f"flash object `{IDENTITY_FLASH_NAME}`; memory while powered",
+        "never by a service: it survives `ZEROISE` (like a TPM endorsement key across TPM2_Clear: it "
+        "protects no operator data and lets hosts keep recognising the device); memory copy at power-off",
     ),
     "DRBG state": SspInfo(
         "CSP",
@@ -407,12 +439,23 @@ EXTRA_SSPS: dict[str, SspInfo] = {
 }
 
 PSP_DETAILS: dict[str, SspInfo] = {
+    "identity public key": SspInfo(
+        "PSP",
+        f"Ed25519 public key ({_bits(PUBLIC_KEY_SIZES[KeyType.ED25519])}) of the identity key; hosts pin "
+        "SHA-256 of it per serial",
+        "computed from the identity key",
+        "output: `IDENTITY` (no login needed), with a statement it signs over the serial, the audit public "
+        "key and the lab flag; entry: never",
+        "computed from the stored identity key",
+        "with the identity key (never)",
+    ),
     "audit public key": SspInfo(
         "PSP",
         f"Ed25519 public key ({_bits(PUBLIC_KEY_SIZES[KeyType.ED25519])}) of the audit signing key, in a "
         "statement signed by that key that binds it to the serial number",
         "computed from the audit signing key",
-        "output: `AUDIT_PUBKEY` (no login needed) and in every signed checkpoint; entry: never",
+        "output: `AUDIT_PUBKEY` and `IDENTITY` (vouched for by the identity key; no login needed) and in "
+        "every signed checkpoint; entry: never",
         "computed from the stored signing key",
         "with the audit signing key",
     ),
@@ -428,9 +471,10 @@ PSP_DETAILS: dict[str, SspInfo] = {
 
 FLASH_OBJECTS: dict[str, str] = {
     BOOT_FLASH_NAME: "the boot counter (never reset)",
-    operators.FLASH_NAME: "operators: id, role, salt, iterations, static key, failure count, lock",
+    operators.FLASH_NAME: "operators: id, role, salt, iterations, verifier, failure count, lock",
     keystore.FLASH_NAME: "stored keys and their attributes",
     AUDIT_KEY_FLASH_NAME: "the audit signing key's seed",
+    IDENTITY_FLASH_NAME: "the identity key's seed (kept across zeroisation)",
     "module_secret": "the enumeration secret",
     "audit ring": "fixed-size slots holding the hash-chained audit records, and the ring's metadata",
 }
@@ -577,9 +621,12 @@ def auth_strength(d: Declarations) -> str:
     rows = [
         ("password length", f"{p.min_password_length} to {p.max_password_length} characters"),
         ("password alphabet", f"{p.alphabet_size} printable ASCII characters"),
-        ("stored form", f"PBKDF2-HMAC-SHA-256, {p.pbkdf2_iterations:,} iterations, {_bits(SALT_SIZE)} salt "
-                        "per operator"),
-        ("challenges", f"{_bits(CHALLENGE_SIZE)} from each side"),
+        ("stored form", f"verifier: HMAC-SHA-256 of the PBKDF2-HMAC-SHA-256 auth key, {p.pbkdf2_iterations:,} "
+                        f"iterations, {_bits(SALT_SIZE)} salt per operator"),
+        ("key establishment", f"ECDH P-256 ({EPHEMERAL_SIZE}-byte points), {_bits(NONCE_SIZE)} nonce from each "
+                              "side, transcript signed by the identity key (Ed25519)"),
+        ("host's iteration floor", f"{HOST_MIN_ITERATIONS:,} by default (a host refuses fewer, and any "
+                                   "value the identity key did not sign)"),
         ("delay after a failed attempt", f"{p.failure_delay_s:g} s (per operator)"),
         ("lockout", f"after {p.lockout_threshold} consecutive failures, for {p.lockout_s / 60:g} minutes"),
         ("one random attempt succeeds with", f"1 / {p.alphabet_size}^{p.min_password_length} = "
@@ -882,7 +929,8 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             for r in Role
         ],
         "authentication": {
-            "method": "identity-based; mutual challenge-response from a PBKDF2-derived static key",
+            "method": "identity-based; ECDH P-256 signed by the device identity, then the PBKDF2 auth key "
+                      "inside the channel against a stored verifier",
             "min_password_length": p.min_password_length, "max_password_length": p.max_password_length,
             "alphabet_size": p.alphabet_size, "pbkdf2_iterations": p.pbkdf2_iterations,
             "salt_bytes": SALT_SIZE, "failure_delay_s": p.failure_delay_s,
