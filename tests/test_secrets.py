@@ -124,14 +124,14 @@ def test_no_secret_leaks_and_zeroisation_leaves_nothing(make_module: ModuleFacto
                 assert form not in blob, f"{name} appears in the {surface}"
     assert b"short" not in surfaces["error messages"]  # the refused password is not echoed
 
-    # Zeroisation: no former key, static key or seed left in any file of the state directory.
+    # Zeroisation: no former key, verifier, auth key or seed left in any file of the state directory.
     with dev.login("officer", PASSWORDS["officer"]) as officer:
         officer.zeroise()
     files = {p: p.read_bytes() for p in state.rglob("*") if p.is_file()}
     assert files, "the state directory holds the audit trail and the boot counter"
     for path, blob in files.items():
         for name, value in secrets.items():
-            if name.startswith(("key ", "static key", "audit signing", "module secret")):
+            if name.startswith(("key ", "verifier of", "auth key of", "audit signing", "module secret")):
                 for form in forms(value):
                     assert form not in blob, f"{name} is still in {path.name} after zeroisation"
     print(f"scanned for {len(secrets)} secrets in {len(surfaces)} surfaces and {len(files)} files")
