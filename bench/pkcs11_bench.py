@@ -48,6 +48,8 @@ def main() -> None:
     secs = ap.parse_args().seconds
     rows: list[tuple[str, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["CMSIM_HOME"] = str(Path(tmp) / "home")  # a fresh device: its own pin store (the token's too)
+        os.environ["CMSIM_MIN_ITERATIONS"] = "1000"  # the host's floor at this device's count
         seal = Path(tmp) / "seal"
         write_seal(seal)
         with running_device(Path(tmp) / "state", args=["--pbkdf2-iterations", "1000", "--seal", str(seal)]) as proc:

@@ -87,6 +87,8 @@ def echo_rate(size: int, n: int) -> float:
 
 def device_figures(n: int, fsync: str, seal: Path | None) -> dict[str, float]:
     args = ["--pbkdf2-iterations", "1000", "--fsync", fsync, "--capacity", str(20 * n)] + (["--seal", str(seal)] if seal else [])
+    os.environ["CMSIM_HOME"] = tempfile.mkdtemp(prefix="cmsim-bench-home-")  # a fresh device: its own pin store
+    os.environ["CMSIM_MIN_ITERATIONS"] = "1000"  # the host's floor at this device's count
     with tempfile.TemporaryDirectory() as state, running_device(state, args=args) as proc, Device.open(proc.port) as dev:
         with dev.login("co", "cmsim-factory") as factory:
             factory.initialise("officer", "officer-pass-1")

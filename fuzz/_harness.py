@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import random
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,11 @@ from firmware_sim.device import InProcessTransport  # noqa: E402
 from firmware_sim.integrity import PackageCodeImage  # noqa: E402
 from host_tools.audit_verify import VerifyResult, verify_export  # noqa: E402
 from host_tools.client import Client  # noqa: E402
+from host_tools.known_devices import KnownDevices  # noqa: E402
 from module.audit.trail import AuditConfig  # noqa: E402
 from module.core import Module, ModuleConfig  # noqa: E402
 from module.endpoint import Endpoint  # noqa: E402
+from module.identity import IDENTITY_FLASH_NAME  # noqa: E402
 from module.integrity import compute_seal  # noqa: E402
 from module.operators import AuthPolicy  # noqa: E402
 from module.ports import ManualClock, MemoryFlash  # noqa: E402
@@ -53,6 +56,8 @@ __all__ = ["ROOT", "DOC_SEED", "DOC_KEY", "DOC_PUBLIC_KEY", "PASSWORDS", "STATUS
 DOC_SEED = bytes(range(32))
 DOC_KEY = Ed25519PrivateKey.from_private_bytes(DOC_SEED)
 DOC_PUBLIC_KEY = DOC_KEY.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+IDENTITY_SEED = bytes(range(32, 64))  # every harness module is one device to the pin store below
+PINS = KnownDevices(Path(tempfile.mkdtemp(prefix="cmsim-fuzz-pins-")) / "known_devices.json")
 PASSWORDS = {"officer": "officer-pass-1", "alice": "alice-pass-12", "audrey": "audrey-pass-1"}
 STATUS_CODES = frozenset(int(s) for s in Status)
 
@@ -91,6 +96,7 @@ def build_module(seed: int = 0, *, policy: str = "wrap", capacity: int = 1024) -
         _SEAL = compute_seal(PackageCodeImage())
     flash = MemoryFlash()
     flash.write("audit_key", DOC_SEED)
+    flash.write(IDENTITY_FLASH_NAME, IDENTITY_SEED)
     audit = AuditConfig(capacity=capacity, policy=policy, checkpoint_every=capacity // 4,  # type: ignore[arg-type]
                         reserve=min(32, capacity // 4), wrap_batch=max(3, min(64, capacity // 8)))
     config = ModuleConfig(auth=AuthPolicy(pbkdf2_iterations=1000), audit=audit)
@@ -98,7 +104,7 @@ def build_module(seed: int = 0, *, policy: str = "wrap", capacity: int = 1024) -
                     seal=_SEAL, config=config)
     module.power_on()
     require(module.state is State.UNINITIALISED, f"fresh module in {module.state.name}: {module.last_error}")
-    client = Client(InProcessTransport(module))
+    client = Client(InProcessTransport(module), known_devices=PINS, min_iterations=1000)
     with client.login(config.factory_operator, config.factory_password) as factory:
         factory.call(Command.INITIALISE, {"operator": "officer", "password": PASSWORDS["officer"]})
     with client.login("officer", PASSWORDS["officer"]) as officer:
@@ -115,7 +121,7 @@ def snapshot(module: Module) -> tuple[Any, ...]:
         module.state, module.initialised,
         [(k.key_id, k.label, k.key_type, k.uses, k.exportable, k.origin, bytes(k.material), k.public)
          for k in module.keys.all()],
-        [(o.name, o.role, o.salt, o.iterations, bytes(o.static_key), o.factory) for o in module.operators.all()],
+        [(o.name, o.role, o.salt, o.iterations, bytes(o.verifier), o.factory) for o in module.operators.all()],
         sorted((s.session_id, s.operator, s.role, s.authenticated, bytes(s.host_to_module))
                for s in module.sessions.all()),
         {n: module.flash.read(n) for n in module.flash.names() if not n.startswith("audit-") and n != "operators"},
@@ -138,7 +144,8 @@ class CheckedLine:
     def login(self, operator: str, password: str | None = None) -> int:
         """A session for ``operator`` (with ``password``, or the one it was created with)."""
         password = PASSWORDS[operator] if password is None else password
-        session = Client(InProcessTransport(self.module)).login(operator, password)
+        session = Client(InProcessTransport(self.module), known_devices=PINS, min_iterations=1000).login(
+            operator, password)
         sess = self.module.sessions.get(session.session_id)
         require(sess is not None, "login left no session")
         assert sess is not None

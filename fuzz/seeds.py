@@ -14,7 +14,7 @@ import io
 import sys
 from pathlib import Path
 
-from _harness import DOC_SEED, PASSWORDS, ROOT, CheckedLine, build_module, chain_verifies, generate_keys
+from _harness import DOC_SEED, PASSWORDS, PINS, ROOT, CheckedLine, build_module, chain_verifies, generate_keys
 
 sys.path.insert(0, str(ROOT / "tests"))  # the role matrix's example request for every service
 
@@ -82,7 +82,7 @@ def export_seeds() -> dict[str, bytes]:
 
     # A small ring under wrap: anchors that jump, LOSS records, PRE_OVERWRITE checkpoints.
     wrap = build_module(8, capacity=64)
-    with Client(InProcessTransport(wrap)).login("officer", PASSWORDS["officer"]) as officer:
+    with Client(InProcessTransport(wrap), known_devices=PINS, min_iterations=1000).login("officer", PASSWORDS["officer"]) as officer:
         for _ in range(60):
             officer.digest(DigestAlg.SHA2_256, b"m")
     wrapped = export_of(wrap, ExportFormat.BINARY)
@@ -90,7 +90,7 @@ def export_seeds() -> dict[str, bytes]:
 
     # A zeroisation: the documentation key hands over to the next key, which links back.
     zeroised = build_module(9)
-    client = Client(InProcessTransport(zeroised))
+    client = Client(InProcessTransport(zeroised), known_devices=PINS, min_iterations=1000)
     with client.login("officer", PASSWORDS["officer"]) as officer:
         officer.zeroise()
     zeroised.power_off()

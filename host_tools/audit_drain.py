@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.client import Client, OperatorSession
-from host_tools.errors import InvalidResponseError
+from host_tools.errors import InvalidResponseError, LineAttackError
 from module.wire.audit.export import ExportFormat, ExportWriter
 from module.wire.audit.signature import KeyStatement
 from module.wire.defs import Command
@@ -33,13 +33,17 @@ class TrustedKey:
 
 
 def fetch_public_key(client: Client, expected_serial: str | None = None) -> TrustedKey:
-    """The audit public key, accepted only with a valid self-signed statement of the serial."""
+    """The audit public key, accepted only with a valid self-signed statement of the serial and
+    vouched for by the device's identity (whose fingerprint the pin store checks)."""
     data = client.call(Command.AUDIT_PUBKEY).data
     statement = KeyStatement.parse(data["statement"])
     if not statement.verify() or statement.public_key != data["public_key"]:
         raise InvalidResponseError("the audit key statement does not verify")
     if expected_serial is not None and statement.serial != expected_serial:
         raise InvalidResponseError(f"the audit key belongs to {statement.serial}, not {expected_serial}")
+    identity = client.identity(refresh=True)  # signed by the pinned identity key, checked against the pin
+    if (identity.serial, identity.audit_public_key) != (statement.serial, statement.public_key):
+        raise LineAttackError("the audit key is not the one the device's pinned identity vouches for")
     return TrustedKey(statement.serial, statement.public_key, bytes(data["statement"]))
 
 

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from host_tools.device import Device
 from host_tools.device_process import running_device
+from host_tools.known_devices import KnownDevices
 from host_tools.errors import DeviceError
 from host_tools.archive import Archive
 from host_tools.audit_formats import code_name
@@ -43,7 +44,10 @@ def run_demo(state_dir: Path, console: Console, seal_path: Path | None = None) -
     """Run the walk-through against a device subprocess on a pty; returns the audit records drained."""
     args = ["--seal", str(seal_path)] if seal_path is not None else []
     started = time.perf_counter()
-    with running_device(state_dir, args=args) as proc, Device.open(proc.port) as client:
+    # A fresh device has a fresh identity under the default serial: the demo pins it in a store of
+    # its own, so it neither pollutes nor trips over the user's known_devices.json.
+    pins = KnownDevices(Path(tempfile.mkdtemp(prefix="cmsim-demo-pins-")) / "known_devices.json")
+    with running_device(state_dir, args=args) as proc, Device.open(proc.port, known_devices=pins) as client:
         status = client.status()
         boot_ms = (time.perf_counter() - started) * 1000
         console.rule("[bold]cmsim: simulated FIPS 140-3 module (a simulation, not a validated module)")
@@ -53,6 +57,8 @@ def run_demo(state_dir: Path, console: Console, seal_path: Path | None = None) -
         if status["last_error"]:
             console.print(f"[red]Self-test failure:[/] {status['last_error']}")
             return 0
+        console.print(f"Device identity fingerprint (SHA-256 of its Ed25519 identity key, pinned on first "
+                      f"contact): [bold]{client.identity().fingerprint}[/]")
         return _walk_through(client, console, state_dir)
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from host_tools.client import Client
+from host_tools.known_devices import KnownDevices
 from host_tools.link import WireTransport
 from host_tools.transport import SerialTransport
 
@@ -21,10 +22,13 @@ class Device(Client):
     transport: WireTransport
 
     @classmethod
-    def open(cls, port: str, *, timeout: float = 5.0, retries: int = 2, baudrate: int = 115200) -> Device:
+    def open(cls, port: str, *, timeout: float = 5.0, retries: int = 2, baudrate: int = 115200,
+             known_devices: KnownDevices | None = None, expect_fingerprint: str | None = None) -> Device:
+        """``known_devices`` (default: the store in CMSIM_HOME) and ``expect_fingerprint`` as for Client."""
         line = SerialTransport(port, baudrate=baudrate)
         line.open()
-        return cls(WireTransport(line, timeout=timeout, retries=retries))
+        return cls(WireTransport(line, timeout=timeout, retries=retries), known_devices=known_devices,
+                   expect_fingerprint=expect_fingerprint)
 
     def close(self) -> None:
         self.transport.close()

@@ -8,6 +8,8 @@ __all__ = [
     "CmsimError",
     "TransportError",
     "InvalidResponseError",
+    "LineAttackError",
+    "IdentityMismatchError",
     "DeviceError",
     "AuthenticationError",
     "AccessDeniedError",
@@ -29,6 +31,21 @@ class TransportError(CmsimError):
 
 class InvalidResponseError(CmsimError):
     """The device answered something the protocol does not allow (e.g. a bad module proof)."""
+
+
+class LineAttackError(InvalidResponseError):
+    """An answer that only someone on the line could have made: a clear reply carrying data inside
+    a session, a reflected request, a bad handshake signature or key confirmation, a downgrade."""
+
+
+class IdentityMismatchError(CmsimError):
+    """The device's identity key is not the one pinned for its serial (or the one expected)."""
+
+    def __init__(self, serial: str, expected: str, actual: str) -> None:
+        super().__init__(f"device {serial!r} presents identity {actual}, but {expected} is pinned for it: "
+                         "possibly an impostor on the line; if the device was really replaced, remove its "
+                         "entry from known_devices.json")
+        self.serial, self.expected, self.actual = serial, expected, actual
 
 
 class DeviceError(CmsimError):

@@ -3,12 +3,17 @@
 One request in flight per session. A response that does not arrive within ``timeout`` seconds
 makes the host send the very same frame again (same sequence number, same bytes), up to
 ``retries`` times: the device answers a repeat from its cache, so nothing runs twice. Inside a
-session every request is protected with the session's keys (``module.wire.channel``).
+session every request is protected with the session's keys (``module.wire.channel``), and so
+must every answer be: a clear answer on a session is accepted only as a refusal that carries no
+data (MESSAGE_REJECTED, SESSION_INVALID, BAD_FRAME); anything else is a line attack. Clear
+requests (session 0) are numbered from a random start per connection (the host nonce), so the
+device's session-0 retransmit cache never gives one host another host's answer.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,15 +21,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from host_tools.errors import InvalidResponseError, TransportError
+from host_tools.errors import InvalidResponseError, LineAttackError, TransportError
 from host_tools.transport import Transport
 from module.wire.channel import ChannelError, reply_of, request_frame
 from module.wire.defs import Status
-from module.wire.frame import Frame, FrameDecoder, FrameError, encode_frame
+from module.wire.frame import Flags, Frame, FrameDecoder, FrameError, encode_frame
 from module.wire.handshake import SessionKeys
 from module.wire.messages import Reply
 
-__all__ = ["WireTransport"]
+__all__ = ["WireTransport", "CLEAR_REFUSALS"]
+
+# The only clear answers a session may get: refusals before dispatch, which carry no data.
+CLEAR_REFUSALS = frozenset({Status.MESSAGE_REJECTED, Status.SESSION_INVALID, Status.BAD_FRAME})
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,7 @@ class WireTransport:
         self.retries = retries
         self._decoder = FrameDecoder()
         self._sessions: dict[int, _SessionState] = {}
-        self._clear_seq = 0
+        self._clear_seq = secrets.randbelow(0xFFFFFFFF)  # the host nonce: this connection's first number
         self.retransmits = 0
         self.name = str(getattr(transport, "url", type(transport).__name__))  # for the log
 
@@ -63,14 +71,22 @@ class WireTransport:
             seq = self._clear_seq
             frame = request_frame(command, params, 0, seq)
         response = self._exchange(encode_frame(frame), session_id, seq)
+        # _await took only a frame numbered (session_id, seq): an answer renumbered on the line is
+        # skipped like a stale one, so it can never stand for this request's.
+        if not response.flags & Flags.RESPONSE:
+            raise LineAttackError(f"a request came back as the answer to {command:#04x} (reflected on the line)")
+        protected = bool(response.flags & Flags.ENCRYPTED)
+        if session_id and not protected:
+            return _clear_refusal(response, command)
+        if not session_id and protected:
+            raise LineAttackError("a protected answer on the clear channel")
         try:
-            # A refusal before dispatch comes back in the clear; reply_of accepts either.
             return reply_of(response, state.inbound if state is not None else None)
         except ChannelError as exc:
             raise InvalidResponseError(str(exc)) from None
 
     def bind_session(self, session_id: int, keys: SessionKeys) -> None:
-        """After a login: protect this session's messages with its keys."""
+        """At AUTH_BEGIN's answer: protect this session's messages (AUTH_FINISH first) with its keys."""
         self._sessions[session_id] = _SessionState(AESGCM(keys.host_to_module), AESGCM(keys.module_to_host))
 
     def unbind_session(self, session_id: int) -> None:
@@ -111,3 +127,15 @@ class WireTransport:
                 if item.session_id == 0 and item.seq == 0 and item.code == Status.BAD_FRAME:
                     log.info("%s: the device saw session %d seq %d damaged", self.name, session_id, seq)
                     return None  # the device saw our frame damaged: send it again now
+
+
+def _clear_refusal(frame: Frame, command: int) -> Reply:
+    """A clear answer inside a session: only a dataless refusal before dispatch is believed."""
+    try:
+        reply = reply_of(frame, None)
+    except ChannelError as exc:
+        raise LineAttackError(f"clear answer inside a session that does not decode: {exc}") from None
+    if reply.status not in CLEAR_REFUSALS or reply.data:
+        raise LineAttackError(f"clear answer ({reply.status.name}) to {command:#04x} inside a protected session: "
+                              "only a dataless refusal may be clear; someone on the line made this one")
+    return reply

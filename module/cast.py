@@ -34,12 +34,14 @@ from hmac import compare_digest
 from typing import Any, Final
 
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
 from module.algorithms import approved as alg
 from module.algorithms import primitives as prim
 from module.data.cast_vectors import CAST_VECTORS
 from module.wire.defs import DigestAlg, KeyType
-from module.wire.handshake import derive_static_key
+from module.wire.handshake import derive_auth_key
 
 __all__ = ["Cast", "CASTS", "CAST_NAMES", "CastFailed", "run_cast", "run_all", "cast_source"]
 
@@ -97,6 +99,7 @@ CASTS: Final[tuple[Cast, ...]] = (
     Cast("ML-KEM-768 decapsulate (implicit rejection)", "ML-KEM-768", "decapsulate", "FIPS 203"),
     Cast("ECDH P-256 shared secret", "KAS-ECC-SSC P-256", "shared secret", "SP 800-56A Rev. 3"),
     Cast("PBKDF2-HMAC-SHA-256", "PBKDF2 HMAC-SHA2-256", "derive", "SP 800-132"),
+    Cast("KDA one-step SHA-256", "KDA OneStep SHA2-256", "derive", "SP 800-56C Rev. 2"),
 )
 
 CAST_NAMES: Final[tuple[str, ...]] = tuple(c.name for c in CASTS)
@@ -199,8 +202,8 @@ def _hkdf(kat: _Kat, corrupt: bool) -> None:
 
 
 def _pbkdf2(kat: _Kat, corrupt: bool) -> None:
-    """The login's own derivation (the static key the handshake proves knowledge of)."""
-    out = derive_static_key(kat.raw("password").decode("utf-8"), kat.raw("salt"), kat.number("iterations"))
+    """The login's own derivation (the auth key the host sends inside the channel)."""
+    out = derive_auth_key(kat.raw("password").decode("utf-8"), kat.raw("salt"), kat.number("iterations"))
     _expect(out, _expected(kat, "derived", corrupt), "derived key")
 
 
@@ -291,6 +294,14 @@ def _ecdh(kat: _Kat, corrupt: bool) -> None:
     _expect(out, _expected(kat, "shared_secret", corrupt), "shared secret Z")
 
 
+def _one_step_kdf(kat: _Kat, corrupt: bool) -> None:
+    """The login's session-key derivation (module.wire.handshake uses the same ConcatKDFHash)."""
+    derived = kat.raw("derived")
+    out = ConcatKDFHash(algorithm=hashes.SHA256(), length=len(derived), otherinfo=kat.raw("fixed_info")).derive(
+        kat.raw("z"))
+    _expect(out, _flip(derived) if corrupt else derived, "derived keying material")
+
+
 _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
     "AES-256-GCM encrypt": _aes_gcm_encrypt,
     "AES-256-GCM decrypt": _aes_gcm_decrypt,
@@ -325,6 +336,7 @@ _RUNNERS: Final[dict[str, Callable[[_Kat, bool], None]]] = {
     "ML-KEM-768 decapsulate (implicit rejection)": _mlkem_implicit_rejection,
     "ECDH P-256 shared secret": _ecdh,
     "PBKDF2-HMAC-SHA-256": _pbkdf2,
+    "KDA one-step SHA-256": _one_step_kdf,
 }
 
 

@@ -8,6 +8,7 @@ tests use. Each part has one job and its own file:
 - :mod:`module.states` the state machine's position, the last error, entering an error state
 - :mod:`module.recorder` events and records into the audit sink
 - :mod:`module.audit_key` the audit signing key: provision, rotate, retire
+- :mod:`module.identity` the device identity key hosts pin (made once, kept across zeroisation)
 - :mod:`module.factory` the factory Crypto Officer and the enumeration-salt secret
 - :mod:`module.zeroisation` every SSP overwritten
 - :mod:`module.status` what GET_STATUS reports
@@ -32,6 +33,7 @@ from module.drbg import HmacDrbg
 from module.entropy import HealthTestedSource
 from module.factory import FactoryState
 from module.fsm import Trigger
+from module.identity import DeviceIdentity, IdentityKey
 from module.keystore import KeyStore
 from module.lab import LAB_BREAKS, FaultPlan, LabBreaks, LabHooks
 from module.operators import OperatorStore
@@ -94,8 +96,10 @@ class Module:
                                    clock=self.clock, faults=self.faults, breaks=self.breaks)
         self.factory = FactoryState(self.flash, self.config, self.operators, self.rng)
         self.audit_key = AuditKey(self.flash, rec, self.rng)
+        self.identity_key = IdentityKey(self.flash, self.rng, self.selftests)
         self.power = Power(flash=self.flash, config=self.config, recorder=rec, states=self.states,
                            selftests=self.selftests, factory=self.factory, audit_key=self.audit_key,
+                           identity=self.identity_key,
                            drbg=self.drbg, operators=self.operators, keys=self.keys, sessions=self.sessions)
         self.zeroisation = Zeroisation(recorder=rec, audit_key=self.audit_key, states=self.states,
                                        factory=self.factory, drbg=self.drbg, operators=self.operators,
@@ -123,6 +127,11 @@ class Module:
     def trail(self) -> AuditTrail:
         """The hash-chained trail, for the audit services (refused when another sink is plugged in)."""
         return self.recorder.trail
+
+    @property
+    def identity(self) -> DeviceIdentity | None:
+        """The device identity key (made at the first power-on, kept across zeroisation)."""
+        return self.identity_key.current
 
     @property
     def state(self) -> State:
@@ -212,7 +221,8 @@ class Module:
 
     def status_data(self) -> dict[str, Any]:
         return status_data(config=self.config, states=self.states, recorder=self.recorder, sessions=self.sessions,
-                           keys=self.keys, self_test_ms=self.self_test_ms)
+                           keys=self.keys, self_test_ms=self.self_test_ms,
+                           identity=self.identity)
 
     # ------------------------------------------------------------------ lab hooks
     def record_fault(self, description: str) -> None:

@@ -223,7 +223,9 @@ class Dispatcher:
         if sess is not None and sess.authenticated:
             sess.last_used_ns = now
             ctx.session, ctx.operator, ctx.role = sess, sess.operator, sess.role
-        elif spec.command is not Command.AUTH_FINISH:
+        elif sess is not None and spec.command is Command.AUTH_FINISH:
+            ctx.session = sess  # the half-open login AUTH_FINISH completes (role NONE until it does)
+        else:
             raise ServiceError(Status.SESSION_INVALID, "unknown, closed or expired session")
 
     def _check_state(self, spec: ServiceSpec) -> None:

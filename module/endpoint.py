@@ -7,11 +7,13 @@ one to :meth:`Endpoint.handle`; what comes back goes on the line.
 Rules it keeps:
 - A frame that fails its CRC or header checks runs nothing and changes nothing; it is answered
   with BAD_FRAME (session 0, sequence 0) so a host learns the line is noisy.
-- Session 0 is the clear channel (public services and the login handshake). Any other session id
-  must carry an AES-GCM-protected payload under that session's keys, with the next sequence
-  number; anything else is refused with MESSAGE_REJECTED and recorded.
+- Session 0 is the clear channel (public services and AUTH_BEGIN). Any other session id must
+  carry an AES-GCM-protected payload under that session's keys, with the next sequence number;
+  anything else is refused with MESSAGE_REJECTED and recorded. A half-open session (keys agreed
+  at AUTH_BEGIN, operator not yet authenticated) accepts one thing: its protected AUTH_FINISH.
 - Retransmission: a request identical to the last one of its session (same sequence number,
-  same bytes) gets the cached response again; the service does not run twice and is recorded once.
+  same bytes; for session 0, where each host starts at its own random number, the same too)
+  gets the cached response again; the service does not run twice and is recorded once.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from module.wire.channel import (
     request_params,
     response_frame,
 )
-from module.wire.defs import Status
+from module.wire.defs import Command, Status
 from module.wire.frame import Flags, Frame, FrameError, encode_frame
 from module.wire.messages import Reply
 
@@ -112,7 +114,7 @@ class Endpoint:
                 and fingerprint == channel.last_request:
             return channel.last_response  # a retransmit: answered again, not run again
         if channel is None or channel.closed or not self._session_alive(sid):
-            channel = self._open_channel(sid)
+            channel = self._open_channel(sid, frame.code)
             if channel is None:
                 return self._reject(frame, Status.SESSION_INVALID, "unknown, closed or expired session")
         if not frame.flags & Flags.ENCRYPTED:
@@ -136,11 +138,12 @@ class Endpoint:
         sess = self.module.sessions.get(sid)
         return sess is not None and sess.authenticated
 
-    def _open_channel(self, sid: int) -> _Channel | None:
-        """Bind a channel to a session the module authenticated (its keys are copied now, so
-        the answer to a LOGOUT can still be protected after the module wiped them)."""
+    def _open_channel(self, sid: int, code: int) -> _Channel | None:
+        """Bind a channel to a session the module authenticated, or to a half-open one for its
+        AUTH_FINISH only (the keys are agreed at AUTH_BEGIN; they are copied now, so the answer to
+        a LOGOUT or a failed AUTH_FINISH can still be protected after the module wiped them)."""
         sess = self.module.sessions.get(sid)
-        if sess is None or not sess.authenticated:
+        if sess is None or not (sess.authenticated or code == Command.AUTH_FINISH):
             self._channels.pop(sid, None)
             return None
         channel = _Channel(AESGCM(bytes(sess.host_to_module)), AESGCM(bytes(sess.module_to_host)))

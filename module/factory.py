@@ -10,7 +10,7 @@ from module.operators import Operator, OperatorStore
 from module.ports import Flash
 from module.rng import Rng
 from module.wire.defs import Role
-from module.wire.handshake import SALT_SIZE, derive_static_key
+from module.wire.handshake import SALT_SIZE, derive_auth_key, verifier_of
 
 __all__ = ["MODULE_SECRET_FLASH_NAME", "FactoryState", "wipe"]
 
@@ -39,10 +39,9 @@ class FactoryState:
         if self.operators.count(Role.CRYPTO_OFFICER) == 0:
             salt = self.rng.random_bytes(SALT_SIZE)
             iterations = self.config.auth.pbkdf2_iterations
-            key = derive_static_key(self.config.factory_password, salt, iterations)
-            self.operators.add(
-                Operator(self.config.factory_operator, Role.CRYPTO_OFFICER, salt, iterations, bytearray(key), factory=True)
-            )
+            verifier = verifier_of(derive_auth_key(self.config.factory_password, salt, iterations))
+            self.operators.add(Operator(self.config.factory_operator, Role.CRYPTO_OFFICER, salt, iterations,
+                                        bytearray(verifier), factory=True))
 
     def enumeration_salt(self, operator: str) -> bytes:
         """A stable fake salt for unknown operators, so AUTH_BEGIN does not reveal who exists."""

@@ -1,6 +1,7 @@
 """Operators (identity-based authentication), the credential policy and the failed-login policy.
 
-The module stores, per operator, only the PBKDF2-derived static key with its own salt. The
+The module stores, per operator, only a verifier (an HMAC of the PBKDF2-derived auth key,
+``module.wire.handshake.verifier_of``) with its own salt: what it stores does not log in. The
 failed-login policy is data so the security policy can print it and a test can compute from it
 the FIPS 140-3 bounds (random success < 1e-6 per attempt and < 1e-5 per minute).
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from module.errors import ServiceError
 from module.ports import Flash
 from module.wire.defs import Role, Status
+from module.wire.handshake import verifier_of
 
 __all__ = ["AuthPolicy", "Operator", "OperatorStore", "check_password_policy", "PASSWORD_ALPHABET"]
 
@@ -66,7 +68,7 @@ class Operator:
     role: Role
     salt: bytes
     iterations: int
-    static_key: bytearray
+    verifier: bytearray  # HMAC-SHA-256(auth key, "cmsim verifier v2")
     failures: int = 0
     locked: bool = False
     factory: bool = False
@@ -75,7 +77,16 @@ class Operator:
     locked_at_ns: int | None = field(default=None, compare=False)
 
     def wipe(self) -> None:
-        self.static_key[:] = bytes(len(self.static_key))
+        self.verifier[:] = bytes(len(self.verifier))
+
+
+def _stored_verifier(item: dict[str, object]) -> bytearray:
+    """The verifier of a stored operator; a protocol-1 entry held the auth key itself and is
+    migrated here (written back in the new form at the next save)."""
+    if "verifier" in item:
+        return bytearray.fromhex(str(item["verifier"]))
+    old = bytes.fromhex(str(item["static_key"]))
+    return bytearray(verifier_of(old))
 
 
 class OperatorStore:
@@ -90,18 +101,21 @@ class OperatorStore:
         raw = self._flash.read(FLASH_NAME)
         if raw is None:
             return
-        for item in json.loads(raw.decode()):
+        items = json.loads(raw.decode())
+        for item in items:
             op = Operator(
                 name=item["name"],
                 role=Role(item["role"]),
                 salt=bytes.fromhex(item["salt"]),
                 iterations=int(item["iterations"]),
-                static_key=bytearray.fromhex(item["static_key"]),
+                verifier=_stored_verifier(item),
                 failures=int(item["failures"]),
                 locked=bool(item["locked"]),
                 factory=bool(item["factory"]),
             )
             self._operators[op.name] = op
+        if any("verifier" not in item for item in items):
+            self.save()  # the protocol-1 form held what logs in: it does not stay in flash
 
     def save(self) -> None:
         items = [
@@ -110,7 +124,7 @@ class OperatorStore:
                 "role": int(op.role),
                 "salt": op.salt.hex(),
                 "iterations": op.iterations,
-                "static_key": op.static_key.hex(),
+                "verifier": op.verifier.hex(),
                 "failures": op.failures,
                 "locked": op.locked,
                 "factory": op.factory,

@@ -11,6 +11,7 @@ from module.config import ModuleConfig
 from module.drbg import HmacDrbg
 from module.factory import FactoryState
 from module.fsm import Trigger
+from module.identity import IdentityKey
 from module.keystore import KeyStore
 from module.operators import OperatorStore
 from module.ports import Flash
@@ -37,6 +38,7 @@ class Power:
         selftests: SelfTests,
         factory: FactoryState,
         audit_key: AuditKey,
+        identity: IdentityKey,
         operators: OperatorStore,
         keys: KeyStore,
         sessions: SessionTable,
@@ -49,6 +51,7 @@ class Power:
         self.selftests = selftests
         self.factory = factory
         self.audit_key = audit_key
+        self.identity = identity
         self.operators = operators
         self.keys = keys
         self.sessions = sessions
@@ -84,11 +87,14 @@ class Power:
         self.operators.wipe_memory()
         self.keys.wipe_memory()
         self.factory.wipe_memory()
+        self.identity.wipe_memory()
 
     def run_self_tests(self, *, pre_operational: bool) -> bool:
         """The pre-operational suite, then the error state or a usable one; True when all passed."""
         personalization = f"{MODULE_NAME} {self.config.serial} boot {self.recorder.boot}".encode()
         failure = self.selftests.run(personalization)
+        if failure is None:
+            failure = self.identity.ensure()  # needs the DRBG the suite just instantiated
         if failure is not None:
             self.states.enter_error(failure)
             return False
@@ -131,3 +137,4 @@ class Power:
         self.states.initialised = any(not op.factory for op in self.operators.all())
         self.factory.load()
         self.audit_key.load()
+        self.identity.load()

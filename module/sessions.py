@@ -1,7 +1,7 @@
 """Login sessions: a bounded table with idle timeouts.
 
-A session is created half-open by AUTH_BEGIN and becomes authenticated only after the host's
-proof checks out. Session keys are kept in bytearrays and wiped when the session ends; the
+A session is created half-open by AUTH_BEGIN (its keys already agreed by ECDH) and becomes
+authenticated only after the host's auth key, sent inside the channel, matches the verifier. Session keys are kept in bytearrays and wiped when the session ends; the
 secure channel of the serial protocol uses them for per-message AES-GCM protection.
 """
 
@@ -19,10 +19,10 @@ class Session:
     session_id: int
     operator: str
     role: Role
-    context: bytes  # handshake transcript (operator, id, both challenges)
+    context: bytes  # the handshake transcript hash TH (module.wire.handshake.transcript_hash)
     host_to_module: bytearray
     module_to_host: bytearray
-    proof_key: bytearray
+    confirm_key: bytearray
     created_ns: int
     last_used_ns: int
     authenticated: bool = False
@@ -30,7 +30,7 @@ class Session:
     counters: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
 
     def wipe(self) -> None:
-        for secret in (self.host_to_module, self.module_to_host, self.proof_key):
+        for secret in (self.host_to_module, self.module_to_host, self.confirm_key):
             secret[:] = bytes(len(secret))
 
 

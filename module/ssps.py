@@ -28,19 +28,17 @@ from module.services.keys import SYMMETRIC_KEY_SIZES
 from module.wire.defs import Command as C
 from module.wire.defs import KeyType as K
 from module.wire.defs import SspAccess
-from module.wire.handshake import SALT_SIZE, STATIC_KEY_SIZE
+from module.identity import IDENTITY_FLASH_NAME, SEED_SIZE
+from module.wire.handshake import AUTH_KEY_SIZE, EPHEMERAL_SIZE, SALT_SIZE
 
 __all__ = [
     "StorageArea", "SspIo", "ZeroisationMethod", "Access", "Ssp", "FlashObject",
-    "STORAGE_AREAS", "SSP_IO", "ZEROISATION_METHODS", "FLASH_OBJECTS", "SSPS", "IDENTITY_FLASH_NAME",
+    "STORAGE_AREAS", "SSP_IO", "ZEROISATION_METHODS", "FLASH_OBJECTS", "SSPS",
     "CHANNEL_COPIES_SURVIVE_ZEROISE",
 ]
 
 G, R, W, E, Z = SspAccess.G, SspAccess.R, SspAccess.W, SspAccess.E, SspAccess.Z
 
-# The device identity key's flash object. module/identity.py (the login handshake v2) writes it;
-# until that code is present a running module does not, and the flash test tolerates its absence.
-IDENTITY_FLASH_NAME = "identity"
 
 # The endpoint copies each session's direction keys into AES-GCM objects and keeps them, with the
 # last encrypted response, for closed sessions (CLOSED_CHANNELS_KEPT); ZEROISE does not reach them
@@ -176,14 +174,15 @@ FLASH_OBJECTS: tuple[FlashObject, ...] = (
     FlashObject(keystore.FLASH_NAME, "stored keys and their attributes", True),
     FlashObject(AUDIT_KEY_FLASH_NAME, "the audit signing key's seed", True),
     FlashObject(MODULE_SECRET_FLASH_NAME, "the enumeration secret", True),
-    FlashObject(IDENTITY_FLASH_NAME, "the device identity key", True, pending=True),
+    FlashObject(IDENTITY_FLASH_NAME, "the device identity key's Ed25519 seed", True),
     FlashObject(REGION_NAME, "the audit ring: fixed-size slots of hash-chained records (no SSPs)", False),
     FlashObject(META_NAME, "the audit ring's metadata: acknowledged and retained range, counters, policy", False),
 )
 
 # --- groups of the service catalogue ----------------------------------------------------------
 STORED = "stored keys"
-OPERATOR_KEYS = "operator static keys"
+OPERATOR_KEYS = "operator verifiers"
+IDENTITY = "identity key"
 SESSION = "session keys"
 DRBG = "DRBG state"
 AUDIT_KEY = "audit signing key"
@@ -212,7 +211,7 @@ def _private(kt: K) -> str:
 
 
 _AUTH = AuthPolicy()
-_SESSION_STRENGTH = "that of the operator static key it is derived from"
+_SESSION_STRENGTH = "128 bits (ECDH P-256)"
 _SESSION_DURATION = "one session" + (
     f"; the endpoint's AES-GCM copy, with the last encrypted response, stays for up to {CLOSED_CHANNELS_KEPT} "
     "closed sessions until a power cycle (`LOGOUT` and `ZEROISE` do not reach it)"
@@ -227,34 +226,50 @@ SSPS: tuple[Ssp, ...] = (
         "`INITIALISE`, `OPERATOR_CREATE`, `OPERATOR_CHANGE_PASSWORD` (PBKDF2 input)",
         (PASSWORD_IN,), (), (RAM,), (), "the one call that sets it; never stored", (Z_USE,),
         (Access(C.INITIALISE, W | E), Access(C.OPERATOR_CREATE, W | E), Access(C.OPERATOR_CHANGE_PASSWORD, W | E))),
-    Ssp("operator static key", "CSP", f"PBKDF2-HMAC-SHA-256 verifier, with its {_bits(SALT_SIZE, 'salt')}",
-        _bits(STATIC_KEY_SIZE),
-        "that of the password", "PBKDF2 (SP 800-132) of the password; the factory operator's from the documented "
-        "factory password at the first power-on", "none",
-        "`AUTH_BEGIN` (the session-key derivation)", (PASSWORD_IN,), (), (RAM, FLASH), (operators.FLASH_NAME,),
-        "until the operator is deleted or the password changed", (Z_DELETE, Z_REPLACE, Z_SERVICE, Z_POWER),
-        (Access(C.AUTH_BEGIN, E), Access(C.INITIALISE, G | W | Z), Access(C.OPERATOR_CREATE, G | W),
+    Ssp("operator verifier", "CSP", f"HMAC-SHA-256 of the PBKDF2 auth key, with its {_bits(SALT_SIZE, 'salt')}",
+        _bits(32), "that of the password",
+        "PBKDF2 (SP 800-132) of the password gives the auth key, whose HMAC is kept; the factory operator's from "
+        "the documented factory password at the first power-on; a protocol-1 entry (the auth key itself) is turned "
+        "into its verifier when the operators are loaded", "none",
+        "`AUTH_FINISH` (the host's auth key, as its HMAC, compared in constant time)", (PASSWORD_IN,), (), (RAM, FLASH),
+        (operators.FLASH_NAME,), "until the operator is deleted or the password changed",
+        (Z_DELETE, Z_REPLACE, Z_SERVICE, Z_POWER),
+        (Access(C.AUTH_FINISH, E), Access(C.INITIALISE, G | W | Z), Access(C.OPERATOR_CREATE, G | W),
          Access(C.OPERATOR_DELETE, Z), Access(C.OPERATOR_CHANGE_PASSWORD, G | W | Z), Access(C.ZEROISE, Z)),
         group=OPERATOR_KEYS),
+    Ssp("host auth key", "CSP", "PBKDF2-HMAC-SHA-256 of the password", _bits(AUTH_KEY_SIZE), "that of the password",
+        "by the host, from the password and the salt the signed `AUTH_BEGIN` answer gave", "none",
+        "`AUTH_FINISH` (checked against the operator verifier)", (PASSWORD_IN,), (), (RAM,), (),
+        "one `AUTH_FINISH` call; never stored or recorded", (Z_USE,), (Access(C.AUTH_FINISH, W | E),)),
     Ssp("enumeration secret", "CSP", "module secret (SHA-256 key of the fake salts)", _bits(32), _bits(32),
         "DRBG, at the first power-on into the factory state", "none",
         "`AUTH_BEGIN` for an unknown operator id (a stable fake salt)", (), (), (RAM, FLASH),
         (MODULE_SECRET_FLASH_NAME,), "until zeroised", (Z_SERVICE, Z_POWER),
         (Access(C.AUTH_BEGIN, E), Access(C.ZEROISE, Z))),
-    Ssp("device identity key", "CSP", "device identity key (Ed25519)", _private(K.ED25519), "128 bits",
-        "DRBG, once per device", "none", "the login handshake (signs the module's handshake share)",
+    Ssp("device identity key", "CSP", "device identity key (Ed25519)", _bits(SEED_SIZE, "seed"), "128 bits",
+        "DRBG, at the first power-on whose self-tests pass (pairwise consistency tested)", "none",
+        "signs the login handshake's transcript (`AUTH_BEGIN`) and the identity statement (`IDENTITY`)",
         (), (), (RAM, FLASH), (IDENTITY_FLASH_NAME,), "the life of the device: survives `ZEROISE`", (Z_POWER,),
-        (Access(C.AUTH_BEGIN, E),), survives_zeroise=True, pending=True),
+        (Access(C.AUTH_BEGIN, E), Access(C.IDENTITY, E)), group=IDENTITY, survives_zeroise=True),
     # --- sessions ---------------------------------------------------------------------------------
-    *(Ssp(f"session key {direction}", "CSP", "AES-256-GCM key", _bits(STATIC_KEY_SIZE), _SESSION_STRENGTH, "none",
-          "SP 800-108 KBKDF (HMAC-SHA-256, counter mode) from the operator static key and both challenges",
+    Ssp("module ephemeral ECDH key", "CSP", "ECDH P-256 private key", _bits(32), "128 bits",
+        "from 40 DRBG bytes, d = c mod (n - 1) + 1 (FIPS 186-5 A.2.1), one per login", "none",
+        "`AUTH_BEGIN`: the shared secret with the host's ephemeral key", (), (), (RAM,), (),
+        "one `AUTH_BEGIN` call", (Z_USE,), (Access(C.AUTH_BEGIN, G | E | Z),)),
+    Ssp("ECDH shared secret (login)", "CSP", "shared secret Z", _bits(EPHEMERAL_SIZE // 2), "128 bits", "none",
+        "ECDH P-256 (SP 800-56A Rev. 3) of the two ephemeral keys", "the SP 800-56C one-step KDF of the session keys",
+        (), (), (RAM,), (), "one `AUTH_BEGIN` call", (Z_USE,), (Access(C.AUTH_BEGIN, G | E | Z),)),
+    *(Ssp(f"session key {direction}", "CSP", "AES-256-GCM key", _bits(32), _SESSION_STRENGTH, "none",
+          "SP 800-56C one-step KDF (SHA-256) of the login's ECDH shared secret, FixedInfo = label || the "
+          "transcript hash the identity key signs",
           f"the secure channel: every message {direction} of the session", (), (), (RAM,), (),
           _SESSION_DURATION, (Z_SESSION, Z_SERVICE, Z_POWER),
-          (Access(C.AUTH_BEGIN, G), Access(C.LOGOUT, Z), Access(C.ZEROISE, Z)), group=SESSION)
+          (Access(C.AUTH_BEGIN, G), Access(C.AUTH_FINISH, E), Access(C.LOGOUT, Z), Access(C.ZEROISE, Z)),
+          group=SESSION)
       for direction in ("host-to-module", "module-to-host")),
-    Ssp("session proof key", "CSP", "HMAC-SHA-256 key", _bits(STATIC_KEY_SIZE), _SESSION_STRENGTH, "none",
-        "SP 800-108 KBKDF, with the two direction keys", "`AUTH_FINISH` (host and module proofs)", (), (), (RAM,), (),
-        "one session", (Z_SESSION, Z_SERVICE, Z_POWER),
+    Ssp("session key-confirmation key", "CSP", "HMAC-SHA-256 key", _bits(32), _SESSION_STRENGTH, "none",
+        "SP 800-56C one-step KDF, with the two direction keys", "`AUTH_FINISH` (the module's key confirmation)",
+        (), (), (RAM,), (), "one session", (Z_SESSION, Z_SERVICE, Z_POWER),
         (Access(C.AUTH_BEGIN, G), Access(C.AUTH_FINISH, E), Access(C.LOGOUT, Z), Access(C.ZEROISE, Z)),
         group=SESSION),
     # --- random bits ------------------------------------------------------------------------------
@@ -327,7 +342,7 @@ SSPS: tuple[Ssp, ...] = (
     Ssp("device identity public key", "PSP", "Ed25519 public key", _bits(PUBLIC_KEY_SIZES[K.ED25519]), "128 bits",
         "computed from the device identity key", "none", "the host pins it (as ssh known_hosts)", (), (CLEAR_OUT,),
         (RAM, FLASH), (IDENTITY_FLASH_NAME,), "with the device identity key", (Z_POWER,),
-        (Access(C.AUTH_BEGIN, R),), survives_zeroise=True, pending=True),
+        (Access(C.AUTH_BEGIN, R), Access(C.IDENTITY, R)), survives_zeroise=True),
     Ssp("peer public keys", "PSP", "public keys given by the caller", "as their key type", "as their key type",
         "none", "entered as a parameter", "`VERIFY`, `KEY_AGREE`, `ENCAPSULATE`", (CLEAR_IN,), (), (RAM,), (),
         "one call", (Z_USE,),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from module.config import ModuleConfig
+from module.identity import DeviceIdentity
 from module.keystore import KeyStore
 from module.recorder import AuditRecorder
 from module.sessions import SessionTable
@@ -18,7 +19,7 @@ __all__ = ["status_data"]
 
 def status_data(
     *, config: ModuleConfig, states: ModuleState, recorder: AuditRecorder, sessions: SessionTable,
-    keys: KeyStore, self_test_ms: float,
+    keys: KeyStore, self_test_ms: float, identity: DeviceIdentity | None,
 ) -> dict[str, Any]:
     state, last_error, trail = states.state, states.last_error, recorder.chained
     return {
@@ -35,6 +36,7 @@ def status_data(
         "last_error": (f"{last_error['test']}: {last_error['message']}" if last_error else ""),
         "self_test_ms": int(self_test_ms),
         "lab_mode": trail is not None and trail.config.lab_mode,
+        "identity_fingerprint": identity.fingerprint if identity is not None else "",
         "audit": audit_status(states, recorder),
     }
 

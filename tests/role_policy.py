@@ -38,6 +38,7 @@ POLICY: dict[C, Rule] = {
     C.GET_STATUS: Rule(ANYONE, frozenset({T, U, O, S, H, Z})),
     C.GET_VERSION: Rule(ANYONE, frozenset({T, U, O, S, H, Z})),
     C.SELF_TEST: Rule(ANYONE, frozenset({U, O, S})),
+    C.IDENTITY: Rule(ANYONE, frozenset({U, O})),
     C.AUTH_BEGIN: Rule(LOGIN, frozenset({U, O})),
     C.AUTH_FINISH: Rule(LOGIN, frozenset({U, O})),
     C.LOGOUT: Rule(SIGNED_IN, frozenset({U, O, S, H})),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conftest import PASSWORDS, TEST_CONFIG, initialise
+from conftest import PASSWORDS, TEST_CONFIG, begin_params, initialise, with_test_identity
 from firmware_sim.device import InProcessTransport
 from firmware_sim.entropy import OsNoiseSource
 from firmware_sim.integrity import PackageCodeImage
@@ -55,8 +55,9 @@ EXAMPLES: dict[Command, Example] = {
     Command.GET_STATUS: lambda f: {},
     Command.GET_VERSION: lambda f: {},
     Command.SELF_TEST: lambda f: {},
-    Command.AUTH_BEGIN: lambda f: {"operator": "alice", "host_challenge": bytes(16)},
-    Command.AUTH_FINISH: lambda f: {"session_id": 1, "host_proof": bytes(32)},
+    Command.IDENTITY: lambda f: {},
+    Command.AUTH_BEGIN: lambda f: begin_params("alice"),
+    Command.AUTH_FINISH: lambda f: {"auth_key": bytes(32)},
     Command.LOGOUT: lambda f: {},
     Command.INITIALISE: lambda f: {"operator": "officer", "password": PASSWORDS["officer"]},
     Command.OPERATOR_CREATE: lambda f: {"operator": "bob", "role": int(Role.USER), "password": "bob-pass-123"},
@@ -96,8 +97,8 @@ EXAMPLES: dict[Command, Example] = {
 
 def new_module() -> Module:
     module = Module(
-        flash=MemoryFlash(), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
-        seal=SEAL, config=TEST_CONFIG,
+        flash=with_test_identity(MemoryFlash()), clock=ManualClock(), entropy=OsNoiseSource(),
+        code=PackageCodeImage(), seal=SEAL, config=TEST_CONFIG,
     )
     module.power_on()
     return module

@@ -5,7 +5,6 @@ tested on a manual clock (the serving loop on a socket pair), not by sleeping.""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORDS, ModuleFactory, initialise_device
+from conftest import PASSWORDS, ModuleFactory, begin_params, initialise_device
 
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.device import Device
@@ -148,7 +147,7 @@ def test_floods_keep_memory_bounded_and_everything_audited(device: DeviceProcess
         for i in range(1500):
             dev.call(Command.GET_STATUS)
         for i in range(1500):  # half-open logins: evicted oldest first, never the open sessions
-            dev.transport.call(int(Command.AUTH_BEGIN), {"operator": "alice", "host_challenge": os.urandom(16)}, 0)
+            dev.transport.call(int(Command.AUTH_BEGIN), begin_params("alice"), 0)
         refused = 0
         for _ in range(200):  # failed logins: the first fails, then every try within the delay is refused
             try:

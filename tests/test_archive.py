@@ -10,6 +10,7 @@ import pytest
 
 from conftest import PASSWORDS, ModuleFactory, initialise, with_config
 from host_tools.archive import Archive, ArchiveRefused, QueryFilter
+from host_tools.known_devices import KnownDevices
 from host_tools.audit_formats import FORMATS, write_records
 from host_tools.audit_drain import fetch_public_key
 from host_tools.audit_verify import Reason
@@ -95,6 +96,7 @@ def test_an_export_that_does_not_extend_the_archive_is_refused(
     run(a, c1)
     before = a.count()
     impostor = make_module()
+    KnownDevices().path.unlink()  # an impostor past the host's pin (reset by its user) still meets the archive
     c2 = initialise(impostor)
     work(c2, impostor_work)
     with pytest.raises(ArchiveRefused) as info:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit_view import sink_of
-from conftest import PASSWORDS, ModuleFactory, initialise, with_config
+from conftest import PASSWORDS, ModuleFactory, begin_params, initialise, with_config
 from host_tools.client import Client
 from host_tools.errors import AuthenticationError, DeviceError
 from module.operators import AuthPolicy
@@ -41,7 +41,7 @@ def test_wrong_password_and_unknown_operator_look_alike(client: Client, clock: M
 
 def test_unknown_operator_salt_is_stable(client: Client) -> None:
     salts = [
-        client.call(Command.AUTH_BEGIN, {"operator": "ghost", "host_challenge": bytes(16)}).data["salt"] for _ in range(2)
+        client.call(Command.AUTH_BEGIN, begin_params("ghost")).data["salt"] for _ in range(2)
     ]
     assert salts[0] == salts[1]
 
@@ -120,10 +120,16 @@ def test_session_limit_and_idle_timeout(make_module: ModuleFactory) -> None:
     client.login("alice", PASSWORDS["alice"]).logout()
 
 
-def test_bad_host_proof_outputs_nothing(client: Client) -> None:
-    begin = client.call(Command.AUTH_BEGIN, {"operator": "alice", "host_challenge": bytes(16)}).data
-    reply = client.transport.call(int(Command.AUTH_FINISH), {"session_id": begin["session_id"], "host_proof": bytes(32)}, 0)
+def test_bad_auth_key_outputs_nothing(client: Client) -> None:
+    begin = client.call(Command.AUTH_BEGIN, begin_params("alice")).data
+    reply = client.transport.call(int(Command.AUTH_FINISH), {"auth_key": bytes(32)}, begin["session_id"])
     assert reply.status is Status.AUTH_FAILED and reply.data == {}
+
+
+def test_auth_finish_outside_its_half_open_session_is_refused(client: Client) -> None:
+    begin = client.call(Command.AUTH_BEGIN, begin_params("alice")).data
+    assert client.transport.call(int(Command.AUTH_FINISH), {"auth_key": bytes(32)}, 0).status is Status.SESSION_INVALID
+    assert client.transport.call(int(Command.KEY_LIST), {}, begin["session_id"]).status is Status.SESSION_INVALID
 
 
 def test_fips_bounds_hold_for_the_default_policy() -> None:

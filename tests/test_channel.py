@@ -12,7 +12,7 @@ from audit_view import sink_of
 from conftest import PASSWORDS
 from firmware_sim.device import EndpointLine
 from host_tools.client import Client
-from host_tools.errors import AuthenticationError, TransportError
+from host_tools.errors import AuthenticationError, DeviceError, TransportError
 from host_tools.link import WireTransport
 from module.core import Module
 from module.endpoint import Endpoint
@@ -219,3 +219,37 @@ def test_session_requests_after_logout_are_refused(module: Module, wire: Client,
         wire.call(Command.RANDOM, {"length": 1}, alice.session_id)
     late = request_frame(int(Command.RANDOM), {"length": 1}, alice.session_id, state.seq + 1, state.outbound)
     assert answer(line, encode_frame(late)).code == Status.SESSION_INVALID  # the module did too
+
+
+def test_two_hosts_never_share_a_cached_clear_answer(module: Module) -> None:
+    """Each connection numbers its clear requests from its own random start (the host nonce), so
+    the second host's SELF_TEST runs and is recorded instead of being answered from the cache."""
+    endpoint = Endpoint(module)
+    before = len([r for r in sink_of(module).records if r.entry.code == Command.SELF_TEST])
+    for _ in range(2):
+        host = Client(WireTransport(EndpointLine(endpoint), timeout=0.05, retries=0))
+        assert host.call(Command.SELF_TEST).data["passed"]
+    after = [r for r in sink_of(module).records if r.entry.code == Command.SELF_TEST]
+    assert len(after) - before == 2
+
+
+class FinishLate(WireTransport):
+    """Keys bound at AUTH_BEGIN's answer; sends another protected request before AUTH_FINISH."""
+
+    early: list[Status]
+
+    def call(self, command: int, params: object, session_id: int) -> object:  # type: ignore[override]
+        if command == Command.AUTH_FINISH:
+            self.early.append(super().call(int(Command.KEY_LIST), {}, session_id).status)
+        return super().call(command, params, session_id)  # type: ignore[arg-type]
+
+
+def test_a_half_open_session_takes_nothing_but_its_auth_finish(module: Module, line: EndpointLine) -> None:
+    transport = FinishLate(line, timeout=0.05, retries=0)
+    transport.early = []
+    with pytest.raises(DeviceError) as info:
+        Client(transport).login("alice", PASSWORDS["alice"])
+    assert transport.early == [Status.SESSION_INVALID]  # protected, right keys, but not AUTH_FINISH
+    assert info.value.status is Status.MESSAGE_REJECTED  # and the login, now out of sequence, fails closed
+    refusals = [r.entry for r in sink_of(module).records if r.entry.code == Command.KEY_LIST]
+    assert [(e.status, e.operator) for e in refusals] == [(Status.SESSION_INVALID, "")]

@@ -65,13 +65,14 @@ def test_both_directions_use_the_documented_nonces(module: Module) -> None:
     host = KeyKeeper(line)
     session = Client(host).login("alice", PASSWORDS["alice"])
     keys = host.keys[session.session_id]
-    answer = exchange(line, hand_sealed_request(keys, session.session_id, 1, Command.RANDOM, {"length": 7}))
-    assert answer.code == Status.OK and answer.flags & Flags.ENCRYPTED and answer.seq == 1
-    body = decode_map(AESGCM(keys.module_to_host).decrypt(spec_nonce(M2H, 1), answer.payload, answer.header()))
+    # AUTH_FINISH was the session's sequence 1 (docs/protocol.md, "Login"): the next request is 2.
+    answer = exchange(line, hand_sealed_request(keys, session.session_id, 2, Command.RANDOM, {"length": 7}))
+    assert answer.code == Status.OK and answer.flags & Flags.ENCRYPTED and answer.seq == 2
+    body = decode_map(AESGCM(keys.module_to_host).decrypt(spec_nonce(M2H, 2), answer.payload, answer.header()))
     assert len(body["data"]["random"]) == 7
     # The direction tag is part of the nonce: the same bytes under the other tag do not open.
     with pytest.raises(InvalidTag):
-        AESGCM(keys.module_to_host).decrypt(spec_nonce(H2M, 1), answer.payload, answer.header())
+        AESGCM(keys.module_to_host).decrypt(spec_nonce(H2M, 2), answer.payload, answer.header())
 
 
 def test_a_session_id_reused_after_logout_gets_a_fresh_channel(module: Module,
@@ -123,11 +124,11 @@ def test_the_retransmit_cache_answers_only_the_very_same_bytes(module: Module) -
     host = KeyKeeper(line)
     session = Client(host).login("alice", PASSWORDS["alice"])
     keys = host.keys[session.session_id]
-    first = hand_sealed_request(keys, session.session_id, 1, Command.RANDOM, {"length": 7})
+    first = hand_sealed_request(keys, session.session_id, 2, Command.RANDOM, {"length": 7})  # 1 was AUTH_FINISH
     answer = exchange(line, first)
     assert answer.code == Status.OK
     assert exchange(line, first) == answer  # the very same bytes: the cached answer
-    other = hand_sealed_request(keys, session.session_id, 1, Command.RANDOM, {"length": 9})
+    other = hand_sealed_request(keys, session.session_id, 2, Command.RANDOM, {"length": 9})
     assert exchange(line, other).code == Status.MESSAGE_REJECTED
     status = exchange(line, request_frame(int(Command.GET_STATUS), {}, 0, 5))
     version = exchange(line, request_frame(int(Command.GET_VERSION), {}, 0, 5))

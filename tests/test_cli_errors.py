@@ -1,5 +1,6 @@
 """What a person sees when something is wrong: one line on stderr, the documented exit code (0 ok, 2
-usage, 3 device refused, 4 authentication, 5 verification, 6 no device, 7 a file, 130 interrupted),
+usage, 3 device refused, 4 authentication, 5 verification, 6 no device, 7 a file, 8 identity
+mismatch, 130 interrupted),
 never a traceback; and a hint that names the real cause."""
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from host_tools.device_process import DeviceProcess, running_device
 FAST = ["--pbkdf2-iterations", "1000"]
 CO_PW, ALICE_PW, AUDREY_PW = "s3cret-pass-1", "alice-pass-12", "audrey-pass-1"
 DOCUMENTED = {0: "ok", 2: "usage", 3: "device refused", 4: "authentication", 5: "verification", 6: "no device",
-              7: "file", 130: "interrupted"}
+              7: "file", 8: "identity mismatch", 130: "interrupted"}
+
+
+pytestmark = pytest.mark.usefixtures("known_device")  # output read whole: no first-contact notice in it
 
 
 def cli(port: str | None, *args: str, password: str | None = None, input: bytes | None = None,
@@ -178,12 +182,16 @@ def test_another_modules_export_is_named_so(device: DeviceProcess, files: dict[s
                                            tmp_path: Path) -> None:
     other, db = tmp_path / "other.jsonl", tmp_path / "copy.db"
     db.write_bytes(files["db"].read_bytes())  # the first module's archive, copied: this test changes nothing of it
+    # Reached through a host that never pinned the first module (its own CMSIM_HOME): the identity
+    # check cannot tell them apart there, the archive must.
+    home = {"CMSIM_HOME": str(tmp_path / "other-home")}
     with running_device(tmp_path / "state", args=[*FAST, "--seal", str(seal_file)]) as proc:
-        assert cli(proc.port, "init", "--operator", "co", password=CO_PW).exit_code == 0
-        assert cli(proc.port, "--operator", "co", "audit", "export", "--out", str(other), password=CO_PW).exit_code == 0
+        assert cli(proc.port, "init", "--operator", "co", password=CO_PW, env=home).exit_code == 0
+        assert cli(proc.port, "--operator", "co", "audit", "export", "--out", str(other), password=CO_PW,
+                   env=home).exit_code == 0
         # the same serial (both default), a shorter chain: the archive alone would take it for a rollback
         line = one_line_error(cli(proc.port, "--operator", "co", "audit", "archive", "--db", str(db),
-                                  password=CO_PW), 5)
+                                  password=CO_PW, env=home), 5)
         assert "another module" in line and "nothing stored" in line
     imported = one_line_error(cli(None, "audit", "archive", "--db", str(db), "--import", str(other)), 5)
     assert "another module" in imported and "nothing stored" in imported

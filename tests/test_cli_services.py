@@ -23,6 +23,9 @@ FAST = ["--pbkdf2-iterations", "1000"]
 CO_PW, ALICE_PW = "s3cret-pass-1", "alice-pass-12"
 
 
+pytestmark = pytest.mark.usefixtures("known_device")  # output read whole: no first-contact notice in it
+
+
 def cli(port: str, *args: str, input: bytes | None = None) -> Result:
     env: dict[str, str | None] = {"CMSIM_PORT": port, "CMSIM_PASSWORD": ALICE_PW, "CMSIM_OPERATOR": None}
     return CliRunner().invoke(main, ["--operator", "alice", *args], env=env, input=input, catch_exceptions=False)

@@ -28,6 +28,9 @@ FAST = ["--pbkdf2-iterations", "1000"]
 CO_PW = "s3cret-pass-1"
 
 
+pytestmark = pytest.mark.usefixtures("known_device")  # output read whole: no first-contact notice in it
+
+
 def cli(port: str | None, *args: str, password: str | None = None, input: bytes | None = None) -> Result:
     env: dict[str, str | None] = {"CMSIM_PORT": port, "CMSIM_PASSWORD": password, "CMSIM_OPERATOR": None}
     return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)

@@ -97,7 +97,7 @@ def test_expire_drops_a_partial_frame() -> None:
 @pytest.mark.parametrize(
     ("mutate", "why"),
     [
-        (lambda raw: bytes([2]) + raw[1:], "version"),
+        (lambda raw: bytes([1]) + raw[1:], "version"),  # protocol 1: refused by a version-2 end
         (lambda raw: raw[:1] + bytes([0x80]) + raw[2:], "flags"),
     ],
 )

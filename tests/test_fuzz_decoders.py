@@ -40,7 +40,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import host_tools.audit_verify as audit_verify
-from conftest import PASSWORDS, TEST_CONFIG, ModuleFactory, initialise, with_config
+from conftest import PASSWORDS, TEST_CONFIG, ModuleFactory, initialise, with_config, with_test_identity
 from fuzz._harness import (
     DOC_KEY,
     DOC_PUBLIC_KEY,
@@ -166,7 +166,7 @@ SEAL = compute_seal(PackageCodeImage())
 
 
 def new_module(config: Any = TEST_CONFIG) -> Module:
-    module = Module(flash=MemoryFlash(), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
+    module = Module(flash=with_test_identity(MemoryFlash()), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
                     seal=SEAL, config=config)
     module.power_on()
     return module

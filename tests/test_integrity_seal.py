@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_CONFIG
+from conftest import TEST_CONFIG, begin_params
 from firmware_sim.entropy import OsNoiseSource
 from firmware_sim.integrity import MODULE_DIR, PackageCodeImage, read_seal, write_seal
 from host_tools.device import Device
@@ -58,7 +58,7 @@ def test_a_change_after_sealing_stops_the_module(sealed_copy: tuple[Path, Path],
     assert module.state is State.HARD_ERROR
     status = module.call(Command.GET_STATUS)
     assert status.status is Status.OK and "does not match" in status.data["last_error"]
-    for command, params in ((Command.AUTH_BEGIN, {"operator": "co", "host_challenge": bytes(16)}),
+    for command, params in ((Command.AUTH_BEGIN, begin_params("co")),
                             (Command.SELF_TEST, {}), (Command.AUDIT_PUBKEY, {})):
         reply = module.call(command, params)
         assert (reply.status, reply.data) == (Status.MODULE_ERROR, {}), command.name

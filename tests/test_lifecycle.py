@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from audit_view import sink_of
-from conftest import PASSWORDS, ModuleFactory, initialise
+from conftest import PASSWORDS, ModuleFactory, begin_params, initialise
 from firmware_sim.device import InProcessTransport
 from firmware_sim.flash import DirectoryFlash
 from host_tools.client import Client
 from host_tools.errors import DeviceError
 from module.audit.sink import RecordKind
 from module.core import PoweredOff
+from module.identity import IDENTITY_FLASH_NAME
 from module.ports import ManualClock
 from module.wire.defs import AuditEvent, Command, KeyType, State, Status
 
@@ -30,7 +31,7 @@ def test_powered_off_module_does_not_answer(make_module: ModuleFactory) -> None:
     module = make_module(power_on=False)
     with pytest.raises(PoweredOff):
         module.call(Command.GET_STATUS)
-    assert module.flash.names() == []  # not even the audit ring was touched
+    assert module.flash.names() == [IDENTITY_FLASH_NAME]  # the test's seeded identity; not even the ring was touched
 
 
 def test_factory_credential_cannot_be_kept(make_module: ModuleFactory) -> None:
@@ -105,7 +106,7 @@ def test_zeroise_wipes_everything_and_needs_power_cycle(make_module: ModuleFacto
     assert all(not any(k.material) for k in stored)  # the in-memory copy was overwritten
     assert not (tmp_path / "keystore").exists() and not (tmp_path / "operators").exists()
     assert module.call(Command.GET_STATUS).status is Status.OK
-    assert module.call(Command.AUTH_BEGIN, {"operator": "officer", "host_challenge": bytes(16)}).status is Status.INVALID_STATE
+    assert module.call(Command.AUTH_BEGIN, begin_params("officer")).status is Status.INVALID_STATE
     assert any(r.entry.code == AuditEvent.ZEROISATION for r in sink_of(module).records)
     module.power_off()
     module.power_on()

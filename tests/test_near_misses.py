@@ -1,25 +1,26 @@
-"""Near misses are refused: a proof, a chain head, a MAC or a GCM tag that is wrong in only its
-first byte or only its last byte gets the same refusal as a wholly wrong one.
+"""Near misses are refused: an auth key, a stored verifier, a key confirmation, a chain head, a MAC
+or a GCM tag that is wrong in only its first byte or only its last byte gets the same refusal as a
+wholly wrong one.
 
-A comparison that looks at a prefix (the first 16 bytes of a proof, 4 bytes of a head) passes a
+A comparison that looks at a prefix (the first 16 bytes of a verifier, 4 bytes of a head) passes a
 value wrong in its last byte; one that looks at a suffix passes a value wrong in its first.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from conftest import PASSWORDS
+from conftest import PASSWORDS, begin_params
 from firmware_sim.device import InProcessTransport
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.client import Client
-from host_tools.errors import DeviceError, InvalidResponseError
+from host_tools.errors import AuthenticationError, DeviceError, LineAttackError
 from module.core import Module
-from module.wire.defs import Command, KeyType, Status
-from module.wire.handshake import derive_session_keys, derive_static_key, host_proof, transcript
+from module.wire.defs import Command, KeyType, Role, Status
 from module.wire.messages import Reply
 
 ENDS = ("first", "last")
@@ -31,23 +32,40 @@ def off_by_one_byte(value: bytes, where: str) -> bytes:
     return value[:i] + bytes([value[i] ^ 0x01]) + value[i + 1 :]
 
 
+def auth_key_of(operator: str, salt: bytes, iterations: int) -> bytes:
+    """The auth key a host sends in AUTH_FINISH: PBKDF2-HMAC-SHA-256 of the password, 32 bytes (hashlib)."""
+    return hashlib.pbkdf2_hmac("sha256", PASSWORDS[operator].encode(), salt, iterations, 32)
+
+
 @pytest.mark.parametrize("where", ENDS)
-def test_host_proof_wrong_in_one_end_byte_is_refused(module: Module, client: Client, where: str) -> None:
-    challenge = bytes(range(16))
-    begin = client.call(Command.AUTH_BEGIN, {"operator": "alice", "host_challenge": challenge}).data
-    context = transcript("alice", begin["session_id"], challenge, begin["module_challenge"])
-    keys = derive_session_keys(derive_static_key(PASSWORDS["alice"], begin["salt"], begin["iterations"]), context)
-    proof = host_proof(keys, context)
-    reply = module.call(Command.AUTH_FINISH, {"session_id": begin["session_id"],
-                                              "host_proof": off_by_one_byte(proof, where)})
+def test_auth_key_wrong_in_one_end_byte_is_refused(module: Module, client: Client, where: str) -> None:
+    begin = client.call(Command.AUTH_BEGIN, begin_params("alice")).data
+    auth_key = auth_key_of("alice", begin["salt"], begin["iterations"])
+    # In process, the call goes to the half-open session directly (the line's channel adds nothing here).
+    reply = module.call(Command.AUTH_FINISH, {"auth_key": off_by_one_byte(auth_key, where)}, begin["session_id"])
     assert reply.status is Status.AUTH_FAILED and reply.data == {}
-    # The same login with the exact proof goes through: the refusal was the byte, not the set-up.
+    # The same login with the exact auth key goes through: the refusal was the byte, not the set-up.
+    module.clock.advance(module.config.auth.failure_delay_s)  # type: ignore[attr-defined]
+    again = client.call(Command.AUTH_BEGIN, begin_params("alice")).data
+    ok = module.call(Command.AUTH_FINISH, {"auth_key": auth_key}, again["session_id"])
+    assert ok.status is Status.OK and ok.data["role"] == Role.USER
+
+
+@pytest.mark.parametrize("where", ENDS)
+def test_stored_verifier_wrong_in_one_end_byte_does_not_log_in(module: Module, client: Client, where: str) -> None:
+    op = module.operators.get("alice")
+    assert op is not None
+    exact = bytes(op.verifier)
+    op.verifier[:] = off_by_one_byte(exact, where)
+    with pytest.raises(AuthenticationError):
+        client.login("alice", PASSWORDS["alice"])
+    op.verifier[:] = exact  # the exact verifier logs in: the refusal was the byte
     module.clock.advance(module.config.auth.failure_delay_s)  # type: ignore[attr-defined]
     client.login("alice", PASSWORDS["alice"]).logout()
 
 
 class ForgingModule(InProcessTransport):
-    """The line to a module whose login answer carries a module proof changed in one byte."""
+    """The line to a module whose login answer carries a key confirmation changed in one byte."""
 
     def __init__(self, module: Module, where: str) -> None:
         super().__init__(module)
@@ -56,13 +74,13 @@ class ForgingModule(InProcessTransport):
     def call(self, command: int, params: Mapping[str, Any], session_id: int) -> Reply:
         reply = super().call(command, params, session_id)
         if command == Command.AUTH_FINISH and reply.status is Status.OK:
-            reply.data["module_proof"] = off_by_one_byte(reply.data["module_proof"], self.where)
+            reply.data["module_confirm"] = off_by_one_byte(reply.data["module_confirm"], self.where)
         return reply
 
 
 @pytest.mark.parametrize("where", ENDS)
-def test_host_refuses_a_module_proof_wrong_in_one_end_byte(module: Module, where: str) -> None:
-    with pytest.raises(InvalidResponseError, match="prove"):
+def test_host_refuses_a_module_confirmation_wrong_in_one_end_byte(module: Module, where: str) -> None:
+    with pytest.raises(LineAttackError, match="confirmation"):
         Client(ForgingModule(module, where)).login("alice", PASSWORDS["alice"])
 
 

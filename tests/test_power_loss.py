@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORDS, ModuleFactory, initialise
+from conftest import PASSWORDS, ModuleFactory, initialise, with_test_identity
 from firmware_sim.device import InProcessTransport
 from firmware_sim.faults import FaultyFlash, PowerCut
 from firmware_sim.flash import DirectoryFlash
@@ -64,7 +64,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from module.ports import ManualClock
 
     path = tmp_path_factory.mktemp("template")
-    module = Module(flash=DirectoryFlash(path), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
+    module = Module(flash=with_test_identity(DirectoryFlash(path)), clock=ManualClock(), entropy=OsNoiseSource(), code=PackageCodeImage(),
                     seal=_SEAL, config=TEST_CONFIG)
     module.power_on()
     client = initialise(module)

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+import pytest
 from firmware_sim.integrity import DEFAULT_SEAL_PATH, write_seal
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -23,14 +24,16 @@ def test_readme_has_examples() -> None:
     assert python_blocks(README.read_text(encoding="utf-8"))
 
 
-def test_readme_examples_run() -> None:
+def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each example runs, and leaves what its text promises: a signature that verifies, a drain
     whose export verified and was acknowledged."""
     write_seal(DEFAULT_SEAL_PATH)  # what `make seal` (part of `make demo`) does before the example
     blocks = python_blocks(README.read_text(encoding="utf-8"))
     assert len(blocks) == 2
     outcomes = []
-    for block in blocks:
+    for i, block in enumerate(blocks):
+        # Each example makes a new device under the default serial: a reader runs one at a time.
+        monkeypatch.setenv("CMSIM_HOME", str(tmp_path / f"home-{i}"))
         names: dict[str, Any] = {"__name__": "readme_example"}
         exec(compile(block, str(README), "exec"), names)
         outcomes.append(names)

@@ -23,7 +23,7 @@ from host_tools.errors import AuthenticationError, DeviceError
 from host_tools.link import WireTransport
 from module.endpoint import Endpoint
 from module.wire.defs import Command, DigestAlg, KdfAlg, KeyType, Role, Status
-from module.wire.handshake import SessionKeys
+from module.wire.handshake import SessionKeys, derive_auth_key
 from module.wire.messages import Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,9 +94,11 @@ def test_no_secret_leaks_and_zeroisation_leaves_nothing(make_module: ModuleFacto
     for key in module.keys.all():
         secrets[f"key {key.key_id} ({key.key_type.name})"] = bytes(key.material)
     for op in module.operators.all():
-        secrets[f"static key of {op.name}"] = bytes(op.static_key)
+        secrets[f"verifier of {op.name}"] = bytes(op.verifier)
+        if op.name in PASSWORDS:  # what logs in: never in flash, in an audit record or in an answer
+            secrets[f"auth key of {op.name}"] = derive_auth_key(PASSWORDS[op.name], op.salt, op.iterations)
     for i, keys in enumerate(transport.session_keys):
-        for part in ("host_to_module", "module_to_host", "proof"):
+        for part in ("host_to_module", "module_to_host", "confirm"):
             secrets[f"session {i} {part} key"] = getattr(keys, part)
     audit_seed = module.flash.read("audit_key")
     assert audit_seed
@@ -122,14 +124,14 @@ def test_no_secret_leaks_and_zeroisation_leaves_nothing(make_module: ModuleFacto
                 assert form not in blob, f"{name} appears in the {surface}"
     assert b"short" not in surfaces["error messages"]  # the refused password is not echoed
 
-    # Zeroisation: no former key, static key or seed left in any file of the state directory.
+    # Zeroisation: no former key, verifier, auth key or seed left in any file of the state directory.
     with dev.login("officer", PASSWORDS["officer"]) as officer:
         officer.zeroise()
     files = {p: p.read_bytes() for p in state.rglob("*") if p.is_file()}
     assert files, "the state directory holds the audit trail and the boot counter"
     for path, blob in files.items():
         for name, value in secrets.items():
-            if name.startswith(("key ", "static key", "audit signing", "module secret")):
+            if name.startswith(("key ", "verifier of", "auth key of", "audit signing", "module secret")):
                 for form in forms(value):
                     assert form not in blob, f"{name} is still in {path.name} after zeroisation"
     print(f"scanned for {len(secrets)} secrets in {len(surfaces)} surfaces and {len(files)} files")
@@ -163,7 +165,7 @@ def test_device_log_holds_no_secret(tmp_path: Path) -> None:
 
 # Names of values an attacker may not learn a byte of by timing. (Chain heads, module tags and
 # signatures are public; AES-GCM tags are checked inside OpenSSL.)
-SECRET_NAMES = ("mac", "proof", "password", "static_key", "secret")
+SECRET_NAMES = ("mac", "proof", "password", "verifier", "auth_key", "confirm", "secret")
 
 
 def test_secret_comparisons_are_constant_time() -> None:

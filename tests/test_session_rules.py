@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORDS, ModuleFactory, initialise
+from conftest import PASSWORDS, ModuleFactory, begin_params, initialise
 from firmware_sim.device import InProcessTransport
 from host_tools.client import Client
 from host_tools.errors import AuthenticationError, DeviceError
@@ -140,7 +140,7 @@ def test_the_last_crypto_officer_cannot_be_deleted_but_one_of_two_can(client: Cl
 
 def test_a_half_open_login_is_not_a_session(client: Client) -> None:
     module = module_of(client)
-    begin = client.call(Command.AUTH_BEGIN, {"operator": "alice", "host_challenge": bytes(16)}).data
+    begin = client.call(Command.AUTH_BEGIN, begin_params("alice")).data
     for command in (Command.KEY_LIST, Command.LOGOUT):
         reply = module.call(command, {}, begin["session_id"])
         assert (reply.status, reply.data) == (Status.SESSION_INVALID, {}), command.name

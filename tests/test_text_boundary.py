@@ -10,7 +10,7 @@ import io
 
 import pytest
 
-from conftest import PASSWORDS
+from conftest import PASSWORDS, begin_params
 from firmware_sim.device import InProcessTransport
 from host_tools.audit_drain import drain, fetch_public_key
 from host_tools.audit_formats import export_file_records, one_line, write_records
@@ -32,10 +32,10 @@ def export_of(module: Module) -> bytes:
 
 
 def test_a_forged_operator_id_neither_logs_in_nor_forges_a_syslog_line(module: Module) -> None:
-    begin = module.call(Command.AUTH_BEGIN, {"operator": FORGED, "host_challenge": bytes(16)})
+    begin = module.call(Command.AUTH_BEGIN, begin_params(FORGED))
     assert begin.status is Status.INVALID_PARAMETER and "control character" in begin.message
     if begin.status is Status.OK:  # the old module: finish the attempt as the attacker did
-        module.call(Command.AUTH_FINISH, {"session_id": begin.data["session_id"], "host_proof": bytes(32)})
+        module.call(Command.AUTH_FINISH, {"auth_key": bytes(32)}, begin.data["session_id"])
     records = list(export_file_records(io.BytesIO(export_of(module))))
     out = io.StringIO()
     assert write_records(iter(records), out, "syslog") == len(records)
@@ -55,7 +55,7 @@ def test_control_characters_in_ids_and_labels_are_refused(module: Module, text: 
         with pytest.raises(DeviceError) as info:
             officer.call(Command.OPERATOR_CREATE, {"operator": text, "role": int(Role.USER), "password": "pass-word-123"})
         assert info.value.status is Status.INVALID_PARAMETER
-    assert module.call(Command.AUTH_BEGIN, {"operator": text, "host_challenge": bytes(16)}).status \
+    assert module.call(Command.AUTH_BEGIN, begin_params(text)).status \
         is Status.INVALID_PARAMETER
 
 

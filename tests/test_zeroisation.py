@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORDS, ModuleFactory, initialise
+from conftest import PASSWORDS, ModuleFactory, begin_params, initialise
 from firmware_sim.faults import FaultyFlash
 from host_tools.client import Client
 from module.core import Module
 from module.ports import MemoryFlash
 from module.wire.defs import Command, KeyType, State, Status
 
-GHOST = {"operator": "ghost", "host_challenge": bytes(16)}  # an unknown operator: its salt is derived
+GHOST = begin_params("ghost")  # an unknown operator: its salt is derived
 
 
 def flash_blobs(flash: MemoryFlash) -> list[bytes]:
@@ -46,12 +46,12 @@ def test_zeroisation_removes_the_module_secret_from_flash(make_module: ModuleFac
 
 def held_buffers(module: Module) -> list[bytearray]:
     keys = [key.material for key in module.keys.all()]
-    statics = [op.static_key for op in module.operators.all()]
-    assert keys and statics
-    return keys + statics
+    verifiers = [op.verifier for op in module.operators.all()]
+    assert keys and verifiers
+    return keys + verifiers
 
 
-def test_power_off_wipes_keys_and_static_keys_in_ram(module: Module, client: Client) -> None:
+def test_power_off_wipes_keys_and_verifiers_in_ram(module: Module, client: Client) -> None:
     with client.login("alice", PASSWORDS["alice"]) as alice:
         for key_type in (KeyType.AES_256, KeyType.HMAC_SHA256, KeyType.EC_P256):
             alice.call(Command.KEY_GENERATE, {"key_type": int(key_type)})
@@ -67,7 +67,7 @@ def test_logout_and_zeroise_wipe_every_session_key(module: Module, client: Clien
         session = client.login("officer", PASSWORDS["officer"])
         held = module.sessions.get(session.session_id)
         assert held is not None
-        parts = [held.host_to_module, held.module_to_host, held.proof_key]
+        parts = [held.host_to_module, held.module_to_host, held.confirm_key]
         assert not any(zero(part) for part in parts)
         if end is Command.LOGOUT:
             session.logout()

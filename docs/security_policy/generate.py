@@ -85,7 +85,13 @@ from module.wire.defs import (  # noqa: E402
     Status,
 )
 from module.wire.frame import HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION  # noqa: E402
-from module.wire.handshake import CHALLENGE_SIZE, SALT_SIZE, STATIC_KEY_SIZE  # noqa: E402
+from module.wire.handshake import (  # noqa: E402
+    AUTH_KEY_SIZE,
+    EPHEMERAL_SIZE,
+    HOST_MIN_ITERATIONS,
+    NONCE_SIZE,
+    SALT_SIZE,
+)
 
 __all__ = [
     "POLICY_MD",
@@ -234,7 +240,7 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
     "SHA3-512": AlgorithmInfo("message digest", _digest_size(DigestAlg.SHA3_512), (Command.DIGEST,)),
     "HMAC-SHA2-256": AlgorithmInfo(
         "full-length tag", f"{_bits(SYMMETRIC_KEY_SIZES[KeyType.HMAC_SHA256])} key",
-        (Command.MAC_GENERATE, Command.MAC_VERIFY), "login proofs; integrity test (public key)"),
+        (Command.MAC_GENERATE, Command.MAC_VERIFY), "login: verifier and key confirmation; integrity test (public key)"),
     "HMAC-SHA2-384": AlgorithmInfo(
         "full-length tag", f"{_bits(SYMMETRIC_KEY_SIZES[KeyType.HMAC_SHA384])} key",
         (Command.MAC_GENERATE, Command.MAC_VERIFY)),
@@ -246,7 +252,10 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
     "KDF SP 800-108 counter, HMAC-SHA2-256": AlgorithmInfo(
         f"counter mode, {_bits(KBKDF_COUNTER_BYTES)} counter before the fixed data, "
         f"{_bits(KBKDF_LENGTH_BYTES)} length field",
-        "derived key of its type's size", (Command.DERIVE,), "session keys at login"),
+        "derived key of its type's size", (Command.DERIVE,)),
+    "KDA OneStep SHA2-256": AlgorithmInfo(
+        "SP 800-56C one-step, H = SHA-256, FixedInfo = label || transcript hash", "96 bytes: three 256-bit keys",
+        (), "session keys at login (`AUTH_BEGIN`), from the ECDH shared secret"),
     "AES-256-KW": AlgorithmInfo("KW (no padding)", f"{_bits(AES_256_KEY_SIZE)} KEK", (),
                                 "none: self-tested only, no service wraps with KW"),
     "AES-256-KWP": AlgorithmInfo("KWP (with padding)", f"{_bits(AES_256_KEY_SIZE)} KEK",
@@ -262,7 +271,8 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
     "EdDSA Ed25519": AlgorithmInfo(
         "pure Ed25519", f"{_bits(PRIVATE_KEY_SIZES[KeyType.ED25519])} private key",
         (Command.KEY_GENERATE, Command.KEY_IMPORT, Command.SIGN, Command.VERIFY),
-        "audit checkpoints and the audit key statement"),
+        "audit checkpoints and the audit key statement; the identity key signs the login transcript and "
+        "the identity statement (`IDENTITY`)"),
     "ML-DSA-65": AlgorithmInfo(
         "pure, empty context; hedged signing with rnd from OpenSSL's RNG, so `SIGN` with this key is not "
         "approved",
@@ -278,12 +288,13 @@ ALGORITHMS: dict[str, AlgorithmInfo] = {
         (Command.KEY_GENERATE, Command.KEY_IMPORT, Command.ENCAPSULATE, Command.DECAPSULATE)),
     "KAS-ECC-SSC P-256": AlgorithmInfo(
         "ephemeral-static shared secret computation; peer key fully validated",
-        f"{_bits(PRIVATE_KEY_SIZES[KeyType.EC_P256])} private key", (Command.KEY_AGREE,)),
+        f"{_bits(PRIVATE_KEY_SIZES[KeyType.EC_P256])} private key", (Command.KEY_AGREE,),
+        "login: ephemeral-ephemeral ECDH at `AUTH_BEGIN` (the module's key from the DRBG, FIPS 186-5 A.2.1)"),
     "PBKDF2 HMAC-SHA2-256": AlgorithmInfo(
         f"{_bits(SALT_SIZE)} salt per operator",
-        f"{_bits(STATIC_KEY_SIZE)} derived key",
+        f"{_bits(AUTH_KEY_SIZE)} derived key",
         (Command.INITIALISE, Command.OPERATOR_CREATE, Command.OPERATOR_CHANGE_PASSWORD),
-        "login (the static key the handshake proves)"),
+        "the auth key (the host's, sent inside the login's channel), from which the stored verifier is made"),
 }
 
 KEY_TYPE_ALGORITHM: dict[KeyType, str] = {
@@ -300,15 +311,18 @@ KEY_TYPE_ALGORITHM: dict[KeyType, str] = {
 }
 
 ROLE_DUTIES: dict[Role, tuple[str, str]] = {
-    Role.NONE: ("anyone on the line before logging in: status, version, self-test, the audit public key, and login",
+    Role.NONE: ("anyone on the line before logging in: status, version, self-test, the identity, the audit public "
+                "key, and login",
                 "none"),
     Role.CRYPTO_OFFICER: ("initialises the module, manages operators, keys and the audit policy, drains the "
-                          "audit trail, zeroises", "identity-based: operator id and password (mutual "
-                          "challenge-response)"),
+                          "audit trail, zeroises", "identity-based: operator id and password (auth key inside an "
+                          "ECDH channel signed by the device identity)"),
     Role.USER: ("uses keys: cryptographic services, key management, random bits",
-                "identity-based: operator id and password (mutual challenge-response)"),
+                "identity-based: operator id and password (auth key inside an ECDH channel signed by the device "
+                "identity)"),
     Role.AUDITOR: ("reads, checkpoints and acknowledges the audit trail, nothing else (separation of duties)",
-                   "identity-based: operator id and password (mutual challenge-response)"),
+                   "identity-based: operator id and password (auth key inside an ECDH channel signed by the "
+                   "device identity)"),
 }
 
 
@@ -502,9 +516,12 @@ def auth_strength(d: Declarations) -> str:
     rows = [
         ("password length", f"{p.min_password_length} to {p.max_password_length} characters"),
         ("password alphabet", f"{p.alphabet_size} printable ASCII characters"),
-        ("stored form", f"PBKDF2-HMAC-SHA-256, {p.pbkdf2_iterations:,} iterations, {_bits(SALT_SIZE)} salt "
-                        "per operator"),
-        ("challenges", f"{_bits(CHALLENGE_SIZE)} from each side"),
+        ("stored form", f"verifier: HMAC-SHA-256 of the PBKDF2-HMAC-SHA-256 auth key, {p.pbkdf2_iterations:,} "
+                        f"iterations, {_bits(SALT_SIZE)} salt per operator"),
+        ("key establishment", f"ECDH P-256 ({EPHEMERAL_SIZE}-byte points), {_bits(NONCE_SIZE)} nonce from each "
+                              "side, transcript signed by the identity key (Ed25519)"),
+        ("host's iteration floor", f"{HOST_MIN_ITERATIONS:,} by default (a host refuses fewer, and any "
+                                   "value the identity key did not sign)"),
         ("delay after a failed attempt", f"{p.failure_delay_s:g} s (per operator)"),
         ("lockout", f"after {p.lockout_threshold} consecutive failures, for {p.lockout_s / 60:g} minutes"),
         ("one random attempt succeeds with", f"1 / {p.alphabet_size}^{p.min_password_length} = "
@@ -796,7 +813,7 @@ UNREGISTERED_ACVP: tuple[dict[str, Any], ...] = (
         "kdfMode": "counter", "macMode": ["HMAC-SHA2-256"], "counterLength": [8 * KBKDF_COUNTER_BYTES],
         "fixedDataOrder": ["before fixed data"], "supportedLengths": [256, 384, 512]}]},
     {"algorithm": "PBKDF", "revision": "1.0", "capabilities": [{
-        "hmacAlg": ["SHA2-256"], "saltLen": [8 * SALT_SIZE], "keyLen": [8 * STATIC_KEY_SIZE]}]},
+        "hmacAlg": ["SHA2-256"], "saltLen": [8 * SALT_SIZE], "keyLen": [8 * AUTH_KEY_SIZE]}]},
     {"algorithm": "hmacDRBG", "revision": "1.0", "predResistanceEnabled": [False], "reseedImplemented": True,
      "capabilities": [{"mode": "SHA2-256", "derFuncEnabled": False, "entropyInputLen": [384], "nonceLen": [128],
                        "returnedBitsLen": 8 * drbg.OUTLEN}]},
@@ -1095,7 +1112,8 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             for r in Role
         ],
         "authentication": {
-            "method": "identity-based; mutual challenge-response from a PBKDF2-derived static key",
+            "method": "identity-based; ECDH P-256 signed by the device identity, then the PBKDF2 auth key "
+                      "inside the channel against a stored verifier",
             "min_password_length": p.min_password_length, "max_password_length": p.max_password_length,
             "alphabet_size": p.alphabet_size, "pbkdf2_iterations": p.pbkdf2_iterations,
             "salt_bytes": SALT_SIZE, "failure_delay_s": p.failure_delay_s,

@@ -4,8 +4,9 @@ Exit codes: 0 ok; 1 declined at a confirmation prompt; 2 usage error (including 
 such as hex or a time); 3 the device refused (status code named on stderr); 4 authentication
 failed; 5 verification failed (an audit export or archive does not verify, or a signature, MAC or
 GCM tag does not); 6 no device (none configured, cannot open, or no answer); 7 a file cannot be
-read or written, or is not what the option needs (a key statement, an export, an archive); 130
-interrupted by Ctrl-C (outputs are written to a temporary name and renamed, so none is left
+read or written, or is not what the option needs (a key statement, an export, an archive); 8
+the device's identity key is not the one pinned for its serial (or given with
+``--expect-fingerprint``); 130 interrupted by Ctrl-C (outputs are written to a temporary name and renamed, so none is left
 half-written). Errors are one line on
 stderr with the status name and a hint, never a traceback. ``--json`` prints one JSON document
 per command with stable keys (bytes as hex). Passwords come from ``--password-file``, ``CMSIM_PASSWORD``
@@ -24,6 +25,7 @@ from host_tools.cli.context import (
     EXIT_AUTH,
     EXIT_DEVICE,
     EXIT_FILE,
+    EXIT_IDENTITY,
     EXIT_INTERRUPTED,
     EXIT_NO_DEVICE,
     EXIT_USAGE,
@@ -32,4 +34,4 @@ from host_tools.cli.context import (
 from host_tools.cli.root import main
 
 __all__ = ["main", "EXIT_USAGE", "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_FILE",
-           "EXIT_INTERRUPTED"]
+           "EXIT_IDENTITY", "EXIT_INTERRUPTED"]

@@ -20,24 +20,25 @@ from rich.console import Console
 from host_tools.api import SessionServices
 from host_tools.client import OperatorSession
 from host_tools.device import Device
+from host_tools.known_devices import cmsim_home
 from module.wire.defs import Command
 from module.wire.messages import Reply
 
 __all__ = [
-    "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
+    "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_IDENTITY", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
     "Ctx", "pass_ctx", "with_session", "CommandSession", "Output", "Emit", "Binary", "Failure", "fail",
     "state_home", "device_file", "remembered_port", "jsonable", "read_input", "write_output",
     "human_value", "json_option", "EXIT_USAGE", "EXIT_FILE", "EXIT_INTERRUPTED", "HEX", "INPUT_FILE", "OUTPUT_FILE", "atomic_output",
 ]
 
-EXIT_USAGE, EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE, EXIT_FILE = 2, 3, 4, 5, 6, 7
+EXIT_USAGE, EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE, EXIT_FILE, EXIT_IDENTITY = 2, 3, 4, 5, 6, 7, 8
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
 
 
 def state_home() -> Path:
     """Where `cmsim device start` remembers its device (CMSIM_HOME, else ~/.cmsim)."""
-    return Path(os.environ.get("CMSIM_HOME") or Path.home() / ".cmsim")
+    return cmsim_home()
 
 
 def device_file() -> Path:
@@ -95,6 +96,7 @@ class Ctx:
     operator: str | None
     password: str | None
     timeout: float
+    expect_fingerprint: str | None = None
     console: Console = field(default_factory=lambda: Console(highlight=False))
     _device: Device | None = None
     # The approved-service indicator of each service a command called in its session, in order.
@@ -145,8 +147,15 @@ class Ctx:
             port = self.port or remembered_port()
             if not port:
                 fail(EXIT_NO_DEVICE, "no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
-            self._device = Device.open(port, timeout=self.timeout)
+            self._device = Device.open(port, timeout=self.timeout, expect_fingerprint=self.expect_fingerprint)
         return self._device
+
+    def identity_notice(self) -> None:
+        """The visible notice of a first contact: the fingerprint just pinned, on stderr."""
+        ident = self.device().identity()
+        if ident.newly_pinned:
+            click.echo(f"cmsim: pinned device {ident.serial} with identity fingerprint {ident.fingerprint} "
+                       f"in {self.device().known_devices.path}", err=True)
 
     def close(self) -> None:
         if self._device is not None:
@@ -169,6 +178,7 @@ class Ctx:
         """Log in as --operator on the device; logged out when the block ends."""
         operator = self.require_operator()
         with self.device().login(operator, self.secret(f"Password for {operator}")) as s:
+            self.identity_notice()
             yield s
 
 

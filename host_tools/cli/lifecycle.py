@@ -27,14 +27,17 @@ __all__ = ["COMMANDS"]
 @click.command()
 @pass_ctx
 def status(c: Ctx) -> None:
-    """State, counters and audit fill (no login)."""
+    """State, counters, audit fill and the identity fingerprint, checked against the pin (no login)."""
     data = c.device().status()
+    if data.get("identity_fingerprint") and data.get("state_name") in ("UNINITIALISED", "OPERATIONAL"):
+        data["identity_fingerprint"] = c.device().identity().fingerprint  # signed, and checked against the pin
+        c.identity_notice()
 
     def human() -> None:
         audit = data.get("audit", {})
         table = Table(show_header=False, box=None)
-        for key in ("module", "version", "serial", "state_name", "approved_mode", "boot_counter", "sessions", "keys",
-                    "last_error", "self_test_ms"):
+        for key in ("module", "version", "serial", "identity_fingerprint", "state_name", "approved_mode",
+                    "boot_counter", "sessions", "keys", "last_error", "self_test_ms"):
             table.add_row(key, human_value(data.get(key)))
         for key in ("policy", "used", "capacity", "high_water_permille", "high_water_reached", "next_seq",
                     "oldest_retained", "records_lost", "records_refused", "would_block"):
@@ -76,7 +79,7 @@ def init(c: Ctx, officer: str | None, factory_password: str) -> None:
     password = c.secret(f"New password for {officer}", confirm=True)
     with c.device().login(FACTORY_OPERATOR, factory_password) as factory:
         factory.initialise(officer, password)
-    c.emit({"initialised": True, "operator": officer})
+    c.emit({"initialised": True, "operator": officer, "identity_fingerprint": c.device().identity().fingerprint})
 
 
 @click.command()

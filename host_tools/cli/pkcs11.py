@@ -35,7 +35,8 @@ def pkcs11_server(c: Ctx, device_port: str | None, socket_path: str, verbose: bo
     server_log = logging.getLogger("host_tools.pkcs11")
     server_log.addHandler(handler)
     server_log.setLevel(logging.INFO if verbose else logging.WARNING)
-    device = Device.open(device_port, timeout=c.timeout) if device_port else c.device()
+    device = Device.open(device_port, timeout=c.timeout, expect_fingerprint=c.expect_fingerprint) if device_port \
+        else c.device()
     server = Pkcs11Server(DeviceLink(device), socket_path)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -16,6 +16,7 @@ from host_tools.cli.context import (
     EXIT_AUTH,
     EXIT_DEVICE,
     EXIT_FILE,
+    EXIT_IDENTITY,
     EXIT_INTERRUPTED,
     EXIT_NO_DEVICE,
     EXIT_VERIFY,
@@ -23,7 +24,14 @@ from host_tools.cli.context import (
     Failure,
     json_option,
 )
-from host_tools.errors import AuthenticationError, CmsimError, DeviceError, ModuleErrorStateError, TransportError
+from host_tools.errors import (
+    AuthenticationError,
+    CmsimError,
+    DeviceError,
+    IdentityMismatchError,
+    ModuleErrorStateError,
+    TransportError,
+)
 from module.wire.defs import Status
 
 __all__ = ["main", "HINTS"]
@@ -86,6 +94,8 @@ class Main(click.Group):
             return super().invoke(ctx)
         except Failure as exc:
             _exit(ctx, exc.code, exc.message)
+        except IdentityMismatchError as exc:
+            _exit(ctx, EXIT_IDENTITY, str(exc))
         except AuthenticationError as exc:
             _exit(ctx, EXIT_AUTH, _refusal(exc, HINTS.get(exc.status)), exc.status)
         except ModuleErrorStateError as exc:
@@ -125,19 +135,21 @@ class Main(click.Group):
               help="Read the login password from this file's first line. Otherwise CMSIM_PASSWORD, else a prompt "
                    "without echo; never the command line, where other users see it (ps).")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for an answer.")
+@click.option("--expect-fingerprint", help="The device's identity fingerprint (64 hex digits): pin it, refuse another.")
 @click.pass_context
 def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | None, password_file: str | None,
-         timeout: float) -> None:
+         timeout: float, expect_fingerprint: str | None) -> None:
     """Drive a cmsim device (a simulated FIPS 140-3 module; not a validated one).
 
     Exit codes: 0 ok, 1 declined at a prompt, 2 usage, 3 device refused, 4 authentication failed,
     5 verification failed (an export, archive, signature, MAC or GCM tag), 6 no device, 7 a file cannot
-    be read or written or is not what it should be, 130 interrupted (Ctrl-C)."""
+    be read or written or is not what it should be, 8 identity mismatch (not the pinned device),
+    130 interrupted (Ctrl-C)."""
     password = os.environ.get("CMSIM_PASSWORD") or None
     if password_file:
         lines = Path(password_file).read_text(encoding="utf-8").splitlines()
         password = lines[0] if lines else ""
-    c = Ctx(port, as_json, operator, password, timeout)
+    c = Ctx(port, as_json, operator, password, timeout, expect_fingerprint)
     ctx.obj = c
     ctx.call_on_close(c.close)
 

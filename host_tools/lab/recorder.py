@@ -96,7 +96,7 @@ class RecordingTransport:
             record.response_digest = digest_map(reply.data)
         except (ParamsError, TypeError):
             record.response_digest = None
-        if command == Command.AUTH_FINISH and not session_id:
+        if command == Command.AUTH_FINISH and session_id not in self.sessions:
             # The module records a finished login against the operator who logged in (and, on
             # success, the role and the new session); a failed one against the operator, role NONE.
             record.operator = self._login

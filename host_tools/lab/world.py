@@ -8,10 +8,13 @@ Officer), ``lab-user`` (User) and ``lab-auditor`` (Auditor), with random passwor
 from __future__ import annotations
 
 import secrets
+import tempfile
+from pathlib import Path
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from host_tools.known_devices import KnownDevices
 from host_tools.audit_drain import fetch_public_key
 from host_tools.client import Client, OperatorSession
 from host_tools.errors import CmsimError
@@ -33,6 +36,9 @@ DRAIN_CHECK_EVERY = 500  # requests between looks at the ring's fill
 DRAIN_ABOVE = 1200  # records waiting for acknowledgement that make the harness drain
 
 
+LAB_MIN_ITERATIONS = 1000  # the lowest count a device can be started with (--pbkdf2-iterations)
+
+
 class LabSetupError(CmsimError):
     """The device cannot be brought into a state the harness can start from."""
 
@@ -46,7 +52,10 @@ class World:
         self.wire = WireTransport(line, timeout=timeout, retries=1)
         self.recorder = RecordingTransport(self.wire, {s.code: s.secret_params for s in policy.services})
         self.recorder.on_call = self._counted
-        self.client = Client(self.recorder)
+        # The lab tests the module, not the line: a pin store of its own for this run (a lab device
+        # is often a fresh one under the default serial), and the device's lowest iteration count.
+        pins = KnownDevices(Path(tempfile.mkdtemp(prefix="cmsim-lab-pins-")) / "known_devices.json")
+        self.client = Client(self.recorder, known_devices=pins, min_iterations=LAB_MIN_ITERATIONS)
         self.lab = LabPort(lab_port, timeout=timeout)
         self.officer_name = officer[0] if officer else OFFICER
         self.passwords: dict[str, str] = {

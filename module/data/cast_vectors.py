@@ -704,4 +704,22 @@ CAST_VECTORS: Final[Mapping[str, Mapping[str, Any]]] = {
         "iterations": 1,
         "derived": "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc",
     },
+    "KDA one-step SHA-256": {
+        "source": (
+            "NIST CAVP KAS ECC validity test (static unified, Concatenation KDF, no key confirmation, "
+            "initiator) [EC - SHA256] COUNT = 5 (Result = P; DKM = one-step KDF(Z, OI))"
+        ),
+        "file": "asymmetric/ECDH/KASValidityTest_ECCStaticUnified_KDFConcat_NOKC_init.fax",
+        "case": {
+            "section_name": "EC - SHA256",
+            "fields": {
+                "count": "5",
+            },
+        },
+        "z": "8f8fe42ec7860e059405bcd7cde1a8a31838675e706a43326573bd7ff7c29a48",
+        "fixed_info": (
+            "a1b2c3d4e5a32d79067e6a9d50c182eed125de8648434156536964bf9ed234c2e63b690d8bff492a39258c84028578"
+        ),
+        "derived": "7b3fdeb3302392808e7e2283e8eedbca",
+    },
 }

@@ -1,4 +1,5 @@
-"""Login (mutual challenge-response), logout, and the failed-attempt policy."""
+"""Login (ECDH key establishment signed by the device identity, then the auth key inside the
+channel, checked against the stored verifier), logout, and the failed-attempt policy."""
 
 from __future__ import annotations
 
@@ -7,25 +8,38 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from module.errors import ServiceError
 from module.services.context import CallContext, AuthPorts
 from module.services.registry import ServiceResult
 from module.sessions import Session
 from module.wire.defs import AuditEvent, Role, Status
 from module.wire.handshake import (
-    CHALLENGE_SIZE,
+    EPHEMERAL_RANDOM_SIZE,
+    NONCE_SIZE,
     SessionKeys,
     derive_session_keys,
-    host_proof,
-    module_proof,
-    transcript,
+    ephemeral_from_random,
+    module_confirm,
+    shared_secret,
+    transcript_hash,
+    verifier_of,
 )
 
 
 def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    """Open a half-open session. Unknown operators get a plausible answer (no enumeration)."""
+    """Open a half-open session with agreed keys. Unknown operators get the same flow (no enumeration)."""
     name: str = params["operator"]
-    host_challenge: bytes = params["host_challenge"]
+    host_ephemeral: bytes = params["host_ephemeral"]
+    host_nonce: bytes = params["host_nonce"]
+    if module.identity is None:
+        raise ServiceError(Status.INVALID_STATE, "the device has no identity key yet")
+    ephemeral = ephemeral_from_random(module.random_bytes(EPHEMERAL_RANDOM_SIZE))
+    try:
+        z = shared_secret(ephemeral, host_ephemeral)
+    except ValueError:
+        raise ServiceError(Status.INVALID_PARAMETER, "host_ephemeral is not a P-256 point") from None
     room = module.sessions.make_room()
     if room is False:
         raise ServiceError(Status.SESSION_LIMIT, f"all {module.sessions.capacity} session slots in use")
@@ -36,46 +50,45 @@ def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -
     now = module.clock.monotonic_ns()
     if op is not None:
         _check_not_delayed_or_locked(module, op.name, now)
-    session_id = _new_session_id(module)
-    module_challenge = module.random_bytes(CHALLENGE_SIZE)
-    context = transcript(name, session_id, host_challenge, module_challenge)
-    if op is not None:
-        keys = derive_session_keys(bytes(op.static_key), context)
         role, salt, iterations = op.role, op.salt, op.iterations
     else:
-        keys = derive_session_keys(module.random_bytes(32), context)
         role, salt, iterations = Role.NONE, module.enumeration_salt(name), module.config.auth.pbkdf2_iterations
+    session_id = _new_session_id(module)
+    module_nonce = module.random_bytes(NONCE_SIZE)
+    module_ephemeral = ephemeral.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    th = transcript_hash(module.config.serial, name, session_id, host_ephemeral, host_nonce,
+                         module_ephemeral, module_nonce, salt, iterations)
+    keys = derive_session_keys(z, th)
     module.sessions.add(
         Session(
             session_id=session_id,
             operator=name,
             role=role,
-            context=context,
+            context=th,
             host_to_module=bytearray(keys.host_to_module),
             module_to_host=bytearray(keys.module_to_host),
-            proof_key=bytearray(keys.proof),
+            confirm_key=bytearray(keys.confirm),
             created_ns=now,
             last_used_ns=now,
             known_operator=op is not None,
         )
     )
-    return ServiceResult(
-        {"session_id": session_id, "salt": salt, "iterations": iterations, "module_challenge": module_challenge}
-    )
+    return ServiceResult({"session_id": session_id, "module_ephemeral": module_ephemeral, "module_nonce": module_nonce,
+                          "salt": salt, "iterations": iterations, "signature": module.identity.sign(th)})
 
 
 def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    session_id: int = params["session_id"]
-    proof: bytes = params["host_proof"]
-    sess = module.sessions.get(session_id)
+    """The auth key, received inside the half-open session's channel, against the stored verifier."""
+    auth_key: bytes = params["auth_key"]
+    sess = ctx.session
     if sess is None or sess.authenticated:
         raise ServiceError(Status.SESSION_INVALID, "no login in progress with this session id")
+    session_id = sess.session_id
     ctx.operator = sess.operator
     now = module.clock.monotonic_ns()
     op = module.operators.get(sess.operator)
-    keys = SessionKeys(bytes(sess.host_to_module), bytes(sess.module_to_host), bytes(sess.proof_key))
-    expected = host_proof(keys, sess.context)
-    if op is None or not hmac.compare_digest(expected, proof):
+    candidate = verifier_of(auth_key)
+    if op is None or not hmac.compare_digest(candidate, bytes(op.verifier)):
         module.sessions.close(session_id)
         if op is not None:
             _record_failure(module, op.name, now)
@@ -87,10 +100,11 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
         module.operators.save()
     sess.authenticated = True
     sess.last_used_ns = now
-    ctx.session, ctx.role = sess, sess.role
+    ctx.role = sess.role
     module.event(AuditEvent.LOGIN_SUCCESS, operator=op.name, role=op.role, session_id=session_id)
+    keys = SessionKeys(bytes(sess.host_to_module), bytes(sess.module_to_host), bytes(sess.confirm_key))
     return ServiceResult(
-        {"module_proof": module_proof(keys, sess.context), "role": int(op.role), "factory_credential": op.factory}
+        {"role": int(op.role), "factory_credential": op.factory, "module_confirm": module_confirm(keys, sess.context)}
     )
 
 

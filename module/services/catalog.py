@@ -15,6 +15,7 @@ from module.services.registry import AuditCategory as A
 from module.services.registry import KeyScope, Param, ParamType, ServiceSpec, SspUse
 from module.wire.defs import Command as C
 from module.wire.audit.checkpoint import MAX_NONCE_BYTES
+from module.wire.handshake import AUTH_KEY_SIZE, EPHEMERAL_SIZE, NONCE_SIZE
 from module.wire.defs import AuditPolicy, DigestAlg, KdfAlg, KeyType, Role, SspAccess, State
 
 __all__ = ["SERVICES", "SPECS"]
@@ -54,7 +55,8 @@ NEW_KEY = (LABEL, EXPORTABLE)
 # --- SSPs --------------------------------------------------------------------------------------
 G, R, W, E, Z = SspAccess.G, SspAccess.R, SspAccess.W, SspAccess.E, SspAccess.Z
 DRBG = SspUse("DRBG state", E)
-OP_KEYS_E = SspUse("operator static keys", E)
+OP_KEYS_E = SspUse("operator verifiers", E)
+IDENTITY_E = SspUse("identity key", E)
 SESSION_KEYS_G = SspUse("session keys", G)
 OWN, MANAGE = KeyScope.OWN, KeyScope.MANAGE
 SEQ = Param("seq", P.UINT, max_value=2**64 - 1, doc="audit sequence number")
@@ -68,32 +70,37 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 ANYONE, SELF_TEST_STATES, True, A.SELF_TEST, info.self_test,
                 ssps=(SspUse("DRBG state", G | Z),), allowed_when_audit_full=True,
                 audit_records=len(CAST_NAMES) + 8),
-    ServiceSpec(C.AUTH_BEGIN, "Login: begin", "Open a session with a challenge (mutual challenge-response).",
+    ServiceSpec(C.IDENTITY, "Device identity", "Identity public key; a statement it signs over serial, audit key, lab mode.",
+                ANYONE, AUDIT_STATES, True, A.INFORMATION, info.identity, ssps=(IDENTITY_E,),
+                allowed_when_audit_full=True, drains_audit=True),
+    ServiceSpec(C.AUTH_BEGIN, "Login: begin", "ECDH P-256 key establishment signed by the identity key.",
                 NOBODY_BUT_LOGIN, LOGIN_STATES, True, A.AUTHENTICATION, auth.auth_begin,
-                params=(OPERATOR, Param("host_challenge", P.BYTES, min_len=16, max_len=16)),
-                ssps=(OP_KEYS_E, SESSION_KEYS_G, DRBG), allowed_when_audit_full=True, drains_audit=True),
-    ServiceSpec(C.AUTH_FINISH, "Login: finish", "Check the host's proof, return the module's proof.",
+                params=(OPERATOR, Param("host_ephemeral", P.BYTES, min_len=EPHEMERAL_SIZE, max_len=EPHEMERAL_SIZE),
+                        Param("host_nonce", P.BYTES, min_len=NONCE_SIZE, max_len=NONCE_SIZE)),
+                ssps=(SESSION_KEYS_G, IDENTITY_E, DRBG), allowed_when_audit_full=True, drains_audit=True),
+    ServiceSpec(C.AUTH_FINISH, "Login: finish", "Inside the new session: the auth key against the verifier.",
                 NOBODY_BUT_LOGIN, LOGIN_STATES, True, A.AUTHENTICATION, auth.auth_finish,
-                params=(Param("session_id", P.UINT), Param("host_proof", P.BYTES, min_len=32, max_len=32)),
-                ssps=(SspUse("session keys", E),), allowed_when_audit_full=True, drains_audit=True),
+                params=(Param("auth_key", P.BYTES, secret=True, min_len=AUTH_KEY_SIZE, max_len=AUTH_KEY_SIZE,
+                              doc="PBKDF2 of the password (never audited)"),),
+                ssps=(SspUse("session keys", E), OP_KEYS_E), allowed_when_audit_full=True, drains_audit=True),
     ServiceSpec(C.LOGOUT, "Logout", "Close the session and wipe its keys.", AUTHENTICATED, SESSION_END_STATES,
                 True, A.AUTHENTICATION, auth.logout, ssps=(SspUse("session keys", Z),),
                 allowed_when_audit_full=True, drains_audit=True),
     ServiceSpec(C.INITIALISE, "Initialise", "Replace the factory credential with the first Crypto Officer.",
                 CO, FACTORY, True, A.LIFE_CYCLE, lifecycle.initialise, params=(OPERATOR, PASSWORD),
-                ssps=(SspUse("operator static keys", G | W | Z), DRBG, SspUse("audit signing key", G | W)),
+                ssps=(SspUse("operator verifiers", G | W | Z), DRBG, SspUse("audit signing key", G | W)),
                 audit_records=4),
     ServiceSpec(C.OPERATOR_CREATE, "Create operator", "Add an operator with a role and a password.",
                 CO, OPERATIONAL_ONLY, True, A.OPERATOR_MANAGEMENT, operators.create,
                 params=(OPERATOR, Param("role", P.UINT, enum=Role), PASSWORD),
-                ssps=(SspUse("operator static keys", G | W), DRBG)),
+                ssps=(SspUse("operator verifiers", G | W), DRBG)),
     ServiceSpec(C.OPERATOR_DELETE, "Delete operator", "Remove an operator and close its sessions.",
                 CO, OPERATIONAL_ONLY, True, A.OPERATOR_MANAGEMENT, operators.delete, params=(OPERATOR,),
-                ssps=(SspUse("operator static keys", Z),)),
+                ssps=(SspUse("operator verifiers", Z),)),
     ServiceSpec(C.OPERATOR_CHANGE_PASSWORD, "Change password", "Own password, or anyone's for a Crypto Officer.",
                 AUTHENTICATED, OPERATIONAL_ONLY, True, A.OPERATOR_MANAGEMENT, operators.change_password,
                 params=(Param("operator", P.STR, required=False, min_len=1, max_len=32), PASSWORD),
-                ssps=(SspUse("operator static keys", G | W | Z), DRBG)),
+                ssps=(SspUse("operator verifiers", G | W | Z), DRBG)),
     ServiceSpec(C.OPERATOR_LIST, "List operators", "Ids, roles, lock state.", CO, OPERATIONAL_ONLY, True,
                 A.OPERATOR_MANAGEMENT, operators.list_operators),
     ServiceSpec(C.OPERATOR_UNLOCK, "Unlock operator", "Clear a lockout after repeated login failures.",
@@ -166,7 +173,7 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 ssps=(SspUse("stored keys", G | E | W),), key_scope=OWN),
     ServiceSpec(C.ZEROISE, "Zeroise", "Overwrite every SSP in memory and flash.", CO, ZEROISE_STATES, True,
                 A.LIFE_CYCLE, lifecycle.zeroise,
-                ssps=(SspUse("stored keys", Z), SspUse("operator static keys", Z), SspUse("session keys", Z),
+                ssps=(SspUse("stored keys", Z), SspUse("operator verifiers", Z), SspUse("session keys", Z),
                       SspUse("DRBG state", Z), SspUse("audit signing key", G | W | E | Z)),
                 allowed_when_audit_full=True, audit_records=7),
     ServiceSpec(C.AUDIT_PUBKEY, "Audit public key", "Ed25519 public key and its self-signed serial statement.",

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from module.audit.trail import AuditTrail
 from module.config import ModuleConfig
 from module.fsm import Trigger
+from module.identity import DeviceIdentity
 from module.keystore import KeyStore
 from module.operators import OperatorStore
 from module.ports import Clock
@@ -95,8 +96,16 @@ class OperatorPorts(_Configured, _Random, Protocol):
     def keys(self) -> KeyStore: ...
 
 
-class AuthPorts(OperatorPorts, _Events, Protocol):
-    """Login and logout: operators, sessions, the clock for delays and lockouts, events."""
+class _Identified(Protocol):
+    @property
+    def identity(self) -> DeviceIdentity | None:
+        """The device identity key (None only before the first power-on made it)."""
+        ...
+
+
+class AuthPorts(OperatorPorts, _Events, _Identified, Protocol):
+    """Login and logout: operators, sessions, the identity key that signs the handshake, the clock
+    for delays and lockouts, events."""
 
     @property
     def clock(self) -> Clock: ...
@@ -132,8 +141,11 @@ class AuditPorts(_Configured, Protocol):
     def audit_times(self) -> dict[str, int]: ...
 
 
-class InfoPorts(_Configured, Protocol):
-    """Status, version, self-test on demand."""
+class InfoPorts(_Configured, _Identified, Protocol):
+    """Status, version, self-test on demand, the identity statement (which names the audit key)."""
+
+    @property
+    def trail(self) -> AuditTrail: ...
 
     @property
     def self_test_ms(self) -> float: ...

@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from module import cast
+from module.audit.trail import AuditKeyMissing
 from module.errors import ServiceError
 from module.services.context import CallContext, InfoPorts
 from module.services.registry import ServiceResult
 from module.version import FIRMWARE_VERSION, MODULE_NAME
 from module.wire.defs import Status
+from module.wire.handshake import identity_statement
 
 PARAMS_FORMAT_VERSION = 1
 
@@ -29,6 +31,22 @@ def get_version(module: InfoPorts, ctx: CallContext, params: Mapping[str, Any]) 
             "simulation": "a simulation for development, testing and teaching; not a validated module",
         }
     )
+
+
+def identity(module: InfoPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """The identity public key and its signed word on the serial, the audit key and lab mode:
+    a host that pinned the identity trusts the audit key through it, not through a clear answer."""
+    if module.identity is None:
+        raise ServiceError(Status.INVALID_STATE, "the device has no identity key yet")
+    try:
+        audit_key = module.trail.public_key()
+    except (AuditKeyMissing, ServiceError):
+        audit_key = b""  # before initialisation, or a module run without its trail
+    lab_mode = bool(module.status_data()["lab_mode"])
+    statement = identity_statement(module.config.serial, audit_key, lab_mode)
+    return ServiceResult({"serial": module.config.serial, "identity_public_key": module.identity.public_key,
+                          "audit_public_key": audit_key, "lab_mode": lab_mode,
+                          "signature": module.identity.sign(statement)})
 
 
 def self_test(module: InfoPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:

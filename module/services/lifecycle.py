@@ -11,15 +11,16 @@ from module.operators import Operator, check_password_policy
 from module.services.context import CallContext, LifecyclePorts, OperatorPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import AuditEvent, Role, Status
-from module.wire.handshake import SALT_SIZE, derive_static_key
+from module.wire.handshake import SALT_SIZE, derive_auth_key, verifier_of
 
 
 def new_operator(module: OperatorPorts, name: str, role: Role, password: str) -> Operator:
-    """Check the credential policy and derive the stored static key (the password is not kept)."""
+    """Check the credential policy and derive the stored verifier (neither password nor auth key is kept)."""
     check_password_policy(password, module.config.auth, module.config.factory_password)
     salt = module.random_bytes(SALT_SIZE)
     iterations = module.config.auth.pbkdf2_iterations
-    return Operator(name, role, salt, iterations, bytearray(derive_static_key(password, salt, iterations)))
+    verifier = verifier_of(derive_auth_key(password, salt, iterations))
+    return Operator(name, role, salt, iterations, bytearray(verifier))
 
 
 def initialise(module: LifecyclePorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:

@@ -46,7 +46,7 @@ def change_password(module: OperatorPorts, ctx: CallContext, params: Mapping[str
         raise ServiceError(Status.OPERATOR_NOT_FOUND, f"no operator {name!r}")
     fresh = new_operator(module, name, op.role, params["password"])
     op.wipe()
-    op.salt, op.iterations, op.static_key = fresh.salt, fresh.iterations, fresh.static_key
+    op.salt, op.iterations, op.verifier = fresh.salt, fresh.iterations, fresh.verifier
     module.operators.save()
     return ServiceResult({"operator": name})
 

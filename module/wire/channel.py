@@ -5,13 +5,15 @@ Both ends use these functions, so a request or response is encoded exactly once 
 - A request's payload is the parameter map (``module.wire.params``); a response's payload is the
   map ``{"data": ..., "message": ...}``, its status in the header's code field and the
   approved-service indicator in the APPROVED flag.
-- Session 0 carries the public services and the login handshake in the clear.
+- Session 0 carries the public services and AUTH_BEGIN in the clear.
 - Any other session id: the payload is AES-256-GCM ciphertext under that session's key for the
-  direction (host to module, module to host; SP 800-108 KDF from the handshake), with the
-  nonce ``direction tag (4 bytes) || sequence number (8 bytes)`` and the 16 header bytes as
-  additional data. The host numbers its requests 1, 2, 3, ... per session and the module answers
-  with the same number, so a replayed, reordered, altered, truncated or cross-session message
-  fails either the sequence check or the tag.
+  direction (host to module, module to host; SP 800-56C one-step KDF from the login's ECDH,
+  ``module.wire.handshake``), with the nonce ``direction tag (4 bytes) || sequence number
+  (8 bytes)`` and the 16 header bytes as additional data. The host numbers its requests 1, 2,
+  3, ... per session (AUTH_FINISH is 1) and the module answers with the same number, so a
+  replayed, reordered, altered, truncated or cross-session message fails either the sequence
+  check or the tag. ``reply_of`` opens either kind; the host's link decides which kind it may
+  believe (a clear answer inside a session only as a dataless refusal).
 """
 
 from __future__ import annotations

@@ -32,8 +32,9 @@ class Command(IntEnum):
     GET_STATUS = 0x01  # state, counters, last error, version
     GET_VERSION = 0x02  # module name, firmware version, format versions
     SELF_TEST = 0x03  # re-run every pre-operational self-test and CAST on demand
-    AUTH_BEGIN = 0x10  # start a challenge-response login
-    AUTH_FINISH = 0x11  # prove the static key, receive the module's proof
+    IDENTITY = 0x04  # the device identity key and its signed statement (serial, audit key, lab mode)
+    AUTH_BEGIN = 0x10  # ECDH key establishment, signed by the identity key
+    AUTH_FINISH = 0x11  # inside the new session: the auth key; the module's key confirmation back
     LOGOUT = 0x12  # close the session
     INITIALISE = 0x18  # factory CO replaces the factory credential, module enters approved mode
     OPERATOR_CREATE = 0x20

@@ -33,7 +33,7 @@ __all__ = [
     "FrameDecoder",
 ]
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2  # 2: ECDH login signed by the device identity (docs/protocol.md)
 MAX_PAYLOAD: Final = 192 * 1024  # one audit export page (256 records of at most 512 bytes) fits
 _HEADER = struct.Struct(">BBIIHI")
 _CRC = struct.Struct(">I")
