@@ -221,7 +221,7 @@ def corpus() -> Corpus:
         assert drain(auditor, key, binary, acknowledge=False).verify.ok
         assert drain(auditor, key, jsonl, fmt=ExportFormat.JSONL, acknowledge=False).verify.ok
 
-    wrap = new_module(with_config(audit=AuditConfig(capacity=64, reserve=8, checkpoint_every=16, wrap_batch=8)))
+    wrap = new_module(with_config(audit=AuditConfig(capacity=128, reserve=8, checkpoint_every=16, wrap_batch=8)))
     wclient = initialise(wrap)
     wkey = fetch_public_key(wclient)
     with wclient.login("officer", PASSWORDS["officer"]) as officer:

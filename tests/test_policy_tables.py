@@ -53,8 +53,8 @@ def test_a_changed_ssp_changes_its_tables(gen: ModuleType) -> None:
     assert "112 bits" in gen.ssp_table(weaker) and "112 bits" not in gen.ssp_table(base)
     no_delete = _decl(gen, ssps=_replace_ssp("AES-256 key", zeroisation=(ssps.Z_POWER,)))
     assert gen.ssp_handling(no_delete) != gen.ssp_handling(base)
-    exported = _decl(gen, ssps=_replace_ssp("session proof key", access=(ssps.Access(Command.KEY_EXPORT, SspAccess.R),)))
-    row = next(line for line in gen.ssp_access(exported).splitlines() if line.startswith("| session proof key"))
+    exported = _decl(gen, ssps=_replace_ssp("session key-confirmation key", access=(ssps.Access(Command.KEY_EXPORT, SspAccess.R),)))
+    row = next(line for line in gen.ssp_access(exported).splitlines() if line.startswith("| session key-confirmation key"))
     assert "`KEY_EXPORT` R (CO, U)" in row
     assert gen.amvp_json_text(exported) != gen.amvp_json_text(base)
 

@@ -812,6 +812,8 @@ UNREGISTERED_ACVP: tuple[dict[str, Any], ...] = (
     {"algorithm": "KDF", "revision": "1.0", "capabilities": [{
         "kdfMode": "counter", "macMode": ["HMAC-SHA2-256"], "counterLength": [8 * KBKDF_COUNTER_BYTES],
         "fixedDataOrder": ["before fixed data"], "supportedLengths": [256, 384, 512]}]},
+    {"algorithm": "KDA", "mode": "OneStep", "revision": "Sp800-56Cr2", "auxFunctions": [{"auxFunctionName": "SHA2-256"}],
+     "fixedInfoPattern": "label||context", "encoding": ["concatenation"], "z": [256], "l": 768},
     {"algorithm": "PBKDF", "revision": "1.0", "capabilities": [{
         "hmacAlg": ["SHA2-256"], "saltLen": [8 * SALT_SIZE], "keyLen": [8 * AUTH_KEY_SIZE]}]},
     {"algorithm": "hmacDRBG", "revision": "1.0", "predResistanceEnabled": [False], "reseedImplemented": True,
@@ -825,7 +827,7 @@ ACVP_CAST: dict[str, tuple[str, ...]] = {
     "SHA3-256": ("SHA3-256",), "SHA3-384": ("SHA3-384",), "SHA3-512": ("SHA3-512",),
     "HMAC-SHA2-256": ("HMAC-SHA2-256",), "HMAC-SHA2-384": ("HMAC-SHA2-384",), "HMAC-SHA2-512": ("HMAC-SHA2-512",),
     "ACVP-AES-GCM": ("AES-256-GCM",), "ACVP-AES-KWP": ("AES-256-KWP",), "ACVP-AES-KW": ("AES-256-KW",),
-    "KDA HKDF": ("KDA HKDF-SHA2-256",), "KAS-ECC-SSC": ("KAS-ECC-SSC P-256",),
+    "KDA HKDF": ("KDA HKDF-SHA2-256",), "KDA OneStep": ("KDA OneStep SHA2-256",), "KAS-ECC-SSC": ("KAS-ECC-SSC P-256",),
     "ECDSA keyVer": ("ECDSA P-256 SHA2-256",), "ECDSA keyGen": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
     "ECDSA sigGen": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
     "ECDSA sigVer": ("ECDSA P-256 SHA2-256", "ECDSA P-384 SHA2-384"),
