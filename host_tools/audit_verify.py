@@ -7,15 +7,20 @@ pass without a list of all records.
 
 What it proves: every record up to the last good checkpoint is the one the module chained and
 signed (or the result says where and why not). Records after the last checkpoint cannot be
-proven (``unverified_tail``; a failure unless ``require_final_checkpoint=False``).
+proven (``unverified_tail``; a failure unless ``require_final_checkpoint=False``). Anchors and
+the end marker are not signed, so a file cut at a checkpoint, with a new anchor or end marker,
+still chains: only a checkpoint carrying the host's ``expected_nonce`` proves the export reaches
+the device's head (``fresh``), and only its signed ``oldest_retained`` proves where it must
+start. Without a nonce an ``ok`` result has ``fresh=False`` and its message says the tail (and
+the head) are unproven. A LOSS record closes a gap only once a later checkpoint signs over it.
 
 Checks, in the order they apply to each item (the first failure is reported):
 
 1. decoding: unknown version -> UNKNOWN_VERSION, any other defect -> MALFORMED, a cut file ->
    TRUNCATED;
 2. the record's module tag and every checkpoint's serial -> FOREIGN_MODULE;
-3. sequence: a jump -> SEQUENCE_GAP (unless an anchor restarts the chain and a LOSS record
-   names the skipped range), the same record again -> DUPLICATE, an older self-consistent
+3. sequence: a jump -> SEQUENCE_GAP (unless an anchor restarts the chain and a LOSS record,
+   signed over by a later checkpoint, names the skipped range), the same record again -> DUPLICATE, an older self-consistent
    checkpoint where a newer record belongs -> STALE_CHECKPOINT, any other record for a seq
    already passed -> FORK;
 4. checkpoints: signature -> BAD_SIGNATURE, signed head versus the recomputed chain ->
@@ -25,7 +30,8 @@ Checks, in the order they apply to each item (the first failure is reported):
 6. end marker: claims more than the file holds -> TRUNCATED; less -> MALFORMED;
 7. at the end: no end marker -> TRUNCATED, an uncovered gap -> SEQUENCE_GAP, a signer never
    linked to ``public_key`` -> BAD_SIGNATURE, no signed checkpoint -> NO_CHECKPOINT, records after
-   the last checkpoint -> TRUNCATED, no checkpoint with ``expected_nonce`` -> STALE_CHECKPOINT.
+   the last checkpoint -> TRUNCATED, no checkpoint with ``expected_nonce`` -> STALE_CHECKPOINT,
+   an export (without ``start``) beginning after that checkpoint's ``oldest_retained`` -> TRUNCATED.
 
 Speed: SERVICE and EVENT records of a binary export only extend the chain in the hot loop;
 their field and sequence checks, and the signatures of plain checkpoints, wait. A good
@@ -89,7 +95,10 @@ class VerifyResult:
     unverified_tail: int  # records after the last good checkpoint
     suspect_from: int | None  # for HASH_MISMATCH found at a checkpoint: first seq that may be altered
     keys: tuple[bytes, ...]  # audit public keys that signed, in order of first use
-    records_lost_named: int  # records LOSS records declare lost
+    records_lost_named: int  # records LOSS records declare lost (only those a later checkpoint signed over)
+    fresh: bool  # a checkpoint carries expected_nonce: the export reaches the device's head and starts
+    #              no later than that checkpoint's signed oldest_retained. False: ok proves only that
+    #              what is there was signed; a cut tail (or, without ``start``, a cut head) is not excluded.
 
     def __bool__(self) -> bool:
         return self.ok
@@ -161,6 +170,10 @@ class ExportVerifier:
         self._links: dict[bytes, list[bytes]] = {}  # signer -> keys it linked to in verified handovers
         self._keys: dict[bytes, None] = {}  # signers in order of first use (a dict: O(1) membership)
         self._nonce_seen = False
+        self._fresh_oldest: int | None = None  # oldest_retained signed by the checkpoint with the nonce
+        self._origin: int | None = None if start is None else start[0] + 1  # where the export claims to begin
+        self._continues = start is not None
+        self._losses: list[tuple[int, int, int]] = []  # LOSS ranges no checkpoint has signed over yet
         self._lost_named = 0
         self._end_seen = False
         self._failure: _Failure | None = None
@@ -262,6 +275,7 @@ class ExportVerifier:
             if seq != 0 or self._serial is None:
                 self._fail(Reason.MALFORMED, seq, "a record before any anchor")
             self._next, self._h = 0, genesis(self._serial)  # no anchor: a chain from genesis
+            self._origin = 0
         if seq != self._next:
             self._fail(*_sequence_failure(kind, seq, self._next, data, self._last_data))
         deferred: _Deferred | None = None
@@ -281,6 +295,8 @@ class ExportVerifier:
             self._first_seq = seq
         self._count += 1
         if deferred is not None or verified:
+            if self._losses:
+                self._close_gaps()  # LOSS records before this checkpoint are signed over now
             self._tail = 0
             self._verified_through, self._verified_head = seq, h
             if deferred is not None:
@@ -324,6 +340,7 @@ class ExportVerifier:
                 self._trust(st.link_key)
         if self._expected_nonce is not None and hmac.compare_digest(st.nonce, self._expected_nonce):
             self._nonce_seen = True
+            self._fresh_oldest = st.oldest_retained
         self._checkpoints += 1
         if now:
             return None, True
@@ -347,19 +364,30 @@ class ExportVerifier:
         assert loss is not None
         if record.code != LossReason.OVERWRITTEN:
             return
-        self._lost_named += loss.count
-        # The gaps are disjoint and in order (anchors only move forward), so the ones this loss
-        # touches are one slice, found by bisection: a LOSS record costs no walk over every gap.
+        # Unsigned until a later checkpoint signs over it: a LOSS record in the unsigned tail (or a
+        # forged one) must not excuse a gap. The device writes a checkpoint before every drop, so
+        # an honest export never holds more than a few LOSS records between two checkpoints.
+        if len(self._losses) >= GAP_LIMIT:
+            self._fail(Reason.MALFORMED, record.seq, f"{GAP_LIMIT} LOSS records without a checkpoint between them")
+        self._losses.append((loss.first_seq, loss.last_seq, loss.count))
+
+    def _close_gaps(self) -> None:
+        """Apply the LOSS records a checkpoint just signed over to the open gaps."""
         gaps = self._gaps
-        i = bisect_left(gaps, loss.first_seq, key=itemgetter(1))  # the first gap ending at or after it
-        j = bisect_right(gaps, loss.last_seq, key=itemgetter(0))  # the first gap starting after it
-        remaining: list[tuple[int, int, int]] = []
-        for lo, hi, at in gaps[i:j]:
-            if lo < loss.first_seq:
-                remaining.append((lo, loss.first_seq - 1, at))
-            if hi > loss.last_seq:
-                remaining.append((loss.last_seq + 1, hi, at))
-        gaps[i:j] = remaining
+        for first, last, count in self._losses:
+            self._lost_named += count
+            # The gaps are disjoint and in order (anchors only move forward), so the ones this loss
+            # touches are one slice, found by bisection: a LOSS record costs no walk over every gap.
+            i = bisect_left(gaps, first, key=itemgetter(1))  # the first gap ending at or after it
+            j = bisect_right(gaps, last, key=itemgetter(0))  # the first gap starting after it
+            remaining: list[tuple[int, int, int]] = []
+            for lo, hi, at in gaps[i:j]:
+                if lo < first:
+                    remaining.append((lo, first - 1, at))
+                if hi > last:
+                    remaining.append((last + 1, hi, at))
+            gaps[i:j] = remaining
+        self._losses.clear()
 
     # ------------------------------------------------------- waiting checks
     def _settle(self) -> None:
@@ -436,6 +464,7 @@ class ExportVerifier:
             self._fail(Reason.HASH_MISMATCH, 0, "the export does not start at this module's genesis")
         if self._next is None:
             self._next, self._h, self._last_data = anchor.next_seq, anchor.head, b""
+            self._origin = anchor.next_seq
             return
         if anchor.next_seq < self._next:
             self._fail(Reason.MALFORMED, anchor.next_seq, "an anchor goes back before records already read")
@@ -488,6 +517,7 @@ class ExportVerifier:
             suspect_from=failure.suspect_from if failure else None,
             keys=tuple(self._keys),
             records_lost_named=self._lost_named,
+            fresh=failure is None and self._nonce_seen,
         )
 
     def _final_checks(self) -> None:
@@ -510,12 +540,18 @@ class ExportVerifier:
                        "by any signature")
         if self._expected_nonce is not None and not self._nonce_seen:
             self._fail(Reason.STALE_CHECKPOINT, self._verified_through, "no checkpoint carries the expected nonce")
+        oldest, origin = self._fresh_oldest, self._origin
+        if oldest is not None and origin is not None and origin > oldest and not self._continues:
+            self._fail(Reason.TRUNCATED, oldest, f"the export starts at seq {origin}, but the fresh checkpoint "
+                       f"signed that the device retained records from seq {oldest}: its head was cut")
 
     def _summary(self) -> str:
+        unproven = "" if self._nonce_seen else "; freshness and completeness at the tail unproven (no nonce)"
         if self._count == 0:
-            return "no records"
+            return "no records" + unproven
         return (f"{self._count} records {self._first_seq}..{self._last()} verified through "
-                f"{self._verified_through} ({self._checkpoints} signed checkpoints, {self._tail} unverified)")
+                f"{self._verified_through} ({self._checkpoints} signed checkpoints, {self._tail} unverified)"
+                + unproven)
 
 
 def _sequence_failure(kind: int, seq: int, expected: int, data: bytes, prev: bytes) -> tuple[Reason, int, str]:

@@ -20,7 +20,7 @@ from host_tools.archive import Archive, QueryFilter
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_formats import FORMATS, code_name, export_file_records, record_dict, write_records
 from host_tools.audit_verify import VerifyResult, verify_export
-from host_tools.cli.context import EXIT_VERIFY, CommandSession, Ctx, Emit, fail, pass_ctx, with_session
+from host_tools.cli.context import EXIT_UNPROVEN, EXIT_VERIFY, CommandSession, Ctx, Emit, fail, pass_ctx, with_session
 from host_tools.cli.names import ROLES
 from module.wire.audit.export import ExportFormat
 from module.wire.audit.record import decode_record
@@ -81,16 +81,22 @@ def audit_export(c: Ctx, s: CommandSession, outfile: str, fmt: str | None, from_
                 lambda: click.echo(f"{count} records through checkpoint {cp.seq} -> {outfile} (nonce {nonce.hex()})"))
 
 
-def _report(c: Ctx, result: VerifyResult, what: str) -> None:
-    data = {"ok": result.ok, "reason": result.reason.value if result.reason else None,
+def _report(c: Ctx, result: VerifyResult, what: str, *, need_fresh: bool = False) -> None:
+    """OK (exit 0), UNPROVEN (exit 7: signed, but no nonce proves the tail) or FAILED (exit 5)."""
+    unproven = result.ok and need_fresh and not result.fresh
+    verdict = "UNPROVEN" if unproven else "OK" if result.ok else "FAILED"
+    data = {"ok": result.ok, "verdict": verdict, "fresh": result.fresh,
+            "reason": result.reason.value if result.reason else None,
             "first_bad_seq": result.first_bad_seq, "message": result.message, "records": result.records,
             "verified_through": result.verified_through, "checkpoints": result.checkpoints,
             "serial": result.serial}
-    c.emit(data, lambda: click.echo(f"{what}: OK, {result.message}" if result.ok else
+    c.emit(data, lambda: click.echo(f"{what}: {verdict}, {result.message}" if result.ok else
                                      f"{what}: FAILED {result.reason.value if result.reason else ''} "
                                      f"at seq {result.first_bad_seq}: {result.message}"))
     if not result.ok:
         sys.exit(EXIT_VERIFY)
+    if unproven:
+        sys.exit(EXIT_UNPROVEN)
 
 
 @audit.command("verify")
@@ -100,7 +106,8 @@ def _report(c: Ctx, result: VerifyResult, what: str) -> None:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False), help="Re-verify a whole archive instead.")
 @pass_ctx
 def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str | None, db: str | None) -> None:
-    """Offline, no device: exit 0 when the export (or archive) verifies, 5 with the reason otherwise."""
+    """Offline, no device: exit 0 when the export (or archive) verifies, 5 with the reason otherwise,
+    7 when it verifies without --nonce (freshness and completeness at the tail unproven)."""
     if db:
         with Archive(db) as archive:
             _report(c, archive.verify(), db)
@@ -113,7 +120,7 @@ def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str
         counted = io.BufferedReader(_Counting(f, lambda n: bar(n, size)))
         result = verify_export(counted, trusted.public_key, expected_serial=trusted.serial,
                                expected_nonce=bytes.fromhex(nonce) if nonce else None)
-    _report(c, result, export_file)
+    _report(c, result, export_file, need_fresh=True)
 
 
 class _Counting(io.RawIOBase):

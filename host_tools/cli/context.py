@@ -23,12 +23,13 @@ from module.wire.defs import Command
 from module.wire.messages import Reply
 
 __all__ = [
-    "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
+    "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_UNPROVEN", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
     "Ctx", "pass_ctx", "with_session", "CommandSession", "Output", "Emit", "Binary", "Failure", "fail",
     "state_home", "device_file", "remembered_port", "jsonable", "read_input", "write_output",
 ]
 
 EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE = 3, 4, 5, 6
+EXIT_UNPROVEN = 7  # an export verified, but without a nonce: its freshness and tail are unproven
 FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
 
 
