@@ -95,7 +95,7 @@ class VerifyResult:
     unverified_tail: int  # records after the last good checkpoint
     suspect_from: int | None  # for HASH_MISMATCH found at a checkpoint: first seq that may be altered
     keys: tuple[bytes, ...]  # audit public keys that signed, in order of first use
-    records_lost_named: int  # records LOSS records declare lost (only those a later checkpoint signed over)
+    records_lost_named: int  # records LOSS records declare lost
     fresh: bool  # a checkpoint carries expected_nonce: the export reaches the device's head and starts
     #              no later than that checkpoint's signed oldest_retained. False: ok proves only that
     #              what is there was signed; a cut tail (or, without ``start``, a cut head) is not excluded.
@@ -367,6 +367,11 @@ class ExportVerifier:
         # Unsigned until a later checkpoint signs over it: a LOSS record in the unsigned tail (or a
         # forged one) must not excuse a gap. The device writes a checkpoint before every drop, so
         # an honest export never holds more than a few LOSS records between two checkpoints.
+        gaps = self._gaps
+        i = bisect_left(gaps, loss.first_seq, key=itemgetter(1))  # the first gap ending at or after it
+        if i == len(gaps) or gaps[i][0] > loss.last_seq:
+            self._lost_named += loss.count  # names no open gap: nothing to wait for
+            return
         if len(self._losses) >= GAP_LIMIT:
             self._fail(Reason.MALFORMED, record.seq, f"{GAP_LIMIT} LOSS records without a checkpoint between them")
         self._losses.append((loss.first_seq, loss.last_seq, loss.count))
