@@ -74,8 +74,8 @@ def _file(pages: list[tuple[int, bytes, list[bytes]]], fmt: ExportFormat = Expor
 def _verify(blob: bytes, key: bytes, **kw: object) -> VerifyResult:
     fast = verify_export(io.BytesIO(blob), key, expected_serial=SERIAL, **kw)  # type: ignore[arg-type]
     eager = verify_export(io.BytesIO(blob), key, expected_serial=SERIAL, eager=True, **kw)  # type: ignore[arg-type]
-    assert (fast.ok, fast.reason, fast.first_bad_seq, getattr(fast, "fresh", None)) == (
-        eager.ok, eager.reason, eager.first_bad_seq, getattr(eager, "fresh", None))
+    assert (fast.ok, fast.reason, fast.first_bad_seq, fast.fresh) == (
+        eager.ok, eager.reason, eager.first_bad_seq, eager.fresh)
     return fast
 
 
@@ -141,3 +141,16 @@ def test_a_signed_loss_record_still_closes_the_gap_it_names() -> None:
     blob = _file([(0, genesis(SERIAL), page1), (start, anchor, page2)])
     result = _verify(blob, trail.public_key(), expected_nonce=NONCE)
     assert result.ok and result.fresh and result.records_lost_named > 0
+
+
+def test_a_json_lines_convenience_field_edited_is_malformed() -> None:
+    """Every field a reader may use is checked against the record's bytes: the kind name too."""
+    trail, records = _honest()
+    lines = _file([(0, genesis(SERIAL), records)], ExportFormat.JSONL).decode().splitlines(keepends=True)
+    assert '"kind":"SERVICE"' in lines[2]
+    edited = "".join(lines[:2] + [lines[2].replace('"kind":"SERVICE"', '"kind":"SE0VICE"')] + lines[3:])
+    result = _verify(edited.encode(), trail.public_key(), expected_nonce=NONCE)
+    assert (result.ok, result.reason) == (False, Reason.MALFORMED)
+    relabelled = "".join(lines[:2] + [lines[2].replace('"kind":"SERVICE"', '"kind":"EVENT"')] + lines[3:])
+    result = _verify(relabelled.encode(), trail.public_key(), expected_nonce=NONCE)
+    assert (result.ok, result.reason) == (False, Reason.MALFORMED)
