@@ -133,6 +133,10 @@ class ExportVerifier:
 
     ``start=(seq, head)`` continues from a point the caller verified before (an archive's last
     checkpoint): the export must chain to it, or a LOSS record must name the gap.
+    ``acknowledged`` is the highest seq the caller acknowledged on the device: an honest device
+    never again names a range from at or before it as lost, so a LOSS record that does, and reaches
+    past it, comes from a device that forgot the acknowledgement (state restored from a backup)
+    and whose records past it are a second history: FORK.
     """
 
     def __init__(
@@ -142,9 +146,11 @@ class ExportVerifier:
         expected_serial: str | None = None,
         expected_nonce: bytes | None = None,
         start: tuple[int, bytes] | None = None,
+        acknowledged: int | None = None,
         require_final_checkpoint: bool = True,
         eager: bool = False,
     ) -> None:
+        self._acknowledged = acknowledged
         self._expected_serial = expected_serial
         self._expected_nonce = expected_nonce
         self._require_final = require_final_checkpoint
@@ -364,6 +370,11 @@ class ExportVerifier:
         assert loss is not None
         if record.code != LossReason.OVERWRITTEN:
             return
+        acked = self._acknowledged
+        if acked is not None and loss.first_seq <= acked < loss.last_seq:
+            self._fail(Reason.FORK, record.seq, f"LOSS record {record.seq} names records {loss.first_seq}.."
+                       f"{loss.last_seq} lost, from at or before the acknowledged head {acked}: the device "
+                       "forgot an acknowledgement (restored from a backup?) and this is a second history")
         # Unsigned until a later checkpoint signs over it: a LOSS record in the unsigned tail (or a
         # forged one) must not excuse a gap. The device writes a checkpoint before every drop, so
         # an honest export never holds more than a few LOSS records between two checkpoints.
@@ -577,12 +588,13 @@ def verify_export(
     expected_serial: str | None = None,
     expected_nonce: bytes | None = None,
     start: tuple[int, bytes] | None = None,
+    acknowledged: int | None = None,
     require_final_checkpoint: bool = True,
     eager: bool = False,
 ) -> VerifyResult:
     """Verify an export (binary or JSON Lines) read from ``fileobj``; never raises for bad data."""
     verifier = ExportVerifier(
         public_key, expected_serial=expected_serial, expected_nonce=expected_nonce, start=start,
-        require_final_checkpoint=require_final_checkpoint, eager=eager,
+        acknowledged=acknowledged, require_final_checkpoint=require_final_checkpoint, eager=eager,
     )
     return verifier.run(iter_export(fileobj, batch=True))

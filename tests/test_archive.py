@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import sqlite3
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSWORDS, ModuleFactory, initialise, with_config
+from firmware_sim.device import InProcessTransport
 from host_tools.archive import Archive, ArchiveRefused, QueryFilter
 from host_tools.audit_formats import FORMATS, write_records
 from host_tools.audit_drain import fetch_public_key
@@ -16,6 +18,7 @@ from host_tools.audit_verify import Reason
 from host_tools.client import Client
 from module.audit.trail import AuditConfig
 from module.core import Module
+from module.ports import MemoryFlash
 from module.wire.defs import AuditPolicy, Command, DigestAlg, KeyType, Role, Status
 
 
@@ -153,3 +156,42 @@ def test_queries_and_formats(client: Client, archive: Archive) -> None:
         assert "ENCRYPT" in text
         if fmt == "syslog":
             assert text.startswith("<") and 'seq="' in text and "hash=" in text
+
+
+def test_a_device_restored_from_a_backup_is_a_fork_and_nothing_is_stored(
+    tmp_path: Path, make_module: ModuleFactory
+) -> None:
+    """State restored from a backup forgets the archive's acknowledgement; wrap plus a flood then
+    overwrites the seqs the archive holds with a second history, and its LOSS record names a range
+    starting at or before the acknowledged head. That is a fork: refused, nothing stored."""
+    flash = MemoryFlash()
+    config = with_config(audit=AuditConfig(capacity=128, reserve=16, checkpoint_every=0, wrap_batch=32))
+    first = make_module(flash=flash, config=config)
+    client = initialise(first)
+    a = Archive(tmp_path / "fork.db")
+    a.bind(fetch_public_key(client))
+    work(client, 3)
+    run(a, client)
+    backup = copy.deepcopy(flash)  # the device's state as it was here
+    work(client, 5)
+    assert run(a, client).acknowledged  # type: ignore[attr-defined]
+    acked = a.head()
+    before = a.count()
+    first.power_off()
+    restored = make_module(flash=backup, config=config)
+    rclient = Client(InProcessTransport(restored))
+    with rclient.login("officer", PASSWORDS["officer"]) as officer:
+        officer.audit.set_policy(AuditPolicy.WRAP)
+        # The second history overwrites the seqs the archive holds, and leaves room for the drain's
+        # own records (a drop while the archive exports would cut the export instead).
+        while True:
+            officer.digest(DigestAlg.SHA2_256, b"m")
+            st = restored.trail.status()
+            if st.oldest_retained > acked[0] + 1 and st.capacity - st.used >= 24:  # type: ignore[index]
+                break
+    with pytest.raises(ArchiveRefused) as info:
+        run(a, rclient)
+    assert info.value.reason is Reason.FORK, info.value
+    assert "acknowledged" in str(info.value)
+    assert (a.count(), a.head()) == (before, acked)  # nothing stored
+    assert a.verify().ok
