@@ -89,6 +89,40 @@ def test_acknowledging_an_unverified_head_is_refused(module: Module, client: Cli
         assert last.entry.code == Command.AUDIT_ACK and last.entry.status is Status.AUDIT_DIGEST_MISMATCH
 
 
+def test_an_acknowledgement_from_what_is_public_frees_nothing(module: Module, client: Client) -> None:
+    """GET_STATUS (no login) gives the chain head and an empty export page gives its anchor: an
+    Auditor who read only those, and exported no record, must not free anything. The device takes
+    an acknowledgement only through a checkpoint it made with this session's own nonce."""
+    with client.login("alice", PASSWORDS["alice"]) as alice:
+        alice.random(8)
+    with client.login("audrey", PASSWORDS["audrey"]) as auditor:
+        page = auditor.call(Command.AUDIT_EXPORT, {"from_seq": 10**9, "max_records": 0}).data
+        before = module.trail.status()
+        head = client.call(Command.GET_STATUS).data["audit"]["head"]  # public: no login
+        reply = module.call(Command.AUDIT_ACK, {"seq": before.next_seq, "head": head}, auditor.session_id)
+        assert reply.status is Status.AUDIT_DIGEST_MISMATCH, reply  # the status call's own record came after
+        reply = module.call(Command.AUDIT_ACK, {"seq": page["first_seq"] - 1, "head": page["anchor"]},
+                            auditor.session_id)
+        assert reply.status is Status.AUDIT_DIGEST_MISMATCH, reply
+        assert module.trail.status().oldest_retained == before.oldest_retained  # nothing freed
+        # Another session's checkpoint does not count either, and neither does one without a nonce.
+        with client.login("officer", PASSWORDS["officer"]) as officer:
+            cp = officer.audit.checkpoint(b"officer nonce")
+        reply = module.call(Command.AUDIT_ACK, {"seq": cp.seq, "head": module.trail.chain_hash(cp.seq)},
+                            auditor.session_id)
+        assert reply.status is Status.AUDIT_DIGEST_MISMATCH, reply
+        bare = auditor.audit.checkpoint(b"")
+        reply = module.call(Command.AUDIT_ACK, {"seq": bare.seq, "head": module.trail.chain_hash(bare.seq)},
+                            auditor.session_id)
+        assert reply.status is Status.AUDIT_DIGEST_MISMATCH, reply
+        assert module.trail.status().oldest_retained == before.oldest_retained
+        # The drain's own order passes: its checkpoint, with its nonce, and that checkpoint's head.
+        own = auditor.audit.checkpoint(b"audrey nonce")
+        reply = module.call(Command.AUDIT_ACK, {"seq": own.seq, "head": module.trail.chain_hash(own.seq)},
+                            auditor.session_id)
+        assert reply.status is Status.OK and module.trail.status().oldest_retained == own.seq + 1
+
+
 def test_export_without_a_final_checkpoint_is_an_unverified_tail(module: Module, client: Client) -> None:
     key = fetch_public_key(client)
     with client.login("audrey", PASSWORDS["audrey"]) as auditor:

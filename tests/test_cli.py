@@ -58,6 +58,9 @@ def test_scriptable_contract(device: DeviceProcess, tmp_path: Path) -> None:
     assert ok.exit_code == 0 and "OK" in ok.output  # offline: no device needed
     unproven = cli(port, "audit", "verify", str(trail), "--pubkey", str(pub), env={"CMSIM_PORT": "/nonexistent"})
     assert unproven.exit_code == EXIT_UNPROVEN and "UNPROVEN" in unproven.output and "unproven" in unproven.output
+    acked = cli(port, "--operator", "co", "--json", "audit", "ack", str(trail), "--pubkey", str(pub), password=CO_PW)
+    assert acked.exit_code == 0, acked.output  # through a checkpoint of its own session, past the file's
+    assert json.loads(acked.output)["oldest_retained"] == json.loads(acked.output)["acknowledged_through"] + 1
     status = json.loads(cli(port, "--json", "status").output)
     assert status["state_name"] == "OPERATIONAL" and status["audit"]["policy"] == "block"
     lines = trail.read_text().splitlines()

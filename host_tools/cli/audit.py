@@ -149,15 +149,30 @@ class _Counting(io.RawIOBase):
 @click.option("--pubkey", type=click.Path(exists=True, dir_okay=False), required=True)
 @with_session
 def audit_ack(c: Ctx, s: CommandSession, export_file: str, pubkey: str) -> Emit | None:
-    """Verify an export, then acknowledge on the device what it proved (frees those records)."""
+    """Verify an export, then acknowledge on the device what it proved (frees those records).
+
+    The device frees records only through a checkpoint this session asked for with its own nonce,
+    so the records after the file's last checkpoint are exported and verified again up to one."""
     trusted = _load_pubkey(pubkey)
     with open(export_file, "rb") as f:
         result = verify_export(f, trusted.public_key, expected_serial=trusted.serial)
     if not result.ok or result.verified_through is None or result.verified_head is None:
         _report(c, result, export_file)
         return None
-    oldest = s.audit.acknowledge(result.verified_through, result.verified_head)
-    return Emit({"acknowledged_through": result.verified_through, "oldest_retained": oldest})
+    nonce = os.urandom(16)
+    session = s.open()
+    cp = session.audit.checkpoint(nonce)
+    rest = io.BytesIO()
+    export_through(session, rest, trusted.serial, cp.seq, from_seq=result.verified_through + 1)
+    rest.seek(0)
+    fresh = verify_export(rest, result.keys[-1] if result.keys else trusted.public_key,
+                          expected_serial=trusted.serial, expected_nonce=nonce,
+                          start=(result.verified_through, result.verified_head))
+    if not fresh.ok or fresh.verified_through is None or fresh.verified_head is None:
+        _report(c, fresh, "the records after the file")
+        return None
+    oldest = s.audit.acknowledge(fresh.verified_through, fresh.verified_head)
+    return Emit({"acknowledged_through": fresh.verified_through, "oldest_retained": oldest})
 
 
 @audit.command("checkpoint")

@@ -68,7 +68,11 @@ _POLICY_LABELS: Final = tuple(p.label for p in AuditPolicy)
 
 
 class AckDigestMismatch(AuditError):
-    """The host's head digest is not the chain hash at that seq: it did not verify what it acks."""
+    """The host's head digest is not the chain hash at that seq, or the seq is not a checkpoint this
+    session asked for with its own nonce: it did not verify what it acks."""
+
+
+_ISSUED_LIMIT: Final = 64  # sessions whose last nonce checkpoint is remembered (volatile, per boot)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class AuditTrail:
         self._checkpoints = Checkpoints(self._log, serial, self.policy_digest)
         self._space = RingSpace(self._log, self._checkpoints, serial, reserve=self.config.reserve,
                                 wrap_batch=self.config.wrap_batch)
+        self._issued: dict[int, int] = {}  # session id -> seq of the last checkpoint it asked for with a nonce
 
     # ------------------------------------------------------------------ boot
     def open(self, boot: int) -> None:
@@ -140,6 +145,7 @@ class AuditTrail:
         c = self.config
         rec = self._log.recover(boot, AuditPolicy.from_label(c.policy), round(c.high_water * 1000))
         self._space.recover(rec)
+        self._issued.clear()
         self._open = True
 
     def close(self) -> None:
@@ -234,8 +240,9 @@ class AuditTrail:
             self._checkpoints.wipe()
 
     # ----------------------------------------------------------- checkpoints
-    def checkpoint(self, nonce: bytes = b"", *, boot: int, tick_ns: int, utc_ns: int) -> bytes:
-        """A signed, chained CHECKPOINT record on request; returns its encoded bytes."""
+    def checkpoint(self, nonce: bytes = b"", *, boot: int, tick_ns: int, utc_ns: int, session_id: int = 0) -> bytes:
+        """A signed, chained CHECKPOINT record on request; returns its encoded bytes. With a nonce
+        and a session, it becomes the one checkpoint that session may acknowledge through."""
         self._require_open()
         if not self._checkpoints.has_key:
             raise AuditKeyMissing("no audit signing key: the module is not initialised")
@@ -246,7 +253,14 @@ class AuditTrail:
             raise AuditRingExhausted("audit ring exhausted: acknowledge records first")
         self._space.flush_pending(t)
         self._space.reserve(t, INTERNAL)
-        return self._checkpoints.write(CheckpointReason.REQUEST, bytes(nonce), t)
+        record = self._checkpoints.write(CheckpointReason.REQUEST, bytes(nonce), t)
+        if session_id and nonce:
+            issued = self._issued
+            issued.pop(session_id, None)
+            issued[session_id] = self._log.next - 1
+            if len(issued) > _ISSUED_LIMIT:
+                del issued[next(iter(issued))]  # the longest-idle session's
+        return record
 
     def error_checkpoint(self, *, boot: int, tick_ns: int, utc_ns: int) -> bytes:
         """The core calls this on entering an error state (may use the internal reserve)."""
@@ -285,8 +299,13 @@ class AuditTrail:
         self._require_open()
         return self._log.chain_hash(seq)
 
-    def acknowledge(self, seq: int, head: bytes) -> None:
-        """Free records up to ``seq``, only if ``head`` is the chain hash there (the core audits the ack)."""
+    def acknowledge(self, seq: int, head: bytes, *, session_id: int | None = None) -> None:
+        """Free records up to ``seq``, only if ``head`` is the chain hash there (the core audits the ack).
+
+        With ``session_id`` (the service always gives it), ``seq`` must also be the last checkpoint
+        that session asked for with a nonce: the chain head is public (GET_STATUS, an empty export
+        page's anchor), so only the checkpoint that closes the session's own verified export shows
+        it drained what it frees."""
         self._require_open()
         log = self._log
         if not log.meta.floor - 1 <= seq < log.next:
@@ -294,6 +313,9 @@ class AuditTrail:
                                   f"{log.meta.floor}..{log.next - 1}")
         if not hmac.compare_digest(log.chain_hash(seq), bytes(head)):
             raise AckDigestMismatch(f"head digest does not match the chain at seq {seq}")
+        if session_id is not None and self._issued.get(session_id) != seq:
+            raise AckDigestMismatch(f"seq {seq} is not the checkpoint this session asked for with its nonce: "
+                                    "checkpoint with a fresh nonce, export and verify through it, then acknowledge it")
         meta = log.meta
         if seq + 1 > meta.ack_next:
             log.ring.update_meta(ack_next=seq + 1, floor=max(meta.floor, seq + 1))
