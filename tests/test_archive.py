@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import sqlite3
 from pathlib import Path
 
@@ -32,7 +33,10 @@ def work(client: Client, n: int = 10) -> int:
 
 def run(archive: Archive, client: Client, **kw: object) -> object:
     with client.login("audrey", PASSWORDS["audrey"]) as auditor:
-        return archive.archive(auditor, fetch_public_key(client), **kw)  # type: ignore[arg-type]
+        # The key the archive trusts: no clear AUDIT_PUBKEY (a full ring under wrap refuses
+        # unauthenticated calls beyond their share).
+        key = archive.trusted_key() or fetch_public_key(client)
+        return archive.archive(auditor, key, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -195,3 +199,20 @@ def test_a_device_restored_from_a_backup_is_a_fork_and_nothing_is_stored(
     assert "acknowledged" in str(info.value)
     assert (a.count(), a.head()) == (before, acked)  # nothing stored
     assert a.verify().ok
+
+
+def test_a_refusal_summary_shows_its_count_in_query_output(tmp_path: Path, make_module: ModuleFactory) -> None:
+    """LOSS(REFUSED) carries its count in its body, not in detail text: the query output shows it."""
+    module = make_module(config=with_config(audit=AuditConfig(public_rate=40)))
+    client = initialise(module)
+    module.clock.advance(1.0)  # type: ignore[attr-defined]  # a fresh interval: 40 clear calls recorded
+    replies = [module.call(Command.GET_STATUS).status for _ in range(46)]
+    assert replies.count(Status.AUDIT_FULL) == 6
+    a = Archive(tmp_path / "refused.db")
+    module.clock.advance(1.0)  # type: ignore[attr-defined]
+    a.bind(fetch_public_key(client))
+    run(a, client)
+    out = io.StringIO()
+    write_records(a.query(QueryFilter()), out, "jsonl")
+    summaries = [d for d in map(json.loads, out.getvalue().splitlines()) if d["kind"] == "LOSS"]
+    assert [d["detail"] for d in summaries] == ["6 calls refused unrecorded (total 6)"]

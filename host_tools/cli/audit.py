@@ -74,7 +74,9 @@ def audit_export(c: Ctx, s: CommandSession, outfile: str, fmt: str | None, from_
     session = s.open()  # logged in before the output file is created
     with open(outfile, "wb") as out, c.progress("export") as bar:
         cp = session.audit.checkpoint(nonce)
-        serial = c.device().status()["serial"]
+        statement = decode_record(cp.record).checkpoint
+        assert statement is not None  # the checkpoint service answers with a checkpoint record
+        serial = statement.statement.serial  # from the session: no clear GET_STATUS, which a full ring may refuse
         count = export_through(session, out, serial, cp.seq, from_seq=from_seq, fmt=_format_of(outfile, fmt),
                                progress=bar)
     return Emit({"records": count, "checkpoint_seq": cp.seq, "nonce": nonce, "out": outfile},

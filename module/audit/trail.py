@@ -85,6 +85,12 @@ class AuditConfig:
     fsync: Fsync = "always"
     wrap_batch: int = 64  # records dropped per wrap-around (one checkpoint and one LOSS record each)
     lab_mode: bool = False  # marks every checkpoint's policy digest (fault injection enabled)
+    # Calls without an authenticated session: recorded at most public_rate per public_interval_s
+    # of the module's clock, and never into the last public_reserve slots an authenticated call
+    # may use (None: a quarter of the ring); the excess is refused and counted (LOSS(REFUSED)).
+    public_rate: int = 512
+    public_interval_s: float = 1.0
+    public_reserve: int | None = None
 
     def __post_init__(self) -> None:
         if self.capacity < 16:
@@ -97,6 +103,16 @@ class AuditConfig:
             raise ValueError("high_water is a fraction in (0, 1]")
         if self.checkpoint_every < 0 or self.wrap_batch < 3:
             raise ValueError("checkpoint_every must be >= 0 and wrap_batch >= 3")
+        if self.public_rate < 1 or self.public_interval_s <= 0:
+            raise ValueError("public_rate must be >= 1 and public_interval_s > 0")
+        if self.public_reserve is not None and not self.wrap_batch < self.public_reserve < self.capacity - self.reserve:
+            raise ValueError("public_reserve must exceed wrap_batch and leave room below the reserve")
+
+    @property
+    def public_slots(self) -> int:
+        """Slots a call without an authenticated session never takes (more than one wrap batch, so
+        under wrap a public call never makes the ring overwrite)."""
+        return self.public_reserve if self.public_reserve is not None else max(self.capacity // 4, self.wrap_batch + 1)
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,8 @@ class AuditTrail:
         self._space = RingSpace(self._log, self._checkpoints, serial, reserve=self.config.reserve,
                                 wrap_batch=self.config.wrap_batch)
         self._issued: dict[int, int] = {}  # session id -> seq of the last checkpoint it asked for with a nonce
+        self._public_window = -1  # the public-rate interval now counted (volatile)
+        self._public_calls = 0
 
     # ------------------------------------------------------------------ boot
     def open(self, boot: int) -> None:
@@ -188,6 +206,30 @@ class AuditTrail:
         """A call refused for want of a slot: counted in flash, summarised by a LOSS(REFUSED) record."""
         self._require_open()
         self._space.count_refusal()
+
+    def admits_public(self, now_ns: int, *, share: bool = True) -> bool:
+        """Whether a call without an authenticated session may be recorded now (counts it if so).
+
+        The rate: at most ``public_rate`` per interval of the module's clock. The share
+        (``share=False`` for the login handshake, which a drain needs even on a full ring): under
+        block not past ``capacity - reserve - public_slots`` records, under wrap not past
+        ``capacity - public_slots``, so a public call never takes what an authenticated one needs
+        and never makes the ring overwrite an unacknowledged record."""
+        self._require_open()
+        c = self.config
+        if share:
+            used, limit = self._log.used, c.capacity - c.public_slots
+            if self._log.policy is AuditPolicy.BLOCK:
+                limit -= c.reserve
+            if used >= limit:
+                return False
+        window = now_ns // max(1, round(c.public_interval_s * 1e9))
+        if window != self._public_window:
+            self._public_window, self._public_calls = window, 0
+        if self._public_calls >= c.public_rate:
+            return False
+        self._public_calls += 1
+        return True
 
     # ------------------------------------------------------------------ keys
     @property
