@@ -32,8 +32,11 @@ class TrustedKey:
     statement: bytes = b""  # the self-signed key statement it was accepted from
 
 
-def fetch_public_key(client: Client, expected_serial: str | None = None) -> TrustedKey:
-    """The audit public key, accepted only with a valid self-signed statement of the serial."""
+def fetch_public_key(client: Client | OperatorSession, expected_serial: str | None = None) -> TrustedKey:
+    """The audit public key, accepted only with a valid self-signed statement of the serial.
+
+    Through a logged-in session when the ring may be past the public share (a clear call is then
+    refused: unauthenticated calls must not take the room authenticated ones need)."""
     data = client.call(Command.AUDIT_PUBKEY).data
     statement = KeyStatement.parse(data["statement"])
     if not statement.verify() or statement.public_key != data["public_key"]:

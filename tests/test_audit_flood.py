@@ -2,8 +2,8 @@
 
 Public calls (no authenticated session: GET_STATUS in the clear, an unknown session id) are held
 to a share of the ring (they never take the last ``public_reserve`` slots an authenticated call
-may use, and under wrap they never make the ring overwrite) and to a rate (at most
-``public_rate`` per ``public_interval_s`` of the module's clock). The excess is refused without a
+may use, and under wrap they never make the ring overwrite) and, when configured, to a rate (at
+most ``public_rate`` per ``public_interval_s`` of the module's clock). The excess is refused without a
 record, counted, and summarised by one chained LOSS(REFUSED) record.
 """
 
@@ -44,7 +44,7 @@ def test_a_clear_flood_under_wrap_does_not_overwrite_a_users_sign_record(make_mo
     signs = [r for r in map(decode_record, _retained(module)) if r.kind is RecordKind.SERVICE
              and r.code == Command.SIGN]
     assert len(signs) == 1
-    # Slow enough that the rate bound never bites: only the public share protects the record.
+    # No rate bound by default: only the public share protects the record.
     statuses = _flood(module, clock, FLOOD, 0.05)
     assert Status.AUDIT_FULL in statuses  # the excess was refused ...
     records = [decode_record(r) for r in _retained(module)]

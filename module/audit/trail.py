@@ -85,10 +85,11 @@ class AuditConfig:
     fsync: Fsync = "always"
     wrap_batch: int = 64  # records dropped per wrap-around (one checkpoint and one LOSS record each)
     lab_mode: bool = False  # marks every checkpoint's policy digest (fault injection enabled)
-    # Calls without an authenticated session: recorded at most public_rate per public_interval_s
-    # of the module's clock, and never into the last public_reserve slots an authenticated call
-    # may use (None: a quarter of the ring); the excess is refused and counted (LOSS(REFUSED)).
-    public_rate: int = 512
+    # Calls without an authenticated session: never recorded into the last public_reserve slots
+    # an authenticated call may use (None: a sixteenth of the ring, at least 2), and at most public_rate of them
+    # per public_interval_s of the module's clock (None: no rate bound); the excess is refused and
+    # counted (LOSS(REFUSED)).
+    public_rate: int | None = None
     public_interval_s: float = 1.0
     public_reserve: int | None = None
 
@@ -103,16 +104,17 @@ class AuditConfig:
             raise ValueError("high_water is a fraction in (0, 1]")
         if self.checkpoint_every < 0 or self.wrap_batch < 3:
             raise ValueError("checkpoint_every must be >= 0 and wrap_batch >= 3")
-        if self.public_rate < 1 or self.public_interval_s <= 0:
+        if (self.public_rate is not None and self.public_rate < 1) or self.public_interval_s <= 0:
             raise ValueError("public_rate must be >= 1 and public_interval_s > 0")
-        if self.public_reserve is not None and not self.wrap_batch < self.public_reserve < self.capacity - self.reserve:
-            raise ValueError("public_reserve must exceed wrap_batch and leave room below the reserve")
+        if self.public_reserve is not None and not 2 <= self.public_reserve < self.capacity - self.reserve:
+            raise ValueError("public_reserve must be at least 2 and leave room below the reserve")
 
     @property
     def public_slots(self) -> int:
-        """Slots a call without an authenticated session never takes (more than one wrap batch, so
-        under wrap a public call never makes the ring overwrite)."""
-        return self.public_reserve if self.public_reserve is not None else max(self.capacity // 4, self.wrap_batch + 1)
+        """Slots a call without an authenticated session never takes: at least 2, so under wrap a
+        public call never makes the ring overwrite; more than a wrap batch (the default ring's 256
+        against 64), so once the ring has wrapped public calls do not refill what a drop freed."""
+        return self.public_reserve if self.public_reserve is not None else max(self.capacity // 16, 2)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class AuditTrail:
         rec = self._log.recover(boot, AuditPolicy.from_label(c.policy), round(c.high_water * 1000))
         self._space.recover(rec)
         self._issued.clear()
+        self._checkpoints.suspended = False  # a new boot: its self-tests decide again
         self._open = True
 
     def close(self) -> None:
@@ -210,12 +213,13 @@ class AuditTrail:
     def admits_public(self, now_ns: int, *, share: bool = True) -> bool:
         """Whether a call without an authenticated session may be recorded now (counts it if so).
 
-        The rate: at most ``public_rate`` per interval of the module's clock. The share
+        The rate (when set): at most ``public_rate`` per interval of the module's clock. The share
         (``share=False`` for the login handshake, which a drain needs even on a full ring): under
         block not past ``capacity - reserve - public_slots`` records, under wrap not past
         ``capacity - public_slots``, so a public call never takes what an authenticated one needs
         and never makes the ring overwrite an unacknowledged record."""
-        self._require_open()
+        if not self._open:
+            return True  # the core refuses or counts calls on a trail it could not open
         c = self.config
         if share:
             used, limit = self._log.used, c.capacity - c.public_slots
@@ -223,6 +227,8 @@ class AuditTrail:
                 limit -= c.reserve
             if used >= limit:
                 return False
+        if c.public_rate is None:
+            return True
         window = now_ns // max(1, round(c.public_interval_s * 1e9))
         if window != self._public_window:
             self._public_window, self._public_calls = window, 0
@@ -282,6 +288,28 @@ class AuditTrail:
             self._checkpoints.wipe()
 
     # ----------------------------------------------------------- checkpoints
+    @property
+    def signing_suspended(self) -> bool:
+        return self._checkpoints.suspended
+
+    def suspend_signing(self) -> None:
+        """Entering an error state: no cryptography from now on; checkpoints are chained, unsigned."""
+        self._checkpoints.suspended = True
+
+    def resume_signing(self, *, boot: int, tick_ns: int, utc_ns: int) -> None:
+        """Out of the error state after passing self-tests (operational or, after a zeroisation,
+        uninitialised): sign again, starting with a RECOVERY checkpoint (when there is a key) whose
+        signed head covers every unsigned record of the error state."""
+        cps = self._checkpoints
+        if not cps.suspended:
+            return
+        self._require_open()
+        cps.suspended = False
+        if cps.has_key:
+            t = Times(boot, tick_ns, utc_ns)
+            self._space.reserve(t, INTERNAL)
+            cps.write(CheckpointReason.RECOVERY, b"", t)
+
     def checkpoint(self, nonce: bytes = b"", *, boot: int, tick_ns: int, utc_ns: int, session_id: int = 0) -> bytes:
         """A signed, chained CHECKPOINT record on request; returns its encoded bytes. With a nonce
         and a session, it becomes the one checkpoint that session may acknowledge through."""
