@@ -96,6 +96,7 @@ class VerifyResult:
     suspect_from: int | None  # for HASH_MISMATCH found at a checkpoint: first seq that may be altered
     keys: tuple[bytes, ...]  # audit public keys that signed, in order of first use
     records_lost_named: int  # records LOSS records declare lost
+    unsigned_checkpoints: int  # chained but unsigned (no key yet, or made in an error state): prove nothing
     fresh: bool  # a checkpoint carries expected_nonce: the export reaches the device's head and starts
     #              no later than that checkpoint's signed oldest_retained. False: ok proves only that
     #              what is there was signed; a cut tail (or, without ``start``, a cut head) is not excluded.
@@ -176,6 +177,8 @@ class ExportVerifier:
         self._links: dict[bytes, list[bytes]] = {}  # signer -> keys it linked to in verified handovers
         self._keys: dict[bytes, None] = {}  # signers in order of first use (a dict: O(1) membership)
         self._nonce_seen = False
+        self._unsigned = 0
+        self._last_unsigned: int | None = None  # seq of the newest unsigned checkpoint
         self._fresh_oldest: int | None = None  # oldest_retained signed by the checkpoint with the nonce
         self._origin: int | None = None if start is None else start[0] + 1  # where the export claims to begin
         self._continues = start is not None
@@ -325,7 +328,11 @@ class ExportVerifier:
         if st.serial != self._serial:
             self._fail(Reason.FOREIGN_MODULE, seq, f"checkpoint {seq} names module {st.serial!r}")
         if body.sig_alg is SigAlg.NONE:
-            return None, False  # made before the module had an audit key: chained, not an anchor
+            # Made before the module had an audit key, or in an error state (no cryptography
+            # there): chained, not an anchor; only a later signed checkpoint proves it.
+            self._unsigned += 1
+            self._last_unsigned = seq
+            return None, False
         statement = st.encode()
         # A handover is trusted only from a verified signature: never deferred.
         now = self._eager or st.link_kind is not LinkKind.NONE
@@ -533,6 +540,7 @@ class ExportVerifier:
             suspect_from=failure.suspect_from if failure else None,
             keys=tuple(self._keys),
             records_lost_named=self._lost_named,
+            unsigned_checkpoints=self._unsigned,
             fresh=failure is None and self._nonce_seen,
         )
 
@@ -552,8 +560,12 @@ class ExportVerifier:
             self._fail(Reason.NO_CHECKPOINT, self._first_seq, "no signed checkpoint covers the records")
         if self._tail and self._require_final:
             first = self._next - self._tail if self._next is not None else None
+            why = ""
+            if self._last_unsigned is not None and first is not None and self._last_unsigned >= first:
+                why = (f" (checkpoint {self._last_unsigned} is unsigned: made in an error state, or before the "
+                       "module had a key; a later signed checkpoint would cover it)")
             self._fail(Reason.TRUNCATED, first, f"{self._tail} record(s) after the last checkpoint are not covered "
-                       "by any signature")
+                       "by any signature" + why)
         if self._expected_nonce is not None and not self._nonce_seen:
             self._fail(Reason.STALE_CHECKPOINT, self._verified_through, "no checkpoint carries the expected nonce")
         oldest, origin = self._fresh_oldest, self._origin
@@ -565,8 +577,10 @@ class ExportVerifier:
         unproven = "" if self._nonce_seen else "; freshness and completeness at the tail unproven (no nonce)"
         if self._count == 0:
             return "no records" + unproven
+        unsigned = (f", {self._unsigned} unsigned (error state or no key yet), proven only by a later signature"
+                    if self._unsigned else "")
         return (f"{self._count} records {self._first_seq}..{self._last()} verified through "
-                f"{self._verified_through} ({self._checkpoints} signed checkpoints, {self._tail} unverified)"
+                f"{self._verified_through} ({self._checkpoints} signed checkpoints{unsigned}, {self._tail} unverified)"
                 + unproven)
 
 

@@ -46,6 +46,7 @@ class Checkpoints:
         self._seed = bytearray()
         self._key: Ed25519PrivateKey | None = None
         self._public = b""
+        self.suspended = False  # in an error state: checkpoints are chained but not signed
 
     @property
     def has_key(self) -> bool:
@@ -78,15 +79,18 @@ class Checkpoints:
     def write(
         self, reason: CheckpointReason, nonce: bytes, t: Times, link: LinkKind = LinkKind.NONE, link_key: bytes = b""
     ) -> bytes:
-        """Sign (when there is a key) and commit a CHECKPOINT record; return its encoded bytes."""
+        """Sign (when there is a key and signing is not suspended) and commit a CHECKPOINT record;
+        return its encoded bytes."""
         log = self._log
         meta = log.meta
+        signing = self._key is not None and not self.suspended
         statement = CheckpointStatement(
             reason, self._serial, log.next, t.boot, t.tick_ns, t.utc_ns, log.head, meta.floor,
-            meta.lost_total, nonce, self._policy_digest(), self._public if self._key is not None else ZERO_DIGEST,
+            meta.lost_total, nonce, self._policy_digest(), self._public if signing else ZERO_DIGEST,
             link, link_key,
         )
-        if self._key is not None:
+        if signing:
+            assert self._key is not None
             body = CheckpointBody(statement, SigAlg.ED25519, sign_statement(statement.encode(), self._key))
         else:
             body = CheckpointBody(statement, SigAlg.NONE, b"")

@@ -30,7 +30,8 @@ class CheckpointReason(IntEnum):
     PRE_OVERWRITE = 3  # under the wrap policy, before the oldest records are overwritten
     ZEROISATION = 4  # the old key's last act: names the new key (link NEXT_KEY)
     KEY_START = 5  # the new key's first act: names the old key (link PREV_KEY)
-    ERROR = 6  # the module entered an error state
+    ERROR = 6  # the module entered an error state (unsigned: no cryptography in an error state)
+    RECOVERY = 7  # the first checkpoint after leaving an error state: signs over the unsigned stretch
 
 
 @unique
