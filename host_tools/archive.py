@@ -191,7 +191,7 @@ class Archive:
 
     # --------------------------------------------------------------- archive
     def archive(self, session: OperatorSession, key: TrustedKey, *, acknowledge: bool = True,
-                after_store: Callable[[], None] | None = None) -> ArchiveResult:
+                after_store: Callable[[], None] | None = None, allow_lab: bool = False) -> ArchiveResult:
         """Pull, verify, store and acknowledge what the device has beyond the archive's head."""
         trusted = self.trusted_key()
         if trusted is None:
@@ -206,7 +206,7 @@ class Archive:
         with tempfile.TemporaryFile() as tmp:
             export_through(session, tmp, trusted.serial, cp.seq, from_seq=start)
             tmp.seek(0)
-            stored, result = self.ingest(tmp, expected_nonce=nonce)
+            stored, result = self.ingest(tmp, expected_nonce=nonce, allow_lab=allow_lab)
         assert result.verified_through is not None and result.verified_head is not None
         if after_store is not None:
             after_store()  # tests cut the process here to show a crash loses and duplicates nothing
@@ -217,7 +217,8 @@ class Archive:
             acked = True
         return ArchiveResult(stored, result.verified_through, acked, result)
 
-    def ingest(self, export: BinaryIO, *, expected_nonce: bytes | None = None) -> tuple[int, VerifyResult]:
+    def ingest(self, export: BinaryIO, *, expected_nonce: bytes | None = None,
+               allow_lab: bool = False) -> tuple[int, VerifyResult]:
         """Verify an export file (either format) as a continuation of the archive and store what a
         signed checkpoint covers, in one transaction. Refused (ArchiveRefused) with nothing stored
         unless it extends the archive's head (a LOSS record naming records from at or before the
@@ -229,7 +230,7 @@ class Archive:
         start = export.tell()
         signer = self.current_signer() or trusted.public_key
         verifier = ExportVerifier(signer, expected_serial=trusted.serial, expected_nonce=expected_nonce, start=head,
-                                  acknowledged=self.acknowledged())
+                                  acknowledged=self.acknowledged(), allow_lab=allow_lab)
         result = verifier.run(iter_export(export, batch=True))
         if not result.ok or result.verified_through is None or result.verified_head is None:
             raise ArchiveRefused.of(result)
@@ -295,12 +296,13 @@ class Archive:
         return n
 
     # ---------------------------------------------------------------- verify
-    def verify(self) -> VerifyResult:
-        """Re-verify everything archived: the chain from its first record, every checkpoint's signature."""
+    def verify(self, *, allow_lab: bool = False) -> VerifyResult:
+        """Re-verify everything archived: the chain from its first record, every checkpoint's signature
+        (a lab-mode trail, stored with ``allow_lab``, fails again unless ``allow_lab``)."""
         trusted = self.trusted_key()
         if trusted is None:
             raise CmsimError("empty archive")
-        verifier = ExportVerifier(trusted.public_key, expected_serial=trusted.serial)
+        verifier = ExportVerifier(trusted.public_key, expected_serial=trusted.serial, allow_lab=allow_lab)
         return verifier.run(self._items(trusted.serial))
 
     def _items(self, serial: str) -> Iterator[ExportItem]:

@@ -80,7 +80,7 @@ class DrainResult:
 
 
 def drain(session: OperatorSession, key: TrustedKey, out: BinaryIO | None = None, *,
-          fmt: ExportFormat = ExportFormat.BINARY, acknowledge: bool = True) -> DrainResult:
+          fmt: ExportFormat = ExportFormat.BINARY, acknowledge: bool = True, allow_lab: bool = False) -> DrainResult:
     """Checkpoint (fresh nonce), export through it, verify offline, and acknowledge what verified."""
     nonce = os.urandom(16)
     cp = session.call(Command.AUDIT_CHECKPOINT, {"nonce": nonce}).data
@@ -89,7 +89,8 @@ def drain(session: OperatorSession, key: TrustedKey, out: BinaryIO | None = None
     start = buffer.tell()
     count = export_through(session, buffer, key.serial, checkpoint_seq, fmt=fmt)
     buffer.seek(start)
-    result = verify_export(buffer, key.public_key, expected_serial=key.serial, expected_nonce=nonce)
+    result = verify_export(buffer, key.public_key, expected_serial=key.serial, expected_nonce=nonce,
+                           allow_lab=allow_lab)
     acked = False
     if acknowledge and result.ok and result.verified_through is not None and result.verified_head is not None:
         session.call(Command.AUDIT_ACK, {"seq": result.verified_through, "head": result.verified_head})

@@ -31,7 +31,8 @@ Checks, in the order they apply to each item (the first failure is reported):
 7. at the end: no end marker -> TRUNCATED, an uncovered gap -> SEQUENCE_GAP, a signer never
    linked to ``public_key`` -> BAD_SIGNATURE, no signed checkpoint -> NO_CHECKPOINT, records after
    the last checkpoint -> TRUNCATED, no checkpoint with ``expected_nonce`` -> STALE_CHECKPOINT,
-   an export (without ``start``) beginning after that checkpoint's ``oldest_retained`` -> TRUNCATED.
+   an export (without ``start``) beginning after that checkpoint's ``oldest_retained`` -> TRUNCATED;
+   a checkpoint stating lab mode -> LAB_MODE (unless ``allow_lab``).
 
 Speed: SERVICE and EVENT records of a binary export only extend the chain in the hot loop;
 their field and sequence checks, and the signatures of plain checkpoints, wait. A good
@@ -76,6 +77,7 @@ class Reason(Enum):
     FOREIGN_MODULE = "FOREIGN_MODULE"  # a record or checkpoint of another module
     STALE_CHECKPOINT = "STALE_CHECKPOINT"  # an old checkpoint replayed, or none with the host's nonce
     UNKNOWN_VERSION = "UNKNOWN_VERSION"  # a format version this verifier does not know (downgrade)
+    LAB_MODE = "LAB_MODE"  # a lab-mode module's trail (fault injection enabled), not allowed
     MALFORMED = "MALFORMED"  # bytes that are not a valid record or export
 
 
@@ -96,6 +98,7 @@ class VerifyResult:
     suspect_from: int | None  # for HASH_MISMATCH found at a checkpoint: first seq that may be altered
     keys: tuple[bytes, ...]  # audit public keys that signed, in order of first use
     records_lost_named: int  # records LOSS records declare lost
+    lab: bool  # a checkpoint states lab mode (allowed: allow_lab=True)
     unsigned_checkpoints: int  # chained but unsigned (no key yet, or made in an error state): prove nothing
     fresh: bool  # a checkpoint carries expected_nonce: the export reaches the device's head and starts
     #              no later than that checkpoint's signed oldest_retained. False: ok proves only that
@@ -148,10 +151,13 @@ class ExportVerifier:
         expected_nonce: bytes | None = None,
         start: tuple[int, bytes] | None = None,
         acknowledged: int | None = None,
+        allow_lab: bool = False,
         require_final_checkpoint: bool = True,
         eager: bool = False,
     ) -> None:
         self._acknowledged = acknowledged
+        self._allow_lab = allow_lab
+        self._lab = False
         self._expected_serial = expected_serial
         self._expected_nonce = expected_nonce
         self._require_final = require_final_checkpoint
@@ -327,6 +333,13 @@ class ExportVerifier:
         st = body.statement
         if st.serial != self._serial:
             self._fail(Reason.FOREIGN_MODULE, seq, f"checkpoint {seq} names module {st.serial!r}")
+        if st.lab and body.sig_alg is not SigAlg.NONE:  # an unsigned flag proves nothing either way
+            if not self._allow_lab:
+                if not verify_checkpoint(st.encode(), body.signature, st.signer):  # a flipped flag is a forgery
+                    self._fail(Reason.BAD_SIGNATURE, seq, f"checkpoint {seq}: signature does not verify")
+                self._fail(Reason.LAB_MODE, seq, f"checkpoint {seq} states lab mode: fault injection was enabled "
+                           "(a record may have been dropped on purpose); verify with allow_lab to read it anyway")
+            self._lab = True
         if body.sig_alg is SigAlg.NONE:
             # Made before the module had an audit key, or in an error state (no cryptography
             # there): chained, not an anchor; only a later signed checkpoint proves it.
@@ -540,6 +553,7 @@ class ExportVerifier:
             suspect_from=failure.suspect_from if failure else None,
             keys=tuple(self._keys),
             records_lost_named=self._lost_named,
+            lab=self._lab,
             unsigned_checkpoints=self._unsigned,
             fresh=failure is None and self._nonce_seen,
         )
@@ -575,6 +589,8 @@ class ExportVerifier:
 
     def _summary(self) -> str:
         unproven = "" if self._nonce_seen else "; freshness and completeness at the tail unproven (no nonce)"
+        if self._lab:
+            unproven += "; a LAB-MODE trail (fault injection enabled): not evidence of normal operation"
         if self._count == 0:
             return "no records" + unproven
         unsigned = (f", {self._unsigned} unsigned (error state or no key yet), proven only by a later signature"
@@ -603,12 +619,14 @@ def verify_export(
     expected_nonce: bytes | None = None,
     start: tuple[int, bytes] | None = None,
     acknowledged: int | None = None,
+    allow_lab: bool = False,
     require_final_checkpoint: bool = True,
     eager: bool = False,
 ) -> VerifyResult:
     """Verify an export (binary or JSON Lines) read from ``fileobj``; never raises for bad data."""
     verifier = ExportVerifier(
         public_key, expected_serial=expected_serial, expected_nonce=expected_nonce, start=start,
-        acknowledged=acknowledged, require_final_checkpoint=require_final_checkpoint, eager=eager,
+        acknowledged=acknowledged, allow_lab=allow_lab, require_final_checkpoint=require_final_checkpoint,
+        eager=eager,
     )
     return verifier.run(iter_export(fileobj, batch=True))

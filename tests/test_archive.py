@@ -216,3 +216,18 @@ def test_a_refusal_summary_shows_its_count_in_query_output(tmp_path: Path, make_
     write_records(a.query(QueryFilter()), out, "jsonl")
     summaries = [d for d in map(json.loads, out.getvalue().splitlines()) if d["kind"] == "LOSS"]
     assert [d["detail"] for d in summaries] == ["6 calls refused unrecorded (total 6)"]
+
+
+def test_a_lab_mode_trail_is_refused_unless_allowed(tmp_path: Path, make_module: ModuleFactory) -> None:
+    module = make_module(config=with_config(audit=AuditConfig(lab_mode=True)))
+    client = initialise(module)
+    work(client, 2)
+    a = Archive(tmp_path / "lab.db")
+    a.bind(fetch_public_key(client))
+    with pytest.raises(ArchiveRefused) as info:
+        run(a, client)
+    assert info.value.reason is Reason.LAB_MODE and a.count() == 0  # nothing stored
+    result = run(a, client, allow_lab=True)
+    assert result.verify.lab and a.count() > 0  # type: ignore[attr-defined]
+    assert a.verify().reason is Reason.LAB_MODE  # re-verified, it fails again unless allowed
+    assert a.verify(allow_lab=True).ok

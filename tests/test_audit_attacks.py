@@ -154,3 +154,26 @@ def test_a_json_lines_convenience_field_edited_is_malformed() -> None:
     relabelled = "".join(lines[:2] + [lines[2].replace('"kind":"SERVICE"', '"kind":"EVENT"')] + lines[3:])
     result = _verify(relabelled.encode(), trail.public_key(), expected_nonce=NONCE)
     assert (result.ok, result.reason) == (False, Reason.MALFORMED)
+
+
+def test_a_lab_mode_trail_does_not_pass_as_normal() -> None:
+    """Lab mode (fault injection, e.g. a dropped service record) is in every checkpoint statement
+    and in the key statement; a verifier fails it unless told it verifies a lab trail."""
+    from module.wire.audit.signature import KeyStatement
+
+    trail = _trail(lab_mode=True)
+    for i in range(5):
+        trail.append(_entry(i), **T)
+    trail.checkpoint(NONCE, **T)
+    records = trail.export(0, 100)
+    blob = _file([(0, genesis(SERIAL), records)])
+    result = _verify(blob, trail.public_key(), expected_nonce=NONCE)
+    assert (result.ok, result.reason, result.first_bad_seq) == (False, Reason.LAB_MODE, 5)
+    allowed = _verify(blob, trail.public_key(), expected_nonce=NONCE, allow_lab=True)
+    assert allowed.ok and allowed.lab and "LAB-MODE" in allowed.message
+    assert KeyStatement.parse(trail.key_statement()).lab
+    normal = _trail()
+    assert not KeyStatement.parse(normal.key_statement()).lab
+    normal.checkpoint(NONCE, **T)
+    plain = _verify(_file([(0, genesis(SERIAL), normal.export(0, 10))]), normal.public_key(), expected_nonce=NONCE)
+    assert plain.ok and not plain.lab

@@ -91,7 +91,7 @@ def _report(c: Ctx, result: VerifyResult, what: str, *, need_fresh: bool = False
             "reason": result.reason.value if result.reason else None,
             "first_bad_seq": result.first_bad_seq, "message": result.message, "records": result.records,
             "verified_through": result.verified_through, "checkpoints": result.checkpoints,
-            "serial": result.serial}
+            "serial": result.serial, "lab": result.lab}
     c.emit(data, lambda: click.echo(f"{what}: {verdict}, {result.message}" if result.ok else
                                      f"{what}: FAILED {result.reason.value if result.reason else ''} "
                                      f"at seq {result.first_bad_seq}: {result.message}"))
@@ -106,13 +106,15 @@ def _report(c: Ctx, result: VerifyResult, what: str, *, need_fresh: bool = False
 @click.option("--pubkey", type=click.Path(exists=True, dir_okay=False), help="Key statement from `audit pubkey`.")
 @click.option("--nonce", help="Require a checkpoint binding this nonce (hex).")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False), help="Re-verify a whole archive instead.")
+@click.option("--allow-lab", is_flag=True, help="Accept a lab-mode (fault injection) trail; reported as such.")
 @pass_ctx
-def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str | None, db: str | None) -> None:
+def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str | None, db: str | None,
+                 allow_lab: bool) -> None:
     """Offline, no device: exit 0 when the export (or archive) verifies, 5 with the reason otherwise,
     7 when it verifies without --nonce (freshness and completeness at the tail unproven)."""
     if db:
         with Archive(db) as archive:
-            _report(c, archive.verify(), db)
+            _report(c, archive.verify(allow_lab=allow_lab), db)
         return
     if not export_file or not pubkey:
         raise click.UsageError("give EXPORT_FILE and --pubkey, or --db")
@@ -121,7 +123,7 @@ def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: str
     with open(export_file, "rb") as f, c.progress("verify", unit="bytes") as bar:
         counted = io.BufferedReader(_Counting(f, lambda n: bar(n, size)))
         result = verify_export(counted, trusted.public_key, expected_serial=trusted.serial,
-                               expected_nonce=bytes.fromhex(nonce) if nonce else None)
+                               expected_nonce=bytes.fromhex(nonce) if nonce else None, allow_lab=allow_lab)
     _report(c, result, export_file, need_fresh=True)
 
 
@@ -237,8 +239,9 @@ def _records_out(c: Ctx, records: list[Any]) -> None:
               help="Offline: take this export file instead of the device (nothing is acknowledged).")
 @click.option("--pubkey", type=click.Path(exists=True, dir_okay=False),
               help="Key statement to bind a new archive to (default: fetched from the device).")
+@click.option("--allow-lab", is_flag=True, help="Store a lab-mode (fault injection) trail.")
 @pass_ctx
-def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None) -> None:
+def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None, allow_lab: bool) -> None:
     """Pull new records, verify them against the archive, store them, then acknowledge them."""
     started = time.perf_counter()
     with Archive(db) as archive:
@@ -248,11 +251,11 @@ def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None) 
         assert trusted is not None
         if import_file:
             with open(import_file, "rb") as f:
-                stored, verified = archive.ingest(f)
+                stored, verified = archive.ingest(f, allow_lab=allow_lab)
             last, acked = verified.verified_through, False
         else:
             with c.session() as s:
-                result = archive.archive(s, trusted)
+                result = archive.archive(s, trusted, allow_lab=allow_lab)
             stored, last, acked = result.stored, result.last_seq, result.acknowledged
     elapsed = time.perf_counter() - started
     c.emit({"stored": stored, "last_seq": last, "acknowledged": acked, "seconds": round(elapsed, 3)},

@@ -84,7 +84,7 @@ class AuditConfig:
     reserve: int = 32
     fsync: Fsync = "always"
     wrap_batch: int = 64  # records dropped per wrap-around (one checkpoint and one LOSS record each)
-    lab_mode: bool = False  # marks every checkpoint's policy digest (fault injection enabled)
+    lab_mode: bool = False  # fault injection enabled: stated in every checkpoint, the key statement, the policy digest
     # Calls without an authenticated session: never recorded into the last public_reserve slots
     # an authenticated call may use (None: a sixteenth of the ring, at least 2), and at most public_rate of them
     # per public_interval_s of the module's clock (None: no rate bound); the excess is refused and
@@ -147,7 +147,7 @@ class AuditTrail:
         self._every = self.config.checkpoint_every
         self._open = False
         self._log = ChainLog(AuditRing(flash, serial, self.config.capacity), serial, sync=self.config.fsync == "always")
-        self._checkpoints = Checkpoints(self._log, serial, self.policy_digest)
+        self._checkpoints = Checkpoints(self._log, serial, self.policy_digest, lab=self.config.lab_mode)
         self._space = RingSpace(self._log, self._checkpoints, serial, reserve=self.config.reserve,
                                 wrap_batch=self.config.wrap_batch)
         self._issued: dict[int, int] = {}  # session id -> seq of the last checkpoint it asked for with a nonce
