@@ -69,7 +69,7 @@ def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | No
     """Drive a cmsim device (a simulated FIPS 140-3 module; not a validated one).
 
     Exit codes: 0 ok, 2 usage, 3 device refused, 4 authentication failed, 5 verification failed,
-    6 no device."""
+    6 no device, 7 audit export verified without --nonce (freshness unproven)."""
     c = Ctx(port, as_json, operator, password, timeout)
     ctx.obj = c
     ctx.call_on_close(c.close)
