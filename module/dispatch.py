@@ -109,7 +109,9 @@ class Dispatcher:
         )
         if self.recorder.fault:
             self.recorder.unrecorded += 1
-        elif not self.recorder.sink.has_room(1):
+        elif not self.recorder.sink.has_room(1) or (
+            not known and not self.recorder.sink.admits_public(self.clock.monotonic_ns())
+        ):  # anyone can send these: held to the public share and rate like any unauthenticated call
             self.recorder.sink.count_refusal()
         else:
             try:

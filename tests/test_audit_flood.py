@@ -82,3 +82,17 @@ def test_public_calls_beyond_the_rate_are_refused_and_summarised_once(make_modul
     records = [decode_record(r) for r in _retained(module)]
     summaries = [r for r in records if r.kind is RecordKind.LOSS and r.code == LossReason.REFUSED]
     assert [s.loss.count for s in summaries if s.loss is not None] == [30]
+
+
+def test_a_flood_of_calls_refused_on_the_line_is_held_to_the_share_too(make_module: ModuleFactory) -> None:
+    """Messages refused before dispatch (bad parameters, no channel) from no authenticated session
+    are recorded like calls, so they are held to the public share as well."""
+    clock = ManualClock()
+    module = make_module(clock=clock)
+    client = initialise(module)
+    with client.login("alice", PASSWORDS["alice"]) as alice:
+        for _ in range(FLOOD):
+            clock.advance(0.05)
+            module.record_refusal(int(Command.GET_STATUS), 0, Status.INVALID_PARAMETER, "undecodable parameters")
+        assert len(alice.random(16)) == 16  # served: the flood did not take the User's room
+    assert module.trail.status().records_refused > 0
