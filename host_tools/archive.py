@@ -77,6 +77,11 @@ CREATE TABLE IF NOT EXISTS signers (public_key BLOB PRIMARY KEY, first_seq INTEG
 -- Where the archived chain starts or restarts (its first record, and after a gap that a LOSS
 -- record names): the chain value before that record, as the device's export anchored it.
 CREATE TABLE IF NOT EXISTS anchors (seq INTEGER PRIMARY KEY, head BLOB NOT NULL);
+-- Every acknowledgement the device accepted from this archive: a device that later names records
+-- at or before the newest one as lost has forgotten it (restored from a backup): a fork.
+CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS acks_no_delete BEFORE DELETE ON acks
+    BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS anchors_no_update BEFORE UPDATE ON anchors
     BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS anchors_no_delete BEFORE DELETE ON anchors
@@ -160,6 +165,11 @@ class Archive:
         row = self.db.execute("SELECT last_seq, last_head FROM meta WHERE id = 1").fetchone()
         return (int(row[0]), bytes(row[1])) if row and row[0] is not None else None
 
+    def acknowledged(self) -> int | None:
+        """The highest seq this archive acknowledged on the device (None before the first ack)."""
+        row = self.db.execute("SELECT max(seq) FROM acks").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM records").fetchone()[0])
 
@@ -181,7 +191,7 @@ class Archive:
 
     # --------------------------------------------------------------- archive
     def archive(self, session: OperatorSession, key: TrustedKey, *, acknowledge: bool = True,
-                after_store: Callable[[], None] | None = None) -> ArchiveResult:
+                after_store: Callable[[], None] | None = None, allow_lab: bool = False) -> ArchiveResult:
         """Pull, verify, store and acknowledge what the device has beyond the archive's head."""
         trusted = self.trusted_key()
         if trusted is None:
@@ -196,27 +206,31 @@ class Archive:
         with tempfile.TemporaryFile() as tmp:
             export_through(session, tmp, trusted.serial, cp.seq, from_seq=start)
             tmp.seek(0)
-            stored, result = self.ingest(tmp, expected_nonce=nonce)
+            stored, result = self.ingest(tmp, expected_nonce=nonce, allow_lab=allow_lab)
         assert result.verified_through is not None and result.verified_head is not None
         if after_store is not None:
             after_store()  # tests cut the process here to show a crash loses and duplicates nothing
         acked = False
         if acknowledge:
             session.audit.acknowledge(result.verified_through, result.verified_head)
+            self.db.execute("INSERT OR IGNORE INTO acks (seq) VALUES (?)", (result.verified_through,))
             acked = True
         return ArchiveResult(stored, result.verified_through, acked, result)
 
-    def ingest(self, export: BinaryIO, *, expected_nonce: bytes | None = None) -> tuple[int, VerifyResult]:
+    def ingest(self, export: BinaryIO, *, expected_nonce: bytes | None = None,
+               allow_lab: bool = False) -> tuple[int, VerifyResult]:
         """Verify an export file (either format) as a continuation of the archive and store what a
         signed checkpoint covers, in one transaction. Refused (ArchiveRefused) with nothing stored
-        unless it extends the archive's head. Two streaming passes over the file: verify, then store."""
+        unless it extends the archive's head (a LOSS record naming records from at or before the
+        archive's acknowledged head is a fork). Two streaming passes over the file: verify, then store."""
         trusted = self.trusted_key()
         if trusted is None:
             raise CmsimError("bind the archive to the device's audit key first")
         head = self.head()
         start = export.tell()
         signer = self.current_signer() or trusted.public_key
-        verifier = ExportVerifier(signer, expected_serial=trusted.serial, expected_nonce=expected_nonce, start=head)
+        verifier = ExportVerifier(signer, expected_serial=trusted.serial, expected_nonce=expected_nonce, start=head,
+                                  acknowledged=self.acknowledged(), allow_lab=allow_lab)
         result = verifier.run(iter_export(export, batch=True))
         if not result.ok or result.verified_through is None or result.verified_head is None:
             raise ArchiveRefused.of(result)
@@ -282,12 +296,13 @@ class Archive:
         return n
 
     # ---------------------------------------------------------------- verify
-    def verify(self) -> VerifyResult:
-        """Re-verify everything archived: the chain from its first record, every checkpoint's signature."""
+    def verify(self, *, allow_lab: bool = False) -> VerifyResult:
+        """Re-verify everything archived: the chain from its first record, every checkpoint's signature
+        (a lab-mode trail, stored with ``allow_lab``, fails again unless ``allow_lab``)."""
         trusted = self.trusted_key()
         if trusted is None:
             raise CmsimError("empty archive")
-        verifier = ExportVerifier(trusted.public_key, expected_serial=trusted.serial)
+        verifier = ExportVerifier(trusted.public_key, expected_serial=trusted.serial, allow_lab=allow_lab)
         return verifier.run(self._items(trusted.serial))
 
     def _items(self, serial: str) -> Iterator[ExportItem]:

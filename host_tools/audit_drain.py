@@ -32,16 +32,20 @@ class TrustedKey:
     statement: bytes = b""  # the self-signed key statement it was accepted from
 
 
-def fetch_public_key(client: Client, expected_serial: str | None = None) -> TrustedKey:
+def fetch_public_key(client: Client | OperatorSession, expected_serial: str | None = None) -> TrustedKey:
     """The audit public key, accepted only with a valid self-signed statement of the serial and
-    vouched for by the device's identity (whose fingerprint the pin store checks)."""
+    vouched for by the device's identity (whose fingerprint the pin store checks).
+
+    Through a logged-in session when the ring may be past the public share (a clear AUDIT_PUBKEY is
+    then refused: unauthenticated calls must not take the room authenticated ones need)."""
     data = client.call(Command.AUDIT_PUBKEY).data
     statement = KeyStatement.parse(data["statement"])
     if not statement.verify() or statement.public_key != data["public_key"]:
         raise InvalidResponseError("the audit key statement does not verify")
     if expected_serial is not None and statement.serial != expected_serial:
         raise InvalidResponseError(f"the audit key belongs to {statement.serial}, not {expected_serial}")
-    identity = client.identity(refresh=True)  # signed by the pinned identity key, checked against the pin
+    host = client.client if isinstance(client, OperatorSession) else client
+    identity = host.identity(refresh=True)  # signed by the pinned identity key, checked against the pin
     if (identity.serial, identity.audit_public_key) != (statement.serial, statement.public_key):
         raise LineAttackError("the audit key is not the one the device's pinned identity vouches for")
     return TrustedKey(statement.serial, statement.public_key, bytes(data["statement"]))
@@ -81,7 +85,7 @@ class DrainResult:
 
 
 def drain(session: OperatorSession, key: TrustedKey, out: BinaryIO | None = None, *,
-          fmt: ExportFormat = ExportFormat.BINARY, acknowledge: bool = True) -> DrainResult:
+          fmt: ExportFormat = ExportFormat.BINARY, acknowledge: bool = True, allow_lab: bool = False) -> DrainResult:
     """Checkpoint (fresh nonce), export through it, verify offline, and acknowledge what verified."""
     nonce = os.urandom(16)
     cp = session.call(Command.AUDIT_CHECKPOINT, {"nonce": nonce}).data
@@ -90,7 +94,8 @@ def drain(session: OperatorSession, key: TrustedKey, out: BinaryIO | None = None
     start = buffer.tell()
     count = export_through(session, buffer, key.serial, checkpoint_seq, fmt=fmt)
     buffer.seek(start)
-    result = verify_export(buffer, key.public_key, expected_serial=key.serial, expected_nonce=nonce)
+    result = verify_export(buffer, key.public_key, expected_serial=key.serial, expected_nonce=nonce,
+                           allow_lab=allow_lab)
     acked = False
     if acknowledge and result.ok and result.verified_through is not None and result.verified_head is not None:
         session.call(Command.AUDIT_ACK, {"seq": result.verified_through, "head": result.verified_head})

@@ -69,9 +69,20 @@ def record_dict(rec: AuditRecord, h: bytes = b"") -> dict[str, Any]:
         "approved": rec.approved, "role": Role(rec.role).name if rec.role in Role._value2member_map_ else rec.role,
         "operator": rec.operator, "session_id": rec.session_id, "boot": rec.boot,
         "time": datetime.fromtimestamp(rec.utc_ns / 1e9, timezone.utc).isoformat(timespec="microseconds"),
-        "key_ids": list(rec.key_ids), "detail": rec.detail, "request_digest": rec.request_digest.hex(),
+        "key_ids": list(rec.key_ids), "detail": rec.detail or _body_detail(rec),
+        "request_digest": rec.request_digest.hex(),
         "response_digest": rec.response_digest.hex(), **({"hash": h.hex()} if h else {}),
     }
+
+
+def _body_detail(rec: AuditRecord) -> str:
+    """A LOSS record's counts, which live in its body (module-made records carry no detail text)."""
+    loss = rec.loss
+    if loss is None:
+        return ""
+    if rec.code == LossReason.REFUSED:
+        return f"{loss.count} calls refused unrecorded (total {loss.total})"
+    return f"records {loss.first_seq}..{loss.last_seq} lost, {loss.count} by this drop (total {loss.total})"
 
 
 def _syslog(rec: AuditRecord, h: bytes) -> str:
@@ -80,7 +91,7 @@ def _syslog(rec: AuditRecord, h: bytes) -> str:
     d = record_dict(rec, h)
     sd = (f'[cmsim@32473 seq="{rec.seq}" hash="{h.hex()}" status="{d["status"]}" role="{d["role"]}" '
           f'operator="{_sd_escape(one_line(rec.operator))}" approved="{int(rec.approved)}"]')
-    msg = f"{d['kind']} {d['name']} {d['status']}" + (f": {one_line(rec.detail)}" if rec.detail else "")
+    msg = f"{d['kind']} {d['name']} {d['status']}" + (f": {one_line(d['detail'])}" if d["detail"] else "")
     return f"<{13 * 8 + severity}>1 {d['time'].replace('+00:00', 'Z')} {socket.gethostname()} cmsim - {d['kind']} {sd} {msg}"
 
 

@@ -7,15 +7,20 @@ pass without a list of all records.
 
 What it proves: every record up to the last good checkpoint is the one the module chained and
 signed (or the result says where and why not). Records after the last checkpoint cannot be
-proven (``unverified_tail``; a failure unless ``require_final_checkpoint=False``).
+proven (``unverified_tail``; a failure unless ``require_final_checkpoint=False``). Anchors and
+the end marker are not signed, so a file cut at a checkpoint, with a new anchor or end marker,
+still chains: only a checkpoint carrying the host's ``expected_nonce`` proves the export reaches
+the device's head (``fresh``), and only its signed ``oldest_retained`` proves where it must
+start. Without a nonce an ``ok`` result has ``fresh=False`` and its message says the tail (and
+the head) are unproven. A LOSS record closes a gap only once a later checkpoint signs over it.
 
 Checks, in the order they apply to each item (the first failure is reported):
 
 1. decoding: unknown version -> UNKNOWN_VERSION, any other defect -> MALFORMED, a cut file ->
    TRUNCATED;
 2. the record's module tag and every checkpoint's serial -> FOREIGN_MODULE;
-3. sequence: a jump -> SEQUENCE_GAP (unless an anchor restarts the chain and a LOSS record
-   names the skipped range), the same record again -> DUPLICATE, an older self-consistent
+3. sequence: a jump -> SEQUENCE_GAP (unless an anchor restarts the chain and a LOSS record,
+   signed over by a later checkpoint, names the skipped range), the same record again -> DUPLICATE, an older self-consistent
    checkpoint where a newer record belongs -> STALE_CHECKPOINT, any other record for a seq
    already passed -> FORK;
 4. checkpoints: signature -> BAD_SIGNATURE, signed head versus the recomputed chain ->
@@ -25,7 +30,9 @@ Checks, in the order they apply to each item (the first failure is reported):
 6. end marker: claims more than the file holds -> TRUNCATED; less -> MALFORMED;
 7. at the end: no end marker -> TRUNCATED, an uncovered gap -> SEQUENCE_GAP, a signer never
    linked to ``public_key`` -> BAD_SIGNATURE, no signed checkpoint -> NO_CHECKPOINT, records after
-   the last checkpoint -> TRUNCATED, no checkpoint with ``expected_nonce`` -> STALE_CHECKPOINT.
+   the last checkpoint -> TRUNCATED, no checkpoint with ``expected_nonce`` -> STALE_CHECKPOINT,
+   an export (without ``start``) beginning after that checkpoint's ``oldest_retained`` -> TRUNCATED;
+   a checkpoint stating lab mode -> LAB_MODE (unless ``allow_lab``).
 
 Speed: SERVICE and EVENT records of a binary export only extend the chain in the hot loop;
 their field and sequence checks, and the signatures of plain checkpoints, wait. A good
@@ -70,6 +77,7 @@ class Reason(Enum):
     FOREIGN_MODULE = "FOREIGN_MODULE"  # a record or checkpoint of another module
     STALE_CHECKPOINT = "STALE_CHECKPOINT"  # an old checkpoint replayed, or none with the host's nonce
     UNKNOWN_VERSION = "UNKNOWN_VERSION"  # a format version this verifier does not know (downgrade)
+    LAB_MODE = "LAB_MODE"  # a lab-mode module's trail (fault injection enabled), not allowed
     MALFORMED = "MALFORMED"  # bytes that are not a valid record or export
 
 
@@ -90,6 +98,11 @@ class VerifyResult:
     suspect_from: int | None  # for HASH_MISMATCH found at a checkpoint: first seq that may be altered
     keys: tuple[bytes, ...]  # audit public keys that signed, in order of first use
     records_lost_named: int  # records LOSS records declare lost
+    lab: bool  # a checkpoint states lab mode (allowed: allow_lab=True)
+    unsigned_checkpoints: int  # chained but unsigned (no key yet, or made in an error state): prove nothing
+    fresh: bool  # a checkpoint carries expected_nonce: the export reaches the device's head and starts
+    #              no later than that checkpoint's signed oldest_retained. False: ok proves only that
+    #              what is there was signed; a cut tail (or, without ``start``, a cut head) is not excluded.
 
     def __bool__(self) -> bool:
         return self.ok
@@ -124,6 +137,10 @@ class ExportVerifier:
 
     ``start=(seq, head)`` continues from a point the caller verified before (an archive's last
     checkpoint): the export must chain to it, or a LOSS record must name the gap.
+    ``acknowledged`` is the highest seq the caller acknowledged on the device: an honest device
+    never again names a range from at or before it as lost, so a LOSS record that does, and reaches
+    past it, comes from a device that forgot the acknowledgement (state restored from a backup)
+    and whose records past it are a second history: FORK.
     """
 
     def __init__(
@@ -133,9 +150,14 @@ class ExportVerifier:
         expected_serial: str | None = None,
         expected_nonce: bytes | None = None,
         start: tuple[int, bytes] | None = None,
+        acknowledged: int | None = None,
+        allow_lab: bool = False,
         require_final_checkpoint: bool = True,
         eager: bool = False,
     ) -> None:
+        self._acknowledged = acknowledged
+        self._allow_lab = allow_lab
+        self._lab = False
         self._expected_serial = expected_serial
         self._expected_nonce = expected_nonce
         self._require_final = require_final_checkpoint
@@ -161,6 +183,12 @@ class ExportVerifier:
         self._links: dict[bytes, list[bytes]] = {}  # signer -> keys it linked to in verified handovers
         self._keys: dict[bytes, None] = {}  # signers in order of first use (a dict: O(1) membership)
         self._nonce_seen = False
+        self._unsigned = 0
+        self._last_unsigned: int | None = None  # seq of the newest unsigned checkpoint
+        self._fresh_oldest: int | None = None  # oldest_retained signed by the checkpoint with the nonce
+        self._origin: int | None = None if start is None else start[0] + 1  # where the export claims to begin
+        self._continues = start is not None
+        self._losses: list[tuple[int, int, int]] = []  # LOSS ranges no checkpoint has signed over yet
         self._lost_named = 0
         self._end_seen = False
         self._failure: _Failure | None = None
@@ -262,6 +290,7 @@ class ExportVerifier:
             if seq != 0 or self._serial is None:
                 self._fail(Reason.MALFORMED, seq, "a record before any anchor")
             self._next, self._h = 0, genesis(self._serial)  # no anchor: a chain from genesis
+            self._origin = 0
         if seq != self._next:
             self._fail(*_sequence_failure(kind, seq, self._next, data, self._last_data))
         deferred: _Deferred | None = None
@@ -281,6 +310,8 @@ class ExportVerifier:
             self._first_seq = seq
         self._count += 1
         if deferred is not None or verified:
+            if self._losses:
+                self._close_gaps()  # LOSS records before this checkpoint are signed over now
             self._tail = 0
             self._verified_through, self._verified_head = seq, h
             if deferred is not None:
@@ -302,8 +333,19 @@ class ExportVerifier:
         st = body.statement
         if st.serial != self._serial:
             self._fail(Reason.FOREIGN_MODULE, seq, f"checkpoint {seq} names module {st.serial!r}")
+        if st.lab and body.sig_alg is not SigAlg.NONE:  # an unsigned flag proves nothing either way
+            if not self._allow_lab:
+                if not verify_checkpoint(st.encode(), body.signature, st.signer):  # a flipped flag is a forgery
+                    self._fail(Reason.BAD_SIGNATURE, seq, f"checkpoint {seq}: signature does not verify")
+                self._fail(Reason.LAB_MODE, seq, f"checkpoint {seq} states lab mode: fault injection was enabled "
+                           "(a record may have been dropped on purpose); verify with allow_lab to read it anyway")
+            self._lab = True
         if body.sig_alg is SigAlg.NONE:
-            return None, False  # made before the module had an audit key: chained, not an anchor
+            # Made before the module had an audit key, or in an error state (no cryptography
+            # there): chained, not an anchor; only a later signed checkpoint proves it.
+            self._unsigned += 1
+            self._last_unsigned = seq
+            return None, False
         statement = st.encode()
         # A handover is trusted only from a verified signature: never deferred.
         now = self._eager or st.link_kind is not LinkKind.NONE
@@ -324,6 +366,7 @@ class ExportVerifier:
                 self._trust(st.link_key)
         if self._expected_nonce is not None and hmac.compare_digest(st.nonce, self._expected_nonce):
             self._nonce_seen = True
+            self._fresh_oldest = st.oldest_retained
         self._checkpoints += 1
         if now:
             return None, True
@@ -347,19 +390,40 @@ class ExportVerifier:
         assert loss is not None
         if record.code != LossReason.OVERWRITTEN:
             return
-        self._lost_named += loss.count
-        # The gaps are disjoint and in order (anchors only move forward), so the ones this loss
-        # touches are one slice, found by bisection: a LOSS record costs no walk over every gap.
+        acked = self._acknowledged
+        if acked is not None and loss.first_seq <= acked < loss.last_seq:
+            self._fail(Reason.FORK, record.seq, f"LOSS record {record.seq} names records {loss.first_seq}.."
+                       f"{loss.last_seq} lost, from at or before the acknowledged head {acked}: the device "
+                       "forgot an acknowledgement (restored from a backup?) and this is a second history")
+        # Unsigned until a later checkpoint signs over it: a LOSS record in the unsigned tail (or a
+        # forged one) must not excuse a gap. The device writes a checkpoint before every drop, so
+        # an honest export never holds more than a few LOSS records between two checkpoints.
         gaps = self._gaps
         i = bisect_left(gaps, loss.first_seq, key=itemgetter(1))  # the first gap ending at or after it
-        j = bisect_right(gaps, loss.last_seq, key=itemgetter(0))  # the first gap starting after it
-        remaining: list[tuple[int, int, int]] = []
-        for lo, hi, at in gaps[i:j]:
-            if lo < loss.first_seq:
-                remaining.append((lo, loss.first_seq - 1, at))
-            if hi > loss.last_seq:
-                remaining.append((loss.last_seq + 1, hi, at))
-        gaps[i:j] = remaining
+        if i == len(gaps) or gaps[i][0] > loss.last_seq:
+            self._lost_named += loss.count  # names no open gap: nothing to wait for
+            return
+        if len(self._losses) >= GAP_LIMIT:
+            self._fail(Reason.MALFORMED, record.seq, f"{GAP_LIMIT} LOSS records without a checkpoint between them")
+        self._losses.append((loss.first_seq, loss.last_seq, loss.count))
+
+    def _close_gaps(self) -> None:
+        """Apply the LOSS records a checkpoint just signed over to the open gaps."""
+        gaps = self._gaps
+        for first, last, count in self._losses:
+            self._lost_named += count
+            # The gaps are disjoint and in order (anchors only move forward), so the ones this loss
+            # touches are one slice, found by bisection: a LOSS record costs no walk over every gap.
+            i = bisect_left(gaps, first, key=itemgetter(1))  # the first gap ending at or after it
+            j = bisect_right(gaps, last, key=itemgetter(0))  # the first gap starting after it
+            remaining: list[tuple[int, int, int]] = []
+            for lo, hi, at in gaps[i:j]:
+                if lo < first:
+                    remaining.append((lo, first - 1, at))
+                if hi > last:
+                    remaining.append((last + 1, hi, at))
+            gaps[i:j] = remaining
+        self._losses.clear()
 
     # ------------------------------------------------------- waiting checks
     def _settle(self) -> None:
@@ -436,6 +500,7 @@ class ExportVerifier:
             self._fail(Reason.HASH_MISMATCH, 0, "the export does not start at this module's genesis")
         if self._next is None:
             self._next, self._h, self._last_data = anchor.next_seq, anchor.head, b""
+            self._origin = anchor.next_seq
             return
         if anchor.next_seq < self._next:
             self._fail(Reason.MALFORMED, anchor.next_seq, "an anchor goes back before records already read")
@@ -488,6 +553,9 @@ class ExportVerifier:
             suspect_from=failure.suspect_from if failure else None,
             keys=tuple(self._keys),
             records_lost_named=self._lost_named,
+            lab=self._lab,
+            unsigned_checkpoints=self._unsigned,
+            fresh=failure is None and self._nonce_seen,
         )
 
     def _final_checks(self) -> None:
@@ -506,16 +574,30 @@ class ExportVerifier:
             self._fail(Reason.NO_CHECKPOINT, self._first_seq, "no signed checkpoint covers the records")
         if self._tail and self._require_final:
             first = self._next - self._tail if self._next is not None else None
+            why = ""
+            if self._last_unsigned is not None and first is not None and self._last_unsigned >= first:
+                why = (f" (checkpoint {self._last_unsigned} is unsigned: made in an error state, or before the "
+                       "module had a key; a later signed checkpoint would cover it)")
             self._fail(Reason.TRUNCATED, first, f"{self._tail} record(s) after the last checkpoint are not covered "
-                       "by any signature")
+                       "by any signature" + why)
         if self._expected_nonce is not None and not self._nonce_seen:
             self._fail(Reason.STALE_CHECKPOINT, self._verified_through, "no checkpoint carries the expected nonce")
+        oldest, origin = self._fresh_oldest, self._origin
+        if oldest is not None and origin is not None and origin > oldest and not self._continues:
+            self._fail(Reason.TRUNCATED, oldest, f"the export starts at seq {origin}, but the fresh checkpoint "
+                       f"signed that the device retained records from seq {oldest}: its head was cut")
 
     def _summary(self) -> str:
+        unproven = "" if self._nonce_seen else "; freshness and completeness at the tail unproven (no nonce)"
+        if self._lab:
+            unproven += "; a LAB-MODE trail (fault injection enabled): not evidence of normal operation"
         if self._count == 0:
-            return "no records"
+            return "no records" + unproven
+        unsigned = (f", {self._unsigned} unsigned (error state or no key yet), proven only by a later signature"
+                    if self._unsigned else "")
         return (f"{self._count} records {self._first_seq}..{self._last()} verified through "
-                f"{self._verified_through} ({self._checkpoints} signed checkpoints, {self._tail} unverified)")
+                f"{self._verified_through} ({self._checkpoints} signed checkpoints{unsigned}, {self._tail} unverified)"
+                + unproven)
 
 
 def _sequence_failure(kind: int, seq: int, expected: int, data: bytes, prev: bytes) -> tuple[Reason, int, str]:
@@ -536,12 +618,15 @@ def verify_export(
     expected_serial: str | None = None,
     expected_nonce: bytes | None = None,
     start: tuple[int, bytes] | None = None,
+    acknowledged: int | None = None,
+    allow_lab: bool = False,
     require_final_checkpoint: bool = True,
     eager: bool = False,
 ) -> VerifyResult:
     """Verify an export (binary or JSON Lines) read from ``fileobj``; never raises for bad data."""
     verifier = ExportVerifier(
         public_key, expected_serial=expected_serial, expected_nonce=expected_nonce, start=start,
-        require_final_checkpoint=require_final_checkpoint, eager=eager,
+        acknowledged=acknowledged, allow_lab=allow_lab, require_final_checkpoint=require_final_checkpoint,
+        eager=eager,
     )
     return verifier.run(iter_export(fileobj, batch=True))

@@ -84,7 +84,7 @@ class Dispatcher:
         params = dict(params or {})
         spec = self.services.get(command)
         drains = bool(spec and spec.drains_audit)
-        refused = self._refuse_unrecordable(spec, drains)
+        refused = self._refuse_unrecordable(spec, drains) or self._refuse_public_excess(spec, session_id)
         if refused is not None:
             return refused
         now = self.clock.monotonic_ns()
@@ -109,7 +109,9 @@ class Dispatcher:
         )
         if self.recorder.fault:
             self.recorder.unrecorded += 1
-        elif not self.recorder.sink.has_room(1):
+        elif not self.recorder.sink.has_room(1) or (
+            not known and not self.recorder.sink.admits_public(self.clock.monotonic_ns())
+        ):  # anyone can send these: held to the public share and rate like any unauthenticated call
             self.recorder.sink.count_refusal()
         else:
             try:
@@ -137,6 +139,23 @@ class Dispatcher:
             sink.count_refusal()
             return Reply(Status.AUDIT_FULL, False, {}, "audit ring full: export and acknowledge records")
         return None
+
+    def _refuse_public_excess(self, spec: ServiceSpec | None, session_id: int) -> Reply | None:
+        """A call without an authenticated session over the public rate or share: refused, counted.
+
+        Anyone can send these, so they must not be able to wrap away or block out what the
+        authenticated operators' calls record; the count reaches the trail as one LOSS(REFUSED)."""
+        sess = self.sessions.get(session_id) if session_id else None
+        if sess is not None and sess.authenticated:
+            return None
+        # the login (protocol 2 starts with IDENTITY, to check the pin) stays open, so a drain can always log in
+        handshake = spec is not None and spec.command in (Command.IDENTITY, Command.AUTH_BEGIN, Command.AUTH_FINISH)
+        sink = self.recorder.sink
+        if sink.admits_public(self.clock.monotonic_ns(), share=not handshake):
+            return None
+        sink.count_refusal()
+        return Reply(Status.AUDIT_FULL, False, {}, "unauthenticated calls over their rate or share of the "
+                     "audit trail: refused and counted; log in, or retry later")
 
     def _expire_sessions(self, now: int) -> None:
         for gone in self.sessions.expire(now):

@@ -27,9 +27,16 @@ class ModuleState:
         before = self.state
         self.state = next_state(before, trigger)
         self.recorder.event(AuditEvent.STATE_CHANGE, detail=f"{before.name}->{self.state.name} ({trigger.name}: {reason})")
+        trail = self.recorder.chained
+        if trail is not None and trail.signing_suspended and self.state in (State.OPERATIONAL, State.UNINITIALISED):
+            try:  # the self-tests passed: the first signature again covers the error state's records
+                trail.resume_signing(**self.recorder.times())
+            except (AuditError, FlashError):
+                self.recorder.unrecorded += 1
 
     def enter_error(self, failure: SelfTestFailure) -> None:
-        """A failed test or a defect: soft or hard error state, DRBG wiped, a last signed checkpoint."""
+        """A failed test or a defect: soft or hard error state, DRBG wiped, signing suspended (no
+        cryptography in an error state), and a chained but unsigned ERROR checkpoint."""
         self.last_error = {"test": failure.test, "message": failure.message}
         trigger = Trigger.HARD_FAULT if failure.hard else Trigger.SOFT_FAULT
         if self.state is State.SOFT_ERROR and not failure.hard:
@@ -37,10 +44,12 @@ class ModuleState:
         self.recorder.event(AuditEvent.ERROR_ENTERED, status=Status.SELF_TEST_FAILED,
                             detail=f"{failure.test}: {failure.message}")
         self.drbg.uninstantiate()
-        self.transition(trigger, failure.test)
         trail = self.recorder.chained
         if trail is not None:
-            try:  # the last signed word before the error state: what the trail held when it struck
+            trail.suspend_signing()
+        self.transition(trigger, failure.test)
+        if trail is not None:
+            try:  # chained, unsigned: the first checkpoint signed after recovery (or a later boot) covers it
                 trail.error_checkpoint(**self.recorder.times())
             except (AuditError, FlashError):
                 self.recorder.unrecorded += 1

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import io
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from conftest import PASSWORDS, ModuleFactory, initialise, with_config
+from firmware_sim.device import InProcessTransport
 from host_tools.archive import Archive, ArchiveRefused, QueryFilter
 from host_tools.known_devices import KnownDevices
 from host_tools.audit_formats import FORMATS, write_records
@@ -17,6 +20,7 @@ from host_tools.audit_verify import Reason
 from host_tools.client import Client
 from module.audit.trail import AuditConfig
 from module.core import Module
+from module.ports import MemoryFlash
 from module.wire.defs import AuditPolicy, Command, DigestAlg, KeyType, Role, Status
 
 
@@ -30,7 +34,10 @@ def work(client: Client, n: int = 10) -> int:
 
 def run(archive: Archive, client: Client, **kw: object) -> object:
     with client.login("audrey", PASSWORDS["audrey"]) as auditor:
-        return archive.archive(auditor, fetch_public_key(client), **kw)  # type: ignore[arg-type]
+        # The key the archive trusts: no clear AUDIT_PUBKEY (a full ring under wrap refuses
+        # unauthenticated calls beyond their share).
+        key = archive.trusted_key() or fetch_public_key(client)
+        return archive.archive(auditor, key, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -155,3 +162,74 @@ def test_queries_and_formats(client: Client, archive: Archive) -> None:
         assert "ENCRYPT" in text
         if fmt == "syslog":
             assert text.startswith("<") and 'seq="' in text and "hash=" in text
+
+
+def test_a_device_restored_from_a_backup_is_a_fork_and_nothing_is_stored(
+    tmp_path: Path, make_module: ModuleFactory
+) -> None:
+    """State restored from a backup forgets the archive's acknowledgement; wrap plus a flood then
+    overwrites the seqs the archive holds with a second history, and its LOSS record names a range
+    starting at or before the acknowledged head. That is a fork: refused, nothing stored."""
+    flash = MemoryFlash()
+    config = with_config(audit=AuditConfig(capacity=128, reserve=16, checkpoint_every=0, wrap_batch=32))
+    first = make_module(flash=flash, config=config)
+    client = initialise(first)
+    a = Archive(tmp_path / "fork.db")
+    a.bind(fetch_public_key(client))
+    work(client, 3)
+    run(a, client)
+    backup = copy.deepcopy(flash)  # the device's state as it was here
+    work(client, 5)
+    assert run(a, client).acknowledged  # type: ignore[attr-defined]
+    acked = a.head()
+    before = a.count()
+    first.power_off()
+    restored = make_module(flash=backup, config=config)
+    rclient = Client(InProcessTransport(restored))
+    with rclient.login("officer", PASSWORDS["officer"]) as officer:
+        officer.audit.set_policy(AuditPolicy.WRAP)
+        # The second history overwrites the seqs the archive holds, and leaves room for the drain's
+        # own records (a drop while the archive exports would cut the export instead).
+        while True:
+            officer.digest(DigestAlg.SHA2_256, b"m")
+            st = restored.trail.status()
+            if st.oldest_retained > acked[0] + 1 and st.capacity - st.used >= 24:  # type: ignore[index]
+                break
+    with pytest.raises(ArchiveRefused) as info:
+        run(a, rclient)
+    assert info.value.reason is Reason.FORK, info.value
+    assert "acknowledged" in str(info.value)
+    assert (a.count(), a.head()) == (before, acked)  # nothing stored
+    assert a.verify().ok
+
+
+def test_a_refusal_summary_shows_its_count_in_query_output(tmp_path: Path, make_module: ModuleFactory) -> None:
+    """LOSS(REFUSED) carries its count in its body, not in detail text: the query output shows it."""
+    module = make_module(config=with_config(audit=AuditConfig(public_rate=40)))
+    client = initialise(module)
+    module.clock.advance(1.0)  # type: ignore[attr-defined]  # a fresh interval: 40 clear calls recorded
+    replies = [module.call(Command.GET_STATUS).status for _ in range(46)]
+    assert replies.count(Status.AUDIT_FULL) == 6
+    a = Archive(tmp_path / "refused.db")
+    module.clock.advance(1.0)  # type: ignore[attr-defined]
+    a.bind(fetch_public_key(client))
+    run(a, client)
+    out = io.StringIO()
+    write_records(a.query(QueryFilter()), out, "jsonl")
+    summaries = [d for d in map(json.loads, out.getvalue().splitlines()) if d["kind"] == "LOSS"]
+    assert [d["detail"] for d in summaries] == ["6 calls refused unrecorded (total 6)"]
+
+
+def test_a_lab_mode_trail_is_refused_unless_allowed(tmp_path: Path, make_module: ModuleFactory) -> None:
+    module = make_module(config=with_config(audit=AuditConfig(lab_mode=True)))
+    client = initialise(module)
+    work(client, 2)
+    a = Archive(tmp_path / "lab.db")
+    a.bind(fetch_public_key(client))
+    with pytest.raises(ArchiveRefused) as info:
+        run(a, client)
+    assert info.value.reason is Reason.LAB_MODE and a.count() == 0  # nothing stored
+    result = run(a, client, allow_lab=True)
+    assert result.verify.lab and a.count() > 0  # type: ignore[attr-defined]
+    assert a.verify().reason is Reason.LAB_MODE  # re-verified, it fails again unless allowed
+    assert a.verify(allow_lab=True).ok

@@ -155,7 +155,7 @@ def test_largest_record_fits_a_slot() -> None:
         bytes(32), PUB, LinkKind.NEXT_KEY, PUB,
     )
     body = CheckpointBody(statement, SigAlg.ED25519, sign_statement(statement.encode(), KEY))
-    assert len(checkpoint_record(body).encode()) == 427 <= MAX_RECORD_SIZE
+    assert len(checkpoint_record(body).encode()) == 428 <= MAX_RECORD_SIZE
     widest = _service(operator="o" * MAX_OPERATOR_BYTES, key_ids=tuple(range(MAX_KEY_IDS)),
                       detail="d" * MAX_DETAIL_BYTES)
     assert len(widest.encode()) <= MAX_RECORD_SIZE

@@ -23,9 +23,10 @@ from module.audit.sink import RecordKind
 from module.audit.trail import AuditConfig
 from module.cast import CAST_NAMES
 from module.core import Module, ModuleConfig
-from module.wire.audit.checkpoint import CheckpointReason
+from module.wire.audit.checkpoint import CheckpointReason, LinkKind
 from module.wire.audit.export import ExportFormat, RecordItem, iter_export
 from module.wire.audit.record import LossReason, decode_record
+from module.wire.audit.signature import SigAlg
 from module.wire.defs import AuditPolicy, Command, DigestAlg, KeyType, State, Status
 
 
@@ -89,6 +90,40 @@ def test_acknowledging_an_unverified_head_is_refused(module: Module, client: Cli
         assert last.entry.code == Command.AUDIT_ACK and last.entry.status is Status.AUDIT_DIGEST_MISMATCH
 
 
+def test_an_acknowledgement_from_what_is_public_frees_nothing(module: Module, client: Client) -> None:
+    """GET_STATUS (no login) gives the chain head and an empty export page gives its anchor: an
+    Auditor who read only those, and exported no record, must not free anything. The device takes
+    an acknowledgement only through a checkpoint it made with this session's own nonce."""
+    with client.login("alice", PASSWORDS["alice"]) as alice:
+        alice.random(8)
+    with client.login("audrey", PASSWORDS["audrey"]) as auditor:
+        page = auditor.call(Command.AUDIT_EXPORT, {"from_seq": 10**9, "max_records": 0}).data
+        before = module.trail.status()
+        head = client.call(Command.GET_STATUS).data["audit"]["head"]  # public: no login
+        reply = module.call(Command.AUDIT_ACK, {"seq": before.next_seq, "head": head}, auditor.session_id)
+        assert reply.status is Status.AUDIT_DIGEST_MISMATCH, reply  # the status call's own record came after
+        reply = module.call(Command.AUDIT_ACK, {"seq": page["first_seq"] - 1, "head": page["anchor"]},
+                            auditor.session_id)
+        assert reply.status is Status.AUDIT_DIGEST_MISMATCH, reply
+        assert module.trail.status().oldest_retained == before.oldest_retained  # nothing freed
+        # Another session's checkpoint does not count either, and neither does one without a nonce.
+        with client.login("officer", PASSWORDS["officer"]) as officer:
+            cp = officer.audit.checkpoint(b"officer nonce")
+        reply = module.call(Command.AUDIT_ACK, {"seq": cp.seq, "head": module.trail.chain_hash(cp.seq)},
+                            auditor.session_id)
+        assert reply.status is Status.AUDIT_DIGEST_MISMATCH, reply
+        bare = auditor.audit.checkpoint(b"")
+        reply = module.call(Command.AUDIT_ACK, {"seq": bare.seq, "head": module.trail.chain_hash(bare.seq)},
+                            auditor.session_id)
+        assert reply.status is Status.AUDIT_DIGEST_MISMATCH, reply
+        assert module.trail.status().oldest_retained == before.oldest_retained
+        # The drain's own order passes: its checkpoint, with its nonce, and that checkpoint's head.
+        own = auditor.audit.checkpoint(b"audrey nonce")
+        reply = module.call(Command.AUDIT_ACK, {"seq": own.seq, "head": module.trail.chain_hash(own.seq)},
+                            auditor.session_id)
+        assert reply.status is Status.OK and module.trail.status().oldest_retained == own.seq + 1
+
+
 def test_export_without_a_final_checkpoint_is_an_unverified_tail(module: Module, client: Client) -> None:
     key = fetch_public_key(client)
     with client.login("audrey", PASSWORDS["audrey"]) as auditor:
@@ -120,14 +155,16 @@ def test_status_and_the_public_key_need_no_login(module: Module, client: Client)
 def test_block_policy_refuses_then_drain_unblocks(make_module: ModuleFactory) -> None:
     module = make_module(config=small())
     client = initialise(module)
-    key = fetch_public_key(client)
+    with client.login("audrey", PASSWORDS["audrey"]) as auditor:  # a small ring is past the public share
+        key = fetch_public_key(auditor)
     out = io.BytesIO()
     with client.login("alice", PASSWORDS["alice"]) as alice:
         statuses = [digest_call(module, alice.session_id) for _ in range(120)]
         refused = statuses.count(Status.AUDIT_FULL)
         assert refused and statuses.index(Status.AUDIT_FULL) > 0
         assert statuses[statuses.index(Status.AUDIT_FULL):] == [Status.AUDIT_FULL] * refused
-        assert module.call(Command.GET_STATUS).data["audit"]["would_block"]
+        # (a clear GET_STATUS is refused now: unauthenticated calls stop short of the reserve)
+        assert module.call(Command.GET_STATUS, {}, alice.session_id).data["audit"]["would_block"]
         with client.login("audrey", PASSWORDS["audrey"]) as auditor:  # login and drain still work
             result = drain(auditor, key, out)
             assert result.verify.ok and result.acknowledged, result.verify.message
@@ -184,13 +221,42 @@ def test_zeroisation_hands_the_chain_to_a_new_key(make_module: ModuleFactory) ->
     assert result.keys[:2] == (old.public_key, new.public_key)
 
 
-def test_entering_an_error_state_leaves_a_signed_checkpoint(module: Module) -> None:
+def test_an_error_state_signs_nothing_and_recovery_signs_over_it(module: Module, client: Client) -> None:
+    """No cryptography in an error state (the Ed25519 CAST may be the test that failed): the ERROR
+    checkpoint is chained but unsigned; the first checkpoint after a passing self-test signs the
+    chain through it, and a verifier reports the unsigned checkpoint for what it is."""
     module.inject_fault("cast", CAST_NAMES[0])
     module.call(Command.SELF_TEST)
     assert module.state is State.SOFT_ERROR
     records = [decode_record(r) for r in module.trail.export(0, 10_000)]
     errors = [r for r in records if r.kind == RecordKind.CHECKPOINT and r.code == CheckpointReason.ERROR]
-    assert errors and errors[-1].checkpoint is not None and errors[-1].checkpoint.signature
+    assert errors and errors[-1].checkpoint is not None
+    assert (errors[-1].checkpoint.sig_alg, errors[-1].checkpoint.signature) == (SigAlg.NONE, b"")
+    assert errors[-1].checkpoint.statement.signer == bytes(32)
+    module.call(Command.SELF_TEST)  # the fault was one-shot: this one passes
+    assert module.state is State.OPERATIONAL
+    after = [decode_record(r) for r in module.trail.export(errors[-1].seq + 1, 10_000)]
+    recovery = [r for r in after if r.kind == RecordKind.CHECKPOINT and r.code == CheckpointReason.RECOVERY]
+    assert recovery and recovery[0].checkpoint is not None and recovery[0].checkpoint.sig_alg is SigAlg.ED25519
+    key = fetch_public_key(client)
+    with client.login("audrey", PASSWORDS["audrey"]) as auditor:
+        result = drain(auditor, key)
+    assert result.verify.ok, result.verify.message
+    assert result.verify.unsigned_checkpoints == 1 and "unsigned" in result.verify.message
+
+
+def test_zeroisation_in_hard_error_signs_nothing(module: Module, client: Client) -> None:
+    officer = client.login("officer", PASSWORDS["officer"])
+    module.inject_fault("integrity")
+    module.call(Command.SELF_TEST)
+    assert module.state is State.HARD_ERROR
+    assert module.call(Command.ZEROISE, {}, officer.session_id).status is Status.OK
+    records = [decode_record(r) for r in module.trail.export(0, 10_000)]
+    checkpoints = [r.checkpoint for r in records if r.kind == RecordKind.CHECKPOINT and r.checkpoint is not None]
+    zeroisation = [c for c in checkpoints if c.statement.reason is CheckpointReason.ZEROISATION]
+    assert zeroisation and zeroisation[-1].sig_alg is SigAlg.NONE and zeroisation[-1].statement.link_kind is LinkKind.NONE
+    error = [c for c in checkpoints if c.statement.reason is CheckpointReason.ERROR]
+    assert error and all(c.sig_alg is SigAlg.NONE for c in error)
 
 
 def test_a_corrupted_ring_stops_the_module_at_boot(tmp_path: object, make_module: ModuleFactory) -> None:

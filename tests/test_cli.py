@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from host_tools.cli import EXIT_AUTH, EXIT_DEVICE, EXIT_IDENTITY, EXIT_NO_DEVICE, EXIT_VERIFY, main
+from host_tools.cli import EXIT_AUTH, EXIT_DEVICE, EXIT_IDENTITY, EXIT_NO_DEVICE, EXIT_UNPROVEN, EXIT_VERIFY, main
 from host_tools.device import Device
 from host_tools.known_devices import KnownDevices
 from host_tools.device_process import DeviceProcess, running_device
@@ -52,9 +52,17 @@ def test_scriptable_contract(device: DeviceProcess, tmp_path: Path) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout)["label"] == "k1"
     pub, trail = tmp_path / "audit.pub", tmp_path / "trail.jsonl"
     assert cli(port, "audit", "pubkey", "--out", str(pub)).exit_code == 0  # public, no login
-    assert cli(port, "--operator", "co", "audit", "export", "--out", str(trail), password=CO_PW).exit_code == 0
-    ok = cli(port, "audit", "verify", str(trail), "--pubkey", str(pub), env={"CMSIM_PORT": "/nonexistent"})
+    exported = cli(port, "--operator", "co", "--json", "audit", "export", "--out", str(trail), password=CO_PW)
+    assert exported.exit_code == 0
+    nonce = json.loads(exported.output)["nonce"]
+    ok = cli(port, "audit", "verify", str(trail), "--pubkey", str(pub), "--nonce", nonce,
+             env={"CMSIM_PORT": "/nonexistent"})
     assert ok.exit_code == 0 and "OK" in ok.output  # offline: no device needed
+    unproven = cli(port, "audit", "verify", str(trail), "--pubkey", str(pub), env={"CMSIM_PORT": "/nonexistent"})
+    assert unproven.exit_code == EXIT_UNPROVEN and "UNPROVEN" in unproven.output and "unproven" in unproven.output
+    acked = cli(port, "--operator", "co", "--json", "audit", "ack", str(trail), "--pubkey", str(pub), password=CO_PW)
+    assert acked.exit_code == 0, acked.output  # through a checkpoint of its own session, past the file's
+    assert json.loads(acked.output)["oldest_retained"] == json.loads(acked.output)["acknowledged_through"] + 1
     status = json.loads(cli(port, "--json", "status").stdout)
     assert status["state_name"] == "OPERATIONAL" and status["audit"]["policy"] == "block"
     lines = trail.read_text().splitlines()

@@ -82,9 +82,12 @@ def test_readme_shell_examples_run(tmp_path: Path) -> None:
         assert "SIGN OK" in out and '"state_name": "OPERATIONAL"' in out
     (work,) = [d for d in tmp_path.iterdir() if d.name.startswith("tmp.")]  # where `cd "$(mktemp -d)"` went
     assert (work / "release.sig").stat().st_size > 0 and (work / "audit.db").stat().st_size > 0
-    # "cmsim audit verify ...  # offline; exit 0 valid, 5 and the reason otherwise": both halves.
+    # "cmsim audit verify ... --nonce  # offline; exit 0 valid, 5 and the reason otherwise": the block ran
+    # it under `bash -e` with its nonce (exit 0); without the nonce the same file is only UNPROVEN (9),
+    # and one changed bit fails it (5).
     verify = ["cmsim", "audit", "verify", "trail.jsonl", "--pubkey", "audit.pub"]
-    assert subprocess.run(verify, cwd=work, env=env, capture_output=True).returncode == 0
+    unproven = subprocess.run(verify, cwd=work, env=env, capture_output=True, text=True)
+    assert unproven.returncode == 9 and "UNPROVEN" in unproven.stdout, unproven.stdout + unproven.stderr
     trail = bytearray((work / "trail.jsonl").read_bytes())
     lines = bytes(trail).split(b"\n")
     spot = len(b"\n".join(lines[:2])) + 1 + lines[2].index(b'"') + 1  # a key name's first letter, line 3

@@ -6,7 +6,8 @@ failed; 5 verification failed (an audit export or archive does not verify, or a 
 GCM tag does not); 6 no device (none configured, cannot open, or no answer); 7 a file cannot be
 read or written, or is not what the option needs (a key statement, an export, an archive); 8
 the device's identity key is not the one pinned for its serial (or given with
-``--expect-fingerprint``); 130 interrupted by Ctrl-C (outputs are written to a temporary name and renamed, so none is left
+``--expect-fingerprint``); 9 an audit export verified without ``--nonce``: what it holds is
+signed, but its freshness and tail are unproven; 130 interrupted by Ctrl-C (outputs are written to a temporary name and renamed, so none is left
 half-written). Errors are one line on
 stderr with the status name and a hint, never a traceback. ``--json`` prints one JSON document
 per command with stable keys (bytes as hex). Passwords come from ``--password-file``, ``CMSIM_PASSWORD``
@@ -28,10 +29,11 @@ from host_tools.cli.context import (
     EXIT_IDENTITY,
     EXIT_INTERRUPTED,
     EXIT_NO_DEVICE,
+    EXIT_UNPROVEN,
     EXIT_USAGE,
     EXIT_VERIFY,
 )
 from host_tools.cli.root import main
 
 __all__ = ["main", "EXIT_USAGE", "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_FILE",
-           "EXIT_IDENTITY", "EXIT_INTERRUPTED"]
+           "EXIT_IDENTITY", "EXIT_UNPROVEN", "EXIT_INTERRUPTED"]

@@ -24,6 +24,7 @@ from host_tools.audit_formats import FORMATS, cell, code_name, export_file_recor
 from host_tools.audit_verify import Reason, VerifyResult, verify_export
 from host_tools.cli.context import (
     EXIT_FILE,
+    EXIT_UNPROVEN,
     EXIT_VERIFY,
     HEX,
     INPUT_FILE,
@@ -126,22 +127,30 @@ def audit_export(c: Ctx, s: CommandSession, outfile: str, fmt: str | None, from_
     session = s.open()  # logged in before the output file is created
     with atomic_output(outfile) as out, c.progress("export") as bar:
         cp = session.audit.checkpoint(nonce)
-        serial = c.device().status()["serial"]
+        statement = decode_record(cp.record).checkpoint
+        assert statement is not None  # the checkpoint service answers with a checkpoint record
+        serial = statement.statement.serial  # from the session: no clear GET_STATUS, which a full ring may refuse
         count = export_through(session, out, serial, cp.seq, from_seq=from_seq, fmt=_format_of(outfile, fmt),
                                progress=bar)
     return Emit({"records": count, "checkpoint_seq": cp.seq, "nonce": nonce, "out": outfile},
                 lambda: click.echo(f"{count} records through checkpoint {cp.seq} -> {outfile} (nonce {nonce.hex()})"))
 
 
-def _report(c: Ctx, result: VerifyResult, what: str, trusted: bytes | None = None) -> None:
-    data = {"ok": result.ok, "reason": result.reason.value if result.reason else None,
+def _report(c: Ctx, result: VerifyResult, what: str, trusted: bytes | None = None, *, need_fresh: bool = False) -> None:
+    """OK (exit 0), UNPROVEN (exit 9: signed, but no nonce proves the tail) or FAILED (exit 5)."""
+    unproven = result.ok and need_fresh and not result.fresh
+    verdict = "UNPROVEN" if unproven else "OK" if result.ok else "FAILED"
+    data = {"ok": result.ok, "verdict": verdict, "fresh": result.fresh,
+            "reason": result.reason.value if result.reason else None,
             "first_bad_seq": result.first_bad_seq, "message": result.message, "records": result.records,
             "verified_through": result.verified_through, "checkpoints": result.checkpoints,
-            "serial": result.serial}
-    c.emit(data, lambda: click.echo(f"{what}: OK, {result.message}" if result.ok else
+            "serial": result.serial, "lab": result.lab}
+    c.emit(data, lambda: click.echo(f"{what}: {verdict}, {result.message}" if result.ok else
                                      f"{what}: FAILED {_failure(result, trusted)}"))
     if not result.ok:
         sys.exit(EXIT_VERIFY)
+    if unproven:
+        sys.exit(EXIT_UNPROVEN)
 
 
 def _failure(result: VerifyResult, trusted: bytes | None = None) -> str:
@@ -163,12 +172,15 @@ def _failure(result: VerifyResult, trusted: bytes | None = None) -> str:
 @click.option("--pubkey", type=INPUT_FILE, help="Key statement from `audit pubkey`.")
 @click.option("--nonce", type=HEX, help="Require a checkpoint binding this nonce (hex).")
 @click.option("--db", type=INPUT_FILE, help="Re-verify a whole archive instead.")
+@click.option("--allow-lab", is_flag=True, help="Accept a lab-mode (fault injection) trail; reported as such.")
 @pass_ctx
-def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: bytes | None, db: str | None) -> None:
-    """Offline, no device: exit 0 when the export (or archive) verifies, 5 with the reason otherwise."""
+def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: bytes | None, db: str | None,
+                 allow_lab: bool) -> None:
+    """Offline, no device: exit 0 when the export (or archive) verifies, 5 with the reason otherwise,
+    9 when it verifies without --nonce (freshness and completeness at the tail unproven)."""
     if db:
         with _archive(db) as archive:
-            _report(c, archive.verify(), db)
+            _report(c, archive.verify(allow_lab=allow_lab), db)
         return
     if not export_file or not pubkey:
         raise click.UsageError("give EXPORT_FILE and --pubkey, or --db")
@@ -177,8 +189,8 @@ def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: byt
     with open(export_file, "rb") as f, c.progress("verify", unit="bytes") as bar:
         counted = io.BufferedReader(_Counting(f, lambda n: bar(n, size)))
         result = verify_export(counted, trusted.public_key, expected_serial=trusted.serial,
-                               expected_nonce=nonce or None)
-    _report(c, result, export_file, trusted.public_key)
+                               expected_nonce=nonce or None, allow_lab=allow_lab)
+    _report(c, result, export_file, trusted.public_key, need_fresh=True)
 
 
 class _Counting(io.RawIOBase):
@@ -207,15 +219,30 @@ class _Counting(io.RawIOBase):
 @click.option("--pubkey", type=INPUT_FILE, required=True)
 @with_session
 def audit_ack(c: Ctx, s: CommandSession, export_file: str, pubkey: str) -> Emit | None:
-    """Verify an export, then acknowledge on the device what it proved (frees those records)."""
+    """Verify an export, then acknowledge on the device what it proved (frees those records).
+
+    The device frees records only through a checkpoint this session asked for with its own nonce,
+    so the records after the file's last checkpoint are exported and verified again up to one."""
     trusted = _load_pubkey(pubkey)
     with open(export_file, "rb") as f:
         result = verify_export(f, trusted.public_key, expected_serial=trusted.serial)
     if not result.ok or result.verified_through is None or result.verified_head is None:
         _report(c, result, export_file, trusted.public_key)
         return None
-    oldest = s.audit.acknowledge(result.verified_through, result.verified_head)
-    return Emit({"acknowledged_through": result.verified_through, "oldest_retained": oldest})
+    nonce = os.urandom(16)
+    session = s.open()
+    cp = session.audit.checkpoint(nonce)
+    rest = io.BytesIO()
+    export_through(session, rest, trusted.serial, cp.seq, from_seq=result.verified_through + 1)
+    rest.seek(0)
+    fresh = verify_export(rest, result.keys[-1] if result.keys else trusted.public_key,
+                          expected_serial=trusted.serial, expected_nonce=nonce,
+                          start=(result.verified_through, result.verified_head))
+    if not fresh.ok or fresh.verified_through is None or fresh.verified_head is None:
+        _report(c, fresh, "the records after the file")
+        return None
+    oldest = s.audit.acknowledge(fresh.verified_through, fresh.verified_head)
+    return Emit({"acknowledged_through": fresh.verified_through, "oldest_retained": oldest})
 
 
 @audit.command("checkpoint")
@@ -279,8 +306,9 @@ def _records_out(c: Ctx, records: list[Any]) -> None:
               help="Offline: take this export file instead of the device (nothing is acknowledged).")
 @click.option("--pubkey", type=INPUT_FILE,
               help="Key statement to bind a new archive to (default: fetched from the device).")
+@click.option("--allow-lab", is_flag=True, help="Store a lab-mode (fault injection) trail.")
 @pass_ctx
-def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None) -> None:
+def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None, allow_lab: bool) -> None:
     """Pull new records, verify them against the archive, store them, then acknowledge them."""
     started = time.perf_counter()
     with _archive(db, create=True) as archive:
@@ -291,11 +319,11 @@ def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None) 
         try:
             if import_file:
                 with open(import_file, "rb") as f, _not_an_export(import_file):
-                    stored, verified = archive.ingest(f)
+                    stored, verified = archive.ingest(f, allow_lab=allow_lab)
                 last, acked = verified.verified_through, False
             else:
                 with c.session() as s:
-                    result = archive.archive(s, trusted)
+                    result = archive.archive(s, trusted, allow_lab=allow_lab)
                 stored, last, acked = result.stored, result.last_seq, result.acknowledged
         except ArchiveRefused as exc:
             whose = _another_module(c, archive, trusted, exc, import_file)

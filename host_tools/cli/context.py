@@ -25,7 +25,7 @@ from module.wire.defs import Command
 from module.wire.messages import Reply
 
 __all__ = [
-    "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_IDENTITY", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
+    "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_IDENTITY", "EXIT_UNPROVEN", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
     "Ctx", "pass_ctx", "with_session", "CommandSession", "Output", "Emit", "Binary", "Failure", "fail",
     "state_home", "device_file", "remembered_port", "jsonable", "read_input", "write_output",
     "human_value", "json_option", "EXIT_USAGE", "EXIT_FILE", "EXIT_INTERRUPTED", "HEX", "INPUT_FILE", "OUTPUT_FILE", "atomic_output",
@@ -33,6 +33,7 @@ __all__ = [
 
 EXIT_USAGE, EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE, EXIT_FILE, EXIT_IDENTITY = 2, 3, 4, 5, 6, 7, 8
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+EXIT_UNPROVEN = 9  # an export verified, but without a nonce: its freshness and tail are unproven
 FACTORY_OPERATOR, FACTORY_PASSWORD = "co", "cmsim-factory"
 
 

@@ -144,6 +144,7 @@ def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | No
     Exit codes: 0 ok, 1 declined at a prompt, 2 usage, 3 device refused, 4 authentication failed,
     5 verification failed (an export, archive, signature, MAC or GCM tag), 6 no device, 7 a file cannot
     be read or written or is not what it should be, 8 identity mismatch (not the pinned device),
+    9 audit export verified without --nonce (freshness and tail unproven),
     130 interrupted (Ctrl-C)."""
     password = os.environ.get("CMSIM_PASSWORD") or None
     if password_file:

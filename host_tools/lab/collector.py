@@ -101,12 +101,19 @@ class AuditCollector:
         if anchor[0] != self.next_seq:
             self.notes.append(f"export restarted at seq {anchor[0]}, after {self.next_seq - 1} (records freed)")
         start = (self.next_seq - 1, self.head) if self.head is not None and anchor[0] == self.next_seq else None
-        # Cut after every ZEROISATION checkpoint that names no successor: a new key line starts there.
-        cuts = [i for i, r in enumerate(decoded)
-                if r.kind is RecordKind.CHECKPOINT and r.checkpoint is not None
-                and r.checkpoint.statement.reason is CheckpointReason.ZEROISATION
-                and r.checkpoint.statement.link_kind is LinkKind.NONE]
-        bounds = [c + 1 for c in cuts if c + 1 < len(decoded)] + [len(decoded)]
+        # A ZEROISATION checkpoint that names no successor (made in an error state, so unsigned)
+        # ends a key line: cut after the old key's last signature before it; the unsigned stretch
+        # up to the new key's first checkpoint is proven by that new key line.
+        signed = [i for i, r in enumerate(decoded) if r.checkpoint is not None and r.checkpoint.signature]
+        cuts = sorted({max((j for j in signed if j < i), default=-1) for i, r in enumerate(decoded)
+                       if r.kind is RecordKind.CHECKPOINT and r.checkpoint is not None
+                       and r.checkpoint.statement.reason is CheckpointReason.ZEROISATION
+                       and r.checkpoint.statement.link_kind is LinkKind.NONE})
+        bounds = [c + 1 for c in cuts if 0 <= c and c + 1 < len(decoded)] + [len(decoded)]
+        if cuts and cuts[0] < 0:  # the old key's last signature came in an earlier drain: new line at once
+            self.key = self._line_key(decoded[: bounds[0]]) or fetch_key()
+            if self.key not in self.keys_seen:
+                self.keys_seen.append(self.key)
         lo = 0
         anchor_seq, anchor_head = anchor
         result: VerifyResult | None = None
@@ -114,8 +121,8 @@ class AuditCollector:
         for n, hi in enumerate(bounds):
             last = n == len(bounds) - 1
             piece = self._export(anchor_seq, anchor_head, raw[lo:hi])
-            result = verify_export(piece, self.key, expected_serial=self.serial,
-                                   expected_nonce=info.nonce if last else None, start=start)
+            result = verify_export(piece, self.key, expected_serial=self.serial,  # the lab's own device: lab mode
+                                   expected_nonce=info.nonce if last else None, start=start, allow_lab=True)
             if not result.ok or result.verified_head is None or result.verified_through is None:
                 reason = result.reason.value if result.reason else "UNKNOWN"
                 self._fail(info, reason, f"seq {result.first_bad_seq}: {result.message}")

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from module.audit.log import ChainLog, Times
 from module.audit.ring import AuditError
-from module.wire.audit.checkpoint import CheckpointBody, CheckpointReason, CheckpointStatement, LinkKind
+from module.wire.audit.checkpoint import FLAG_LAB, CheckpointBody, CheckpointReason, CheckpointStatement, LinkKind
 from module.wire.audit.common import ZERO_DIGEST
 from module.wire.audit.record import RecordKind, checkpoint_record
 from module.wire.audit.signature import KeyStatement, SigAlg, sign_statement
@@ -39,13 +39,15 @@ def public_bytes(key: Ed25519PrivateKey) -> bytes:
 class Checkpoints:
     """Holds the signing key and writes checkpoints (unsigned, but still chained, without a key)."""
 
-    def __init__(self, log: ChainLog, serial: str, policy_digest: Callable[[], bytes]) -> None:
+    def __init__(self, log: ChainLog, serial: str, policy_digest: Callable[[], bytes], *, lab: bool = False) -> None:
         self._log = log
+        self._flags = FLAG_LAB if lab else 0  # lab mode is stated in every checkpoint and the key statement
         self._serial = serial
         self._policy_digest = policy_digest
         self._seed = bytearray()
         self._key: Ed25519PrivateKey | None = None
         self._public = b""
+        self.suspended = False  # in an error state: checkpoints are chained but not signed
 
     @property
     def has_key(self) -> bool:
@@ -73,20 +75,23 @@ class Checkpoints:
         """The public key and serial, self-signed (the PUBKEY service returns this)."""
         if self._key is None:
             raise AuditKeyMissing("no audit signing key")
-        return KeyStatement.sign(self._serial, self._key).encode()
+        return KeyStatement.sign(self._serial, self._key, lab=bool(self._flags)).encode()
 
     def write(
         self, reason: CheckpointReason, nonce: bytes, t: Times, link: LinkKind = LinkKind.NONE, link_key: bytes = b""
     ) -> bytes:
-        """Sign (when there is a key) and commit a CHECKPOINT record; return its encoded bytes."""
+        """Sign (when there is a key and signing is not suspended) and commit a CHECKPOINT record;
+        return its encoded bytes."""
         log = self._log
         meta = log.meta
+        signing = self._key is not None and not self.suspended
         statement = CheckpointStatement(
             reason, self._serial, log.next, t.boot, t.tick_ns, t.utc_ns, log.head, meta.floor,
-            meta.lost_total, nonce, self._policy_digest(), self._public if self._key is not None else ZERO_DIGEST,
-            link, link_key,
+            meta.lost_total, nonce, self._policy_digest(), self._public if signing else ZERO_DIGEST,
+            link, link_key, self._flags,
         )
-        if self._key is not None:
+        if signing:
+            assert self._key is not None
             body = CheckpointBody(statement, SigAlg.ED25519, sign_statement(statement.encode(), self._key))
         else:
             body = CheckpointBody(statement, SigAlg.NONE, b"")

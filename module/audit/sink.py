@@ -67,6 +67,12 @@ class AuditSink(Protocol):
         """Count a call refused for want of room (the sink reports the count once it has room)."""
         ...
 
+    def admits_public(self, now_ns: int, *, share: bool = True) -> bool:
+        """Whether a call without an authenticated session may be recorded now: within the public
+        rate, and (``share``) within the public share of the room. When not, the core refuses it
+        and counts it with :meth:`count_refusal`."""
+        ...
+
     def open(self, boot: int) -> None:
         """Power-on: recover and verify what the sink holds before the first append."""
         ...
@@ -97,6 +103,9 @@ class MemoryAuditSink:
 
     def count_refusal(self) -> None:
         """Never called: a list always has room."""
+
+    def admits_public(self, now_ns: int, *, share: bool = True) -> bool:
+        return True
 
     def open(self, boot: int) -> None:
         """Nothing to recover: the list lives as long as the object."""

@@ -68,7 +68,11 @@ _POLICY_LABELS: Final = tuple(p.label for p in AuditPolicy)
 
 
 class AckDigestMismatch(AuditError):
-    """The host's head digest is not the chain hash at that seq: it did not verify what it acks."""
+    """The host's head digest is not the chain hash at that seq, or the seq is not a checkpoint this
+    session asked for with its own nonce: it did not verify what it acks."""
+
+
+_ISSUED_LIMIT: Final = 64  # sessions whose last nonce checkpoint is remembered (volatile, per boot)
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,14 @@ class AuditConfig:
     reserve: int = 32
     fsync: Fsync = "always"
     wrap_batch: int = 64  # records dropped per wrap-around (one checkpoint and one LOSS record each)
-    lab_mode: bool = False  # marks every checkpoint's policy digest (fault injection enabled)
+    lab_mode: bool = False  # fault injection enabled: stated in every checkpoint, the key statement, the policy digest
+    # Calls without an authenticated session: never recorded into the last public_reserve slots
+    # an authenticated call may use (None: a sixteenth of the ring, at least 2), and at most public_rate of them
+    # per public_interval_s of the module's clock (None: no rate bound); the excess is refused and
+    # counted (LOSS(REFUSED)).
+    public_rate: int | None = None
+    public_interval_s: float = 1.0
+    public_reserve: int | None = None
 
     def __post_init__(self) -> None:
         if self.capacity < 16:
@@ -93,6 +104,17 @@ class AuditConfig:
             raise ValueError("high_water is a fraction in (0, 1]")
         if self.checkpoint_every < 0 or self.wrap_batch < 3:
             raise ValueError("checkpoint_every must be >= 0 and wrap_batch >= 3")
+        if (self.public_rate is not None and self.public_rate < 1) or self.public_interval_s <= 0:
+            raise ValueError("public_rate must be >= 1 and public_interval_s > 0")
+        if self.public_reserve is not None and not 2 <= self.public_reserve < self.capacity - self.reserve:
+            raise ValueError("public_reserve must be at least 2 and leave room below the reserve")
+
+    @property
+    def public_slots(self) -> int:
+        """Slots a call without an authenticated session never takes: at least 2, so under wrap a
+        public call never makes the ring overwrite; more than a wrap batch (the default ring's 256
+        against 64), so once the ring has wrapped public calls do not refill what a drop freed."""
+        return self.public_reserve if self.public_reserve is not None else max(self.capacity // 16, 2)
 
 
 @dataclass(frozen=True)
@@ -125,9 +147,12 @@ class AuditTrail:
         self._every = self.config.checkpoint_every
         self._open = False
         self._log = ChainLog(AuditRing(flash, serial, self.config.capacity), serial, sync=self.config.fsync == "always")
-        self._checkpoints = Checkpoints(self._log, serial, self.policy_digest)
+        self._checkpoints = Checkpoints(self._log, serial, self.policy_digest, lab=self.config.lab_mode)
         self._space = RingSpace(self._log, self._checkpoints, serial, reserve=self.config.reserve,
                                 wrap_batch=self.config.wrap_batch)
+        self._issued: dict[int, int] = {}  # session id -> seq of the last checkpoint it asked for with a nonce
+        self._public_window = -1  # the public-rate interval now counted (volatile)
+        self._public_calls = 0
 
     # ------------------------------------------------------------------ boot
     def open(self, boot: int) -> None:
@@ -140,6 +165,8 @@ class AuditTrail:
         c = self.config
         rec = self._log.recover(boot, AuditPolicy.from_label(c.policy), round(c.high_water * 1000))
         self._space.recover(rec)
+        self._issued.clear()
+        self._checkpoints.suspended = False  # a new boot: its self-tests decide again
         self._open = True
 
     def close(self) -> None:
@@ -182,6 +209,33 @@ class AuditTrail:
         """A call refused for want of a slot: counted in flash, summarised by a LOSS(REFUSED) record."""
         self._require_open()
         self._space.count_refusal()
+
+    def admits_public(self, now_ns: int, *, share: bool = True) -> bool:
+        """Whether a call without an authenticated session may be recorded now (counts it if so).
+
+        The rate (when set): at most ``public_rate`` per interval of the module's clock. The share
+        (``share=False`` for the login handshake, which a drain needs even on a full ring): under
+        block not past ``capacity - reserve - public_slots`` records, under wrap not past
+        ``capacity - public_slots``, so a public call never takes what an authenticated one needs
+        and never makes the ring overwrite an unacknowledged record."""
+        if not self._open:
+            return True  # the core refuses or counts calls on a trail it could not open
+        c = self.config
+        if share:
+            used, limit = self._log.used, c.capacity - c.public_slots
+            if self._log.policy is AuditPolicy.BLOCK:
+                limit -= c.reserve
+            if used >= limit:
+                return False
+        if c.public_rate is None:
+            return True
+        window = now_ns // max(1, round(c.public_interval_s * 1e9))
+        if window != self._public_window:
+            self._public_window, self._public_calls = window, 0
+        if self._public_calls >= c.public_rate:
+            return False
+        self._public_calls += 1
+        return True
 
     # ------------------------------------------------------------------ keys
     @property
@@ -234,8 +288,31 @@ class AuditTrail:
             self._checkpoints.wipe()
 
     # ----------------------------------------------------------- checkpoints
-    def checkpoint(self, nonce: bytes = b"", *, boot: int, tick_ns: int, utc_ns: int) -> bytes:
-        """A signed, chained CHECKPOINT record on request; returns its encoded bytes."""
+    @property
+    def signing_suspended(self) -> bool:
+        return self._checkpoints.suspended
+
+    def suspend_signing(self) -> None:
+        """Entering an error state: no cryptography from now on; checkpoints are chained, unsigned."""
+        self._checkpoints.suspended = True
+
+    def resume_signing(self, *, boot: int, tick_ns: int, utc_ns: int) -> None:
+        """Out of the error state after passing self-tests (operational or, after a zeroisation,
+        uninitialised): sign again, starting with a RECOVERY checkpoint (when there is a key) whose
+        signed head covers every unsigned record of the error state."""
+        cps = self._checkpoints
+        if not cps.suspended:
+            return
+        self._require_open()
+        cps.suspended = False
+        if cps.has_key:
+            t = Times(boot, tick_ns, utc_ns)
+            self._space.reserve(t, INTERNAL)
+            cps.write(CheckpointReason.RECOVERY, b"", t)
+
+    def checkpoint(self, nonce: bytes = b"", *, boot: int, tick_ns: int, utc_ns: int, session_id: int = 0) -> bytes:
+        """A signed, chained CHECKPOINT record on request; returns its encoded bytes. With a nonce
+        and a session, it becomes the one checkpoint that session may acknowledge through."""
         self._require_open()
         if not self._checkpoints.has_key:
             raise AuditKeyMissing("no audit signing key: the module is not initialised")
@@ -246,7 +323,14 @@ class AuditTrail:
             raise AuditRingExhausted("audit ring exhausted: acknowledge records first")
         self._space.flush_pending(t)
         self._space.reserve(t, INTERNAL)
-        return self._checkpoints.write(CheckpointReason.REQUEST, bytes(nonce), t)
+        record = self._checkpoints.write(CheckpointReason.REQUEST, bytes(nonce), t)
+        if session_id and nonce:
+            issued = self._issued
+            issued.pop(session_id, None)
+            issued[session_id] = self._log.next - 1
+            if len(issued) > _ISSUED_LIMIT:
+                del issued[next(iter(issued))]  # the longest-idle session's
+        return record
 
     def error_checkpoint(self, *, boot: int, tick_ns: int, utc_ns: int) -> bytes:
         """The core calls this on entering an error state (may use the internal reserve)."""
@@ -285,8 +369,13 @@ class AuditTrail:
         self._require_open()
         return self._log.chain_hash(seq)
 
-    def acknowledge(self, seq: int, head: bytes) -> None:
-        """Free records up to ``seq``, only if ``head`` is the chain hash there (the core audits the ack)."""
+    def acknowledge(self, seq: int, head: bytes, *, session_id: int | None = None) -> None:
+        """Free records up to ``seq``, only if ``head`` is the chain hash there (the core audits the ack).
+
+        With ``session_id`` (the service always gives it), ``seq`` must also be the last checkpoint
+        that session asked for with a nonce: the chain head is public (GET_STATUS, an empty export
+        page's anchor), so only the checkpoint that closes the session's own verified export shows
+        it drained what it frees."""
         self._require_open()
         log = self._log
         if not log.meta.floor - 1 <= seq < log.next:
@@ -294,6 +383,9 @@ class AuditTrail:
                                   f"{log.meta.floor}..{log.next - 1}")
         if not hmac.compare_digest(log.chain_hash(seq), bytes(head)):
             raise AckDigestMismatch(f"head digest does not match the chain at seq {seq}")
+        if session_id is not None and self._issued.get(session_id) != seq:
+            raise AckDigestMismatch(f"seq {seq} is not the checkpoint this session asked for with its nonce: "
+                                    "checkpoint with a fresh nonce, export and verify through it, then acknowledge it")
         meta = log.meta
         if seq + 1 > meta.ack_next:
             log.ring.update_meta(ack_next=seq + 1, floor=max(meta.floor, seq + 1))

@@ -51,7 +51,8 @@ def checkpoint(module: AuditPorts, ctx: CallContext, params: Mapping[str, Any]) 
     """A signed checkpoint now, binding the host's nonce (freshness); it is itself a record."""
     trail = module.trail
     try:
-        record = trail.checkpoint(params.get("nonce", b""), **module.audit_times())
+        record = trail.checkpoint(params.get("nonce", b""), **module.audit_times(),
+                                  session_id=ctx.session.session_id if ctx.session else 0)
     except AuditKeyMissing:
         raise _no_key() from None
     except AuditRingExhausted:
@@ -61,11 +62,12 @@ def checkpoint(module: AuditPorts, ctx: CallContext, params: Mapping[str, Any]) 
 
 
 def acknowledge(module: AuditPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    """Free records through ``seq``, only if the host names the chain hash there (it verified)."""
+    """Free records through ``seq``, only if the host names the chain hash there and ``seq`` is the
+    checkpoint this session asked for with its own nonce (it verified an export through it)."""
     trail = module.trail
     seq: int = params["seq"]
     try:
-        trail.acknowledge(seq, params["head"])
+        trail.acknowledge(seq, params["head"], session_id=ctx.session.session_id if ctx.session else 0)
     except AckDigestMismatch as exc:
         raise ServiceError(Status.AUDIT_DIGEST_MISMATCH, str(exc)) from None
     except AuditRangeError as exc:

@@ -18,9 +18,10 @@ from module.wire.audit.common import (
 )
 from module.wire.audit.signature import ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, SigAlg, verify_checkpoint
 
-__all__ = ["MAX_NONCE_BYTES", "CheckpointReason", "LinkKind", "CheckpointStatement", "CheckpointBody"]
+__all__ = ["MAX_NONCE_BYTES", "FLAG_LAB", "CheckpointReason", "LinkKind", "CheckpointStatement", "CheckpointBody"]
 
 MAX_NONCE_BYTES: Final = 32
+FLAG_LAB: Final = 0x01  # statement flags: made by a lab-mode module (fault injection enabled)
 
 
 @unique
@@ -30,7 +31,8 @@ class CheckpointReason(IntEnum):
     PRE_OVERWRITE = 3  # under the wrap policy, before the oldest records are overwritten
     ZEROISATION = 4  # the old key's last act: names the new key (link NEXT_KEY)
     KEY_START = 5  # the new key's first act: names the old key (link PREV_KEY)
-    ERROR = 6  # the module entered an error state
+    ERROR = 6  # the module entered an error state (unsigned: no cryptography in an error state)
+    RECOVERY = 7  # the first checkpoint after leaving an error state: signs over the unsigned stretch
 
 
 @unique
@@ -44,7 +46,7 @@ class LinkKind(IntEnum):
 class CheckpointStatement:
     """What a checkpoint signs: where the chain stood, for which module, under which key and policy."""
 
-    FORMAT: ClassVar[str] = ">BBQIQq32sQQ32s32sBBB"  # then serial, nonce, link key (0 or 32 bytes)
+    FORMAT: ClassVar[str] = ">BBQIQq32sQQ32s32sBBBB"  # then serial, nonce, link key (0 or 32 bytes)
 
     reason: CheckpointReason
     serial: str
@@ -60,7 +62,12 @@ class CheckpointStatement:
     signer: bytes  # Ed25519 public key (32 zero bytes when unsigned)
     link_kind: LinkKind = LinkKind.NONE
     link_key: bytes = b""  # the next key (ZEROISATION) or the previous one (KEY_START)
+    flags: int = 0  # FLAG_LAB or 0
     version: int = FORMAT_VERSION
+
+    @property
+    def lab(self) -> bool:
+        return bool(self.flags & FLAG_LAB)
 
     def encode(self) -> bytes:
         serial = check_serial(self.serial)
@@ -68,6 +75,8 @@ class CheckpointStatement:
             raise AuditFormatError(f"nonce longer than {MAX_NONCE_BYTES} bytes")
         if (self.link_kind is LinkKind.NONE) != (len(self.link_key) == 0) or len(self.link_key) not in (0, 32):
             raise AuditFormatError("link key must be 32 bytes exactly when a link kind is set")
+        if self.flags not in (0, FLAG_LAB):
+            raise AuditFormatError("checkpoint flags must be 0 or FLAG_LAB")
         for name in ("head", "policy_digest", "signer"):
             if len(getattr(self, name)) != HASH_SIZE:
                 raise AuditFormatError(f"{name} must be 32 bytes")
@@ -75,7 +84,7 @@ class CheckpointStatement:
             fixed = _STATEMENT.pack(
                 self.version, self.reason, self.seq, self.boot, self.tick_ns, self.utc_ns, self.head,
                 self.oldest_retained, self.records_lost, self.policy_digest, self.signer, self.link_kind,
-                len(serial), len(self.nonce),
+                self.flags, len(serial), len(self.nonce),
             )
         except struct.error as exc:
             raise AuditFormatError(f"checkpoint field out of range: {exc}") from exc
@@ -90,7 +99,8 @@ class CheckpointStatement:
             raise UnknownVersionError("checkpoint statement", data[offset])
         if len(data) - offset < _STATEMENT.size:
             raise AuditFormatError("checkpoint statement too short")
-        (version, reason, seq, boot, tick, utc, head, oldest, lost, policy, signer, link, serial_len, nonce_len) = (
+        (version, reason, seq, boot, tick, utc, head, oldest, lost, policy, signer, link, flags, serial_len,
+         nonce_len) = (
             _STATEMENT.unpack_from(data, offset)
         )
         pos = offset + _STATEMENT.size
@@ -99,6 +109,8 @@ class CheckpointStatement:
             link_e = LinkKind(link)
         except ValueError as exc:
             raise AuditFormatError(f"checkpoint statement: {exc}") from exc
+        if flags not in (0, FLAG_LAB):
+            raise AuditFormatError(f"checkpoint statement: unknown flags {flags:#x}")
         if serial_len > MAX_SERIAL_BYTES or nonce_len > MAX_NONCE_BYTES:
             raise AuditFormatError("checkpoint serial or nonce too long")
         link_len = 0 if link_e is LinkKind.NONE else ED25519_KEY_SIZE
@@ -110,7 +122,7 @@ class CheckpointStatement:
         nonce = data[pos + serial_len : pos + serial_len + nonce_len]
         link_key = data[pos + serial_len + nonce_len : end]
         stmt = cls(reason_e, serial, seq, boot, tick, utc, head, oldest, lost, nonce, policy, signer, link_e,
-                   link_key, version)
+                   link_key, flags, version)
         return stmt, end
 
     @classmethod

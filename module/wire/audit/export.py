@@ -353,6 +353,8 @@ def _iter_jsonl(fileobj: BinaryIO, first: bytes) -> Iterator[ExportItem]:
             data = _hex(obj["record"])
             if len(data) < 12 or struct.unpack_from(">Q", data, 4)[0] != obj["seq"]:
                 raise AuditFormatError("record line: seq differs from the record's own")
+            if obj["kind"] != (_KIND_NAMES.get(data[1]) or str(data[1])):
+                raise AuditFormatError("record line: kind differs from the record's own")
             yield RecordItem(data, _hex(obj["hash"], HASH_SIZE))
         elif kind == "anchor":
             yield Anchor(_int(obj["next_seq"]), _hex(obj["head"], HASH_SIZE))

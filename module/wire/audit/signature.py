@@ -72,19 +72,26 @@ def verify_checkpoint(statement: bytes, signature: bytes, public_key: bytes) -> 
 class KeyStatement:
     """The audit public key with the module serial, signed by itself (proof of possession)."""
 
-    FORMAT: ClassVar[str] = ">BBB"  # version, algorithm, serial length; then serial, key, signature
+    FORMAT: ClassVar[str] = ">BBBB"  # version, algorithm, flags, serial length; then serial, key, signature
 
     serial: str
     public_key: bytes
     signature: bytes = b""
     alg: SigAlg = SigAlg.ED25519
     version: int = FORMAT_VERSION
+    flags: int = 0  # 0x01: the key of a lab-mode module (fault injection enabled)
+
+    @property
+    def lab(self) -> bool:
+        return bool(self.flags & 0x01)
 
     def signed_bytes(self) -> bytes:
         serial = check_serial(self.serial)
         if len(self.public_key) != ED25519_KEY_SIZE:
             raise AuditFormatError("public key must be 32 bytes")
-        return _KEYSTMT.pack(self.version, self.alg, len(serial)) + serial + self.public_key
+        if self.flags not in (0, 1):
+            raise AuditFormatError("key statement flags must be 0 or 1")
+        return _KEYSTMT.pack(self.version, self.alg, self.flags, len(serial)) + serial + self.public_key
 
     def encode(self) -> bytes:
         if len(self.signature) != ED25519_SIGNATURE_SIZE:
@@ -92,12 +99,13 @@ class KeyStatement:
         return self.signed_bytes() + self.signature
 
     @classmethod
-    def sign(cls, serial: str, private_key: Ed25519PrivateKey) -> KeyStatement:
+    def sign(cls, serial: str, private_key: Ed25519PrivateKey, *, lab: bool = False) -> KeyStatement:
         from cryptography.hazmat.primitives import serialization
 
         pub = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        unsigned = cls(serial, pub)
-        return cls(serial, pub, private_key.sign(KEY_STATEMENT_SIG_TAG + unsigned.signed_bytes()))
+        flags = 1 if lab else 0
+        unsigned = cls(serial, pub, flags=flags)
+        return cls(serial, pub, private_key.sign(KEY_STATEMENT_SIG_TAG + unsigned.signed_bytes()), flags=flags)
 
     @classmethod
     def parse(cls, data: bytes) -> KeyStatement:
@@ -107,16 +115,18 @@ class KeyStatement:
             raise UnknownVersionError("key statement", data[0])
         if len(data) < _KEYSTMT.size:
             raise AuditFormatError("key statement too short")
-        version, alg, serial_len = _KEYSTMT.unpack_from(data)
+        version, alg, flags, serial_len = _KEYSTMT.unpack_from(data)
         if alg != SigAlg.ED25519:
             raise AuditFormatError(f"unknown key statement algorithm {alg}")
+        if flags not in (0, 1):
+            raise AuditFormatError(f"unknown key statement flags {flags:#x}")
         pos = _KEYSTMT.size
         if len(data) != pos + serial_len + ED25519_KEY_SIZE + ED25519_SIGNATURE_SIZE:
             raise AuditFormatError("key statement has the wrong length")
         serial = decode_utf8(data[pos : pos + serial_len], "serial")
         check_serial(serial)
         pos += serial_len
-        return cls(serial, data[pos : pos + 32], data[pos + 32 :], SigAlg(alg), version)
+        return cls(serial, data[pos : pos + 32], data[pos + 32 :], SigAlg(alg), version, flags)
 
     def verify(self) -> bool:
         try:
