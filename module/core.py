@@ -178,6 +178,12 @@ class Module:
         """A call the line refused before dispatch: answered with ``status`` and recorded."""
         return self.dispatcher.record_refusal(command, session_id, status, message)
 
+    def refuse_for_state(self, command: int, session_id: int) -> Reply | None:
+        """The refusal a new request for ``command`` would get in the current state, recorded;
+        None when the state allows it (the endpoint checks a retransmit with it)."""
+        refusal = self.dispatcher.state_refusal(command)
+        return None if refusal is None else self.record_refusal(command, session_id, *refusal)
+
     # ------------------------------------------------------------------ ports for the handlers
     def random_bytes(self, n: int) -> bytes:
         return self.rng.random_bytes(n)

@@ -248,12 +248,19 @@ class Dispatcher:
             raise ServiceError(Status.SESSION_INVALID, "unknown, closed or expired session")
 
     def _check_state(self, spec: ServiceSpec) -> None:
+        refusal = self.state_refusal(spec.command)
+        if refusal is not None:
+            raise ServiceError(*refusal)
+
+    def state_refusal(self, command: int) -> tuple[Status, str] | None:
+        """The state refusal a request for ``command`` gets now (None: the state allows it, or no
+        such service); the endpoint asks before it answers a retransmit from its cache."""
+        spec = self.services.get(command)
         state = self.states.state
-        if state not in spec.states:
-            raise ServiceError(
-                Status.MODULE_ERROR if state in ERROR_STATES else Status.INVALID_STATE,
-                f"{spec.name} is not available in state {state.name}",
-            )
+        if spec is None or state in spec.states:
+            return None
+        return (Status.MODULE_ERROR if state in ERROR_STATES else Status.INVALID_STATE,
+                f"{spec.name} is not available in state {state.name}")
 
     def _authorise(self, spec: ServiceSpec, ctx: CallContext) -> None:
         if spec.public or spec.command is Command.AUTH_FINISH:

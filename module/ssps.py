@@ -19,7 +19,6 @@ from module.audit.ring import META_NAME, REGION_NAME
 from module.audit_key import AUDIT_KEY_FLASH_NAME
 from module.algorithms.approved import PRIVATE_KEY_SIZES, PUBLIC_KEY_SIZES
 from module.drbg import OUTLEN
-from module.endpoint import CLOSED_CHANNELS_KEPT
 from module.factory import MODULE_SECRET_FLASH_NAME
 from module.integrity import INTEGRITY_KEY
 from module.operators import AuthPolicy
@@ -40,10 +39,11 @@ __all__ = [
 G, R, W, E, Z = SspAccess.G, SspAccess.R, SspAccess.W, SspAccess.E, SspAccess.Z
 
 
-# The endpoint copies each session's direction keys into AES-GCM objects and keeps them, with the
-# last encrypted response, for closed sessions (CLOSED_CHANNELS_KEPT); ZEROISE does not reach them
-# (only a power cycle does). tests/test_policy_claims.py checks this flag against a running module both ways.
-CHANNEL_COPIES_SURVIVE_ZEROISE = True
+# The endpoint copies each session's direction keys into AES-GCM objects; it drops them, with the
+# session's last encrypted response, as soon as the module no longer holds the session (LOGOUT,
+# ZEROISE, expiry), so ZEROISE reaches them. tests/test_policy_ssps.py checks this flag against a
+# running module both ways.
+CHANNEL_COPIES_SURVIVE_ZEROISE = False
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,9 @@ ZEROISATION_METHODS: tuple[ZeroisationMethod, ...] = (
                                  "change, `INITIALISE` removing the factory operator, audit key handover)",
                       "the old value is no longer held", True),
     ZeroisationMethod(Z_SESSION, "`LOGOUT`, idle or handshake timeout, eviction of an unfinished login, lockout, "
-                                 "`OPERATOR_DELETE`: the session's keys overwritten in the session table",
+                                 "`OPERATOR_DELETE`: the session's keys overwritten in the session table; the "
+                                 "endpoint's AES-GCM copies and the session's last encrypted response released "
+                                 "when that call completes",
                       "a closed session cannot be used again", True),
     ZeroisationMethod(Z_POWER, "power-off: the process ends and every RAM copy the module owns is overwritten "
                                "first", "authentication and every volatile SSP are forgotten", True),
@@ -213,9 +215,9 @@ def _private(kt: K) -> str:
 _AUTH = AuthPolicy()
 _SESSION_STRENGTH = "128 bits (ECDH P-256)"
 _SESSION_DURATION = "one session" + (
-    f"; the endpoint's AES-GCM copy, with the last encrypted response, stays for up to {CLOSED_CHANNELS_KEPT} "
-    "closed sessions until a power cycle (`LOGOUT` and `ZEROISE` do not reach it)"
-    if CHANNEL_COPIES_SURVIVE_ZEROISE else "")
+    "; the endpoint's AES-GCM copy, with the last encrypted response, stays for closed sessions until a "
+    "power cycle (`LOGOUT` and `ZEROISE` do not reach it)" if CHANNEL_COPIES_SURVIVE_ZEROISE
+    else " (the endpoint's AES-GCM copies and the last encrypted response go with it)")
 _SIGNING = (Access(C.KEY_GENERATE, G | W), Access(C.SIGN, E), Access(C.VERIFY, E))
 
 SSPS: tuple[Ssp, ...] = (
