@@ -188,6 +188,12 @@ class OperatorSession(SessionServices):
             self.open = False
             try:
                 self.client.call(Command.LOGOUT, {}, self.session_id)
+            except DeviceError as exc:
+                # A LOGOUT whose answer was lost is retransmitted to a session the device has closed:
+                # SESSION_INVALID then means what the host asked for (the keys are dropped either way).
+                if exc.status is not Status.SESSION_INVALID:
+                    raise
+                log.info("session %d of %s was already closed on the device", self.session_id, self.operator)
             finally:
                 self.client.transport.unbind_session(self.session_id)
             log.info("logged out %s (session %d)", self.operator, self.session_id)

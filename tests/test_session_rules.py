@@ -75,6 +75,15 @@ def test_use_refreshes_the_idle_timer(client: Client, clock: ManualClock) -> Non
     assert key_list(client, session.session_id) is Status.SESSION_INVALID
 
 
+def test_logging_out_of_a_session_the_device_already_closed_is_not_an_error(client: Client, clock: ManualClock) -> None:
+    """A LOGOUT retransmitted after its answer was lost meets a closed session: SESSION_INVALID is then
+    what the host asked for, and its keys are dropped; any other refusal still raises."""
+    session = client.login("alice", PASSWORDS["alice"])
+    clock.advance(IDLE_TIMEOUT_S + EPSILON_S)  # the device closes it: as good as a LOGOUT that ran
+    session.logout()
+    assert not session.open and key_list(client, session.session_id) is Status.SESSION_INVALID
+
+
 class SlowHost(InProcessTransport):
     """A host that waits ``pause`` seconds (on the manual clock) between AUTH_BEGIN and AUTH_FINISH."""
 
