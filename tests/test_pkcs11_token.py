@@ -198,6 +198,49 @@ def test_pkcs11_tool_ecdsa_sign_verify_checked_by_openssl(token: Token, tmp_path
     assert [v.status for v in verifies] == [Status.OK, Status.OK]  # valid and invalid: both answered
 
 
+def test_pkcs11_tool_self_test(token: Token) -> None:
+    """OpenSC's own --test (random, digests; its signature tests cover RSA only, which the module has not)."""
+    out = token.tool("--login", "--pin", ALICE_PIN, "--test").stdout
+    assert "No errors" in out and "SHA256: OK" in out
+
+
+ENGINE_PATHS = ["/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so", "/usr/lib/aarch64-linux-gnu/engines-3/pkcs11.so"]
+
+
+def test_openssl_pkcs11_engine_signs_with_a_device_key(token: Token, tmp_path: Path) -> None:
+    """OpenSSL 3 signs through libp11's engine (CKM_ECDSA on its own SHA-256); openssl dgst -verify checks it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    engine = next((p for p in ENGINE_PATHS if os.path.exists(p)), None)
+    if engine is None:
+        pytest.fail("the OpenSSL pkcs11 engine is missing: run `make pkcs11-deps` (Debian libengine-pkcs11-openssl)")
+    token.tool("--login", "--pin", ALICE_PIN, "--keypairgen", "--key-type", "EC:prime256v1", "--label", "engine-ec")
+    key_id, point = _tool_key(token, "engine-ec")
+    conf = tmp_path / "openssl.cnf"
+    conf.write_text("openssl_conf = init\n[init]\nengines = engines\n[engines]\npkcs11 = pkcs11\n"
+                    f"[pkcs11]\nengine_id = pkcs11\ndynamic_path = {engine}\nMODULE_PATH = {client_module()}\n"
+                    "init = 0\n")
+    cka_id = "".join(f"%{b:02x}" for b in key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big"))
+    uri = f"pkcs11:id={cka_id};type=private?pin-value={ALICE_PIN}"
+    data = tmp_path / "data"
+    data.write_bytes(b"signed by OpenSSL through the device\n" * 25)
+    sig = tmp_path / "sig.der"
+    env = {**token.env, "OPENSSL_CONF": str(conf)}
+    before = len([r for r in audit_records(token) if r.code == Command.SIGN and r.operator == "alice"])
+    signed = subprocess.run(["openssl", "dgst", "-sha256", "-engine", "pkcs11", "-keyform", "engine", "-sign", uri,
+                             "-out", str(sig), str(data)], env=env, capture_output=True, text=True, timeout=60)
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    pem = tmp_path / "pub.pem"
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    pem.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    checked = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(sig), str(data)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "Verified OK" in checked.stdout, checked.stdout + checked.stderr
+    signs = [r for r in audit_records(token) if r.code == Command.SIGN and r.operator == "alice"]
+    assert len(signs) == before + 1 and [int(k) for k in signs[-1].key_ids] == [key_id]
+
+
 # --------------------------------------------------------------------- python-pkcs11
 def test_python_pkcs11_digest_random_hmac_attributes(token: Token) -> None:
     import pkcs11
