@@ -172,13 +172,19 @@ class SessionServices:
         params = {"key_id": key_id, "iv": ciphertext.iv, "ciphertext": ciphertext.ciphertext, "aad": aad}
         return bytes(self.call(Command.DECRYPT, params).data["plaintext"])
 
-    def sign(self, key_id: int, message: bytes) -> bytes:
-        return bytes(self.call(Command.SIGN, {"key_id": key_id, "message": message}).data["signature"])
+    def sign(self, key_id: int, message: bytes, *, prehashed: bool = False) -> bytes:
+        """``prehashed``: ECDSA, ``message`` is the caller's digest (SHA-256 for P-256, SHA-384 for P-384)."""
+        params: dict[str, Any] = {"key_id": key_id, "message": message}
+        if prehashed:
+            params["prehashed"] = True
+        return bytes(self.call(Command.SIGN, params).data["signature"])
 
     def verify(self, message: bytes, signature: bytes, *, key_id: int | None = None,
-               key_type: KeyType | None = None, public_key: bytes | None = None) -> bool:
+               key_type: KeyType | None = None, public_key: bytes | None = None, prehashed: bool = False) -> bool:
         """With a stored key (``key_id``) or a given one (``key_type`` and ``public_key``)."""
         params: dict[str, Any] = {"message": message, "signature": signature}
+        if prehashed:
+            params["prehashed"] = True
         if key_id is not None:
             params["key_id"] = key_id
         if key_type is not None:

@@ -21,6 +21,10 @@ encapsulated secret. Decapsulation has fixed-answer CASTs of its own, a valid ci
 invalid one that must take the implicit-rejection path (FIPS 203 7.3). tests/test_pq_casts.py
 fails when the library gains the missing parameter.
 
+The ECDSA CASTs also cover pre-hashed signing (SIGN/VERIFY with ``prehashed``): cryptography's
+``ECDSA(Prehashed(h))`` only skips hashing the input (after checking its length) and hands the
+digest to the same OpenSSL signing and verification as ``ECDSA(h)``, and the hash has its own CAST.
+
 ``corrupt=True`` flips one bit of the expected answer (or, where the check is "must verify" or
 "must decapsulate", of the signature or ciphertext) so fault injection drives the real comparison
 into failure.

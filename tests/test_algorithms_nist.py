@@ -8,10 +8,14 @@ reports the failing cases by line number. Every file is run whole (the largest, 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 
 import pytest
-from nist_vectors import NistVector, load_ed25519_vectors, load_nist_vectors
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from nist_vectors import NistVector, load_ed25519_vectors, load_evp_stanzas, load_nist_vectors
 
 from module import algorithms as alg
 from module.algorithms import nonapproved
@@ -20,6 +24,7 @@ from module.wire.defs import DigestAlg, KeyType
 GCM_ENCRYPT = "ciphers/AES/GCM/gcmEncryptExtIV256.rsp"
 GCM_DECRYPT = "ciphers/AES/GCM/gcmDecrypt256.rsp"
 SIGVER = "asymmetric/ECDSA/FIPS_186-3/SigVer.rsp"
+RFC6979 = "asymmetric/ECDSA/RFC6979/evppkey_ecdsa_rfc6979.txt"
 KBKDF = "KDF/nist-800-108-KBKDF-CTR.txt"
 MLDSA = "asymmetric/MLDSA/kat_MLDSA_65_det_pure.rsp"
 MLKEM = "asymmetric/MLKEM/kat_MLKEM_768.rsp"
@@ -209,6 +214,57 @@ def test_ecdsa_sigver_cavp(key_type: KeyType, section: str, size: int) -> None:
 
     assert {v["result"][0] for v in cases} == {"P", "F"}
     check_all(cases, passes, 15)
+
+
+@pytest.mark.parametrize(
+    ("key_type", "section", "size", "hash_name"),
+    [(KeyType.EC_P256, "P-256,SHA-256", 32, "sha256"), (KeyType.EC_P384, "P-384,SHA-384", 48, "sha384")],
+)
+def test_ecdsa_prehashed_sigver_cavp(key_type: KeyType, section: str, size: int, hash_name: str) -> None:
+    """The same CAVP cases with the message hashed outside (hashlib): the same verdicts."""
+
+    def passes(v: NistVector) -> bool:
+        digest = hashlib.new(hash_name, v.hex("msg")).digest()
+        valid = alg.verify(key_type, point(v["qx"], v["qy"], size), digest, raw_signature(v, size), prehashed=True)
+        return valid == v["result"].startswith("P")
+
+    check_all(sigver_cases(section), passes, 15)
+
+
+@pytest.mark.parametrize(
+    ("key_type", "key_name", "digest"), [(KeyType.EC_P256, "P-256_PRIV", "SHA256"), (KeyType.EC_P384, "P-384_PRIV", "SHA384")]
+)
+def test_ecdsa_prehashed_sign_rfc6979(key_type: KeyType, key_name: str, digest: str) -> None:
+    """RFC 6979's deterministic signatures, signing the digest hashlib made of each message."""
+    stanzas = load_evp_stanzas(RFC6979)
+    pem = next(s.get("PEM") for s in stanzas if s.get("PrivateKey") == key_name)
+    key = load_pem_private_key(pem.encode(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    size = (key.curve.key_size + 7) // 8
+    private = key.private_numbers().private_value.to_bytes(size, "big")
+    cases = [s for s in stanzas if s.get("DigestSign") == digest and s.get("Key") == key_name]
+    assert len(cases) >= 2
+    for case in cases:
+        message = case.get("Input").strip('"').encode()
+        r, s_ = decode_dss_signature(bytes.fromhex(case.get("Output")))
+        got = alg.sign(key_type, private, hashlib.new(digest.lower(), message).digest(), prehashed=True)
+        assert got == r.to_bytes(size, "big") + s_.to_bytes(size, "big"), f"line {case.line}"
+
+
+@pytest.mark.parametrize("key_type", [KeyType.EC_P256, KeyType.EC_P384])
+def test_ecdsa_prehashed_refuses_a_digest_of_the_wrong_length(key_type: KeyType) -> None:
+    private = alg.generate_private(key_type, lambda n: bytes(range(1, n + 1)))
+    public = alg.public_key(key_type, private)
+    right = alg.ECDSA_DIGEST_SIZES[key_type]
+    assert right == {KeyType.EC_P256: 32, KeyType.EC_P384: 48}[key_type]  # SHA-256 / SHA-384 (FIPS 180-4)
+    for wrong in (0, 20, right - 1, right + 1, 64):
+        with pytest.raises(alg.InvalidParameter):
+            alg.sign(key_type, private, bytes(wrong), prehashed=True)
+        with pytest.raises(alg.InvalidParameter):
+            alg.verify(key_type, public, bytes(wrong), bytes(2 * right), prehashed=True)
+    ed = alg.generate_private(KeyType.ED25519, lambda n: bytes(n))
+    with pytest.raises(alg.InvalidParameter):
+        alg.sign(KeyType.ED25519, ed, bytes(32), prehashed=True)  # pre-hashed is ECDSA only
 
 
 def test_ecdsa_sha1_nonapproved_sigver_cavp() -> None:

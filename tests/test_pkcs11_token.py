@@ -144,6 +144,103 @@ def test_generate_random_is_one_audited_call(token: Token) -> None:
     assert len(after) == before + 1 and after[-1].status == Status.OK
 
 
+def _tool_key(token: Token, label: str) -> tuple[int, bytes]:
+    """(key id, public point) of the pkcs11-tool key ``label``, as the device's own API reports them."""
+    with Device.open(token.device.port) as dev, dev.login("alice", PASSWORDS["alice"]) as alice:
+        (key_id,) = [k[0] for k in alice.list_keys() if k[2] == label]
+        return key_id, alice.key_attributes(key_id).public_key
+
+
+def test_pkcs11_tool_ecdsa_sign_verify_checked_by_openssl(token: Token, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    token.tool("--login", "--pin", ALICE_PIN, "--keypairgen", "--key-type", "EC:prime256v1", "--label", "tool-sign")
+    key_id, point = _tool_key(token, "tool-sign")
+    cka_id = key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big").hex()
+    data = tmp_path / "data"
+    data.write_bytes(b"signed through pkcs11-tool and p11-kit\n" * 40)
+    digest = tmp_path / "data.sha256"
+    digest.write_bytes(hashlib.sha256(data.read_bytes()).digest())
+    sig = tmp_path / "sig"
+    before = len([r for r in audit_records(token) if r.code == Command.SIGN and r.operator == "alice"])
+    token.tool("--login", "--pin", ALICE_PIN, "--sign", "--mechanism", "ECDSA", "--id", cka_id,
+               "-i", str(digest), "-o", str(sig))
+    raw = sig.read_bytes()
+    assert len(raw) == 64  # r || s, as PKCS#11 gives an ECDSA signature
+    out = token.tool("--login", "--pin", ALICE_PIN, "--verify", "--mechanism", "ECDSA", "--id", cka_id,
+                     "-i", str(digest), "--signature-file", str(sig))
+    assert "Signature is valid" in out.stdout
+    bad = tmp_path / "bad"
+    bad.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
+    r = token.tool("--login", "--pin", ALICE_PIN, "--verify", "--mechanism", "ECDSA", "--id", cka_id,
+                   "-i", str(digest), "--signature-file", str(bad), check=False)
+    assert "Invalid signature" in r.stdout and "Signature is valid" not in r.stdout  # CKR_SIGNATURE_INVALID
+    r = token.tool("--login", "--pin", ALICE_PIN, "--sign", "--mechanism", "ECDSA", "--id", cka_id,
+                   "-i", str(data), "-o", str(tmp_path / "none"), check=False)
+    assert r.returncode != 0 and "CKR_DATA_LEN_RANGE" in r.stdout + r.stderr  # the message, not its digest
+    # OpenSSL checks the signature of the whole file against the public key the device reports
+    pem = tmp_path / "pub.pem"
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    pem.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    der = tmp_path / "sig.der"
+    der.write_bytes(encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")))
+    checked = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(der), str(data)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "Verified OK" in checked.stdout, checked.stdout + checked.stderr
+    records = audit_records(token)
+    signs = [r for r in records if r.code == Command.SIGN and r.operator == "alice"]
+    assert len(signs) == before + 1  # the refused message never reached the device
+    assert signs[-1].status == Status.OK and [int(k) for k in signs[-1].key_ids] == [key_id]
+    verifies = [r for r in records if r.code == Command.VERIFY and r.operator == "alice"
+                and key_id in [int(k) for k in r.key_ids]]
+    assert [v.status for v in verifies] == [Status.OK, Status.OK]  # valid and invalid: both answered
+
+
+def test_pkcs11_tool_self_test(token: Token) -> None:
+    """OpenSC's own --test (random, digests; its signature tests cover RSA only, which the module has not)."""
+    out = token.tool("--login", "--pin", ALICE_PIN, "--test").stdout
+    assert "No errors" in out and "SHA256: OK" in out
+
+
+ENGINE_PATHS = ["/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so", "/usr/lib/aarch64-linux-gnu/engines-3/pkcs11.so"]
+
+
+def test_openssl_pkcs11_engine_signs_with_a_device_key(token: Token, tmp_path: Path) -> None:
+    """OpenSSL 3 signs through libp11's engine (CKM_ECDSA on its own SHA-256); openssl dgst -verify checks it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    engine = next((p for p in ENGINE_PATHS if os.path.exists(p)), None)
+    if engine is None:
+        pytest.fail("the OpenSSL pkcs11 engine is missing: run `make pkcs11-deps` (Debian libengine-pkcs11-openssl)")
+    token.tool("--login", "--pin", ALICE_PIN, "--keypairgen", "--key-type", "EC:prime256v1", "--label", "engine-ec")
+    key_id, point = _tool_key(token, "engine-ec")
+    conf = tmp_path / "openssl.cnf"
+    conf.write_text("openssl_conf = init\n[init]\nengines = engines\n[engines]\npkcs11 = pkcs11\n"
+                    f"[pkcs11]\nengine_id = pkcs11\ndynamic_path = {engine}\nMODULE_PATH = {client_module()}\n"
+                    "init = 0\n")
+    cka_id = "".join(f"%{b:02x}" for b in key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big"))
+    uri = f"pkcs11:id={cka_id};type=private?pin-value={ALICE_PIN}"
+    data = tmp_path / "data"
+    data.write_bytes(b"signed by OpenSSL through the device\n" * 25)
+    sig = tmp_path / "sig.der"
+    env = {**token.env, "OPENSSL_CONF": str(conf)}
+    before = len([r for r in audit_records(token) if r.code == Command.SIGN and r.operator == "alice"])
+    signed = subprocess.run(["openssl", "dgst", "-sha256", "-engine", "pkcs11", "-keyform", "engine", "-sign", uri,
+                             "-out", str(sig), str(data)], env=env, capture_output=True, text=True, timeout=60)
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    pem = tmp_path / "pub.pem"
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    pem.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    checked = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(sig), str(data)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "Verified OK" in checked.stdout, checked.stdout + checked.stderr
+    signs = [r for r in audit_records(token) if r.code == Command.SIGN and r.operator == "alice"]
+    assert len(signs) == before + 1 and [int(k) for k in signs[-1].key_ids] == [key_id]
+
+
 # --------------------------------------------------------------------- python-pkcs11
 def test_python_pkcs11_digest_random_hmac_attributes(token: Token) -> None:
     import pkcs11
@@ -170,8 +267,15 @@ def test_python_pkcs11_digest_random_hmac_attributes(token: Token) -> None:
             priv[Attribute.VALUE]
         found = list(s.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: "py-ec"}))
         assert [o[Attribute.ID] for o in found] == [priv[Attribute.ID]]
-        with pytest.raises(pkcs11.exceptions.MechanismInvalid):
-            priv.sign(b"m", mechanism=Mechanism.ECDSA)  # the module has no pre-hashed ECDSA: never offered
+        digest = hashlib.sha256(b"py message").digest()
+        signature = priv.sign(digest, mechanism=Mechanism.ECDSA)  # CKM_ECDSA: the caller's digest
+        assert len(signature) == 64 and pub.verify(digest, signature, mechanism=Mechanism.ECDSA)
+        with pytest.raises(pkcs11.exceptions.DataLenRange):
+            priv.sign(b"m", mechanism=Mechanism.ECDSA)  # not a SHA-256 digest
+        assert Mechanism.ECDSA in tok.slot.get_mechanisms()
+        info = tok.slot.get_mechanism_info(Mechanism.ECDSA)
+        assert (info.min_key_length, info.max_key_length) == (256, 384)
+        assert MechanismFlag.SIGN in info.flags and MechanismFlag.VERIFY in info.flags
     with Device.open(token.device.port) as dev, dev.login("alice", PASSWORDS["alice"]) as alice:
         ids = {k[2]: k[0] for k in alice.list_keys()}
         assert alice.mac_verify(ids["py-hmac"], b"data", mac)  # the device itself agrees
@@ -267,8 +371,8 @@ def test_ecdsa_sign_size_query_and_bad_handles(token: Token) -> None:
     assert rv == 0x60  # CKR_KEY_HANDLE_INVALID
     rv, _ = rpc.call(42, "uMu", rpc.u(s) + struct.pack(">I", 0x1045) + no_param + rpc.u(priv))
     assert rv == 0x63  # ECDSA-SHA384 with a P-256 key: CKR_KEY_TYPE_INCONSISTENT
-    rv, _ = rpc.call(42, "uMu", rpc.u(s) + struct.pack(">I", 0x1041) + no_param + rpc.u(priv))
-    assert rv == 0x70  # CKM_ECDSA: CKR_MECHANISM_INVALID
+    rv, _ = rpc.call(42, "uMu", rpc.u(s) + struct.pack(">I", 0x1040) + no_param + rpc.u(priv))
+    assert rv == 0x70  # CKM_EC_KEY_PAIR_GEN does not sign: CKR_MECHANISM_INVALID
     rv, _ = rpc.call(42, "uMu", rpc.u(s + 7) + struct.pack(">I", 0x1044) + no_param + rpc.u(priv))
     assert rv == 0xB3  # CKR_SESSION_HANDLE_INVALID
     del pub

@@ -68,6 +68,37 @@ def test_ecdsa_signature_checks_out_with_pyca(alice: OperatorSession) -> None:
     pub.verify(der, b"interop", ec.ECDSA(hashes.SHA256()))
 
 
+@pytest.mark.parametrize(
+    ("key_type", "curve", "hash_name", "size"),
+    [(KeyType.EC_P256, ec.SECP256R1(), "sha256", 32), (KeyType.EC_P384, ec.SECP384R1(), "sha384", 48)],
+)
+def test_prehashed_ecdsa_is_the_signature_of_the_message(alice: OperatorSession, key_type: KeyType,
+                                                         curve: ec.EllipticCurve, hash_name: str, size: int) -> None:
+    """The caller hashes (hashlib); pyca verifies the result as an ordinary signature of the message."""
+    kid = gen(alice, key_type)
+    digest = hashlib.new(hash_name, b"hashed outside").digest()
+    reply = alice.call(Command.SIGN, {"key_id": kid, "message": digest, "prehashed": True})
+    assert reply.approved  # FIPS 186-5 ECDSA over an approved hash the caller computed
+    sig = reply.data["signature"]
+    point = alice.call(Command.KEY_ATTRIBUTES, {"key_id": kid}).data["public_key"]
+    pub = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+    der = encode_dss_signature(int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big"))
+    pub.verify(der, b"hashed outside", ec.ECDSA(getattr(hashes, hash_name.upper())()))
+    verify = {"key_id": kid, "message": digest, "signature": sig, "prehashed": True}
+    assert alice.call(Command.VERIFY, verify).data["valid"] is True
+    assert alice.call(Command.VERIFY, dict(verify, prehashed=False)).data["valid"] is False  # the digest, hashed again
+    wrong = bytes(size - 1)
+    assert status_of(alice, Command.SIGN, {"key_id": kid, "message": wrong, "prehashed": True}) is Status.INVALID_PARAMETER
+    assert status_of(alice, Command.VERIFY, dict(verify, message=digest + b"\x00")) is Status.INVALID_PARAMETER
+
+
+def test_prehashed_is_ecdsa_only(alice: OperatorSession) -> None:
+    for key_type in (KeyType.ED25519, KeyType.ML_DSA_65):
+        kid = gen(alice, key_type)
+        params = {"key_id": kid, "message": bytes(32), "prehashed": True}
+        assert status_of(alice, Command.SIGN, params) is Status.INVALID_PARAMETER
+
+
 def test_ed25519_signature_checks_out_with_pyca(alice: OperatorSession) -> None:
     kid = gen(alice, KeyType.ED25519)
     sig = alice.call(Command.SIGN, {"key_id": kid, "message": b"interop"}).data["signature"]

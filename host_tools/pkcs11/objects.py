@@ -15,7 +15,7 @@ from host_tools.pkcs11.codec import Attribute, encode_bool, encode_ulong
 from host_tools.pkcs11.constants import CK_UNAVAILABLE, CKA, CKF, CKK, CKM, CKO, CKR
 from module.wire.defs import DigestAlg, KeyType, KeyUse
 
-__all__ = ["CURVE_OIDS", "KEY_TYPES", "MECHANISMS", "MechanismSpec", "object_handles", "split_handle",
+__all__ = ["CURVE_OIDS", "ECDSA_SIZES", "KEY_TYPES", "MECHANISMS", "MechanismSpec", "object_handles", "split_handle",
            "key_id_bytes", "attributes_of", "P11Error", "der_octet_string", "undo_octet_string"]
 
 
@@ -62,15 +62,22 @@ class MechanismSpec:
     flags: int
     key_types: tuple[KeyType, ...] = ()
     digest: DigestAlg | None = None
-    output: int = 0  # fixed output length (signature, digest, MAC), 0 when it depends on the input
+    output: int = 0  # fixed output length (signature, digest, MAC), 0 when it depends on the input or key
+    prehashed: bool = False  # the input is the caller's digest (CKM_ECDSA): single-part only
+
+
+# ECDSA key type -> (digest length of the curve's hash, raw r || s signature length)
+ECDSA_SIZES: dict[KeyType, tuple[int, int]] = {KeyType.EC_P256: (32, 64), KeyType.EC_P384: (48, 96)}
 
 
 _EC = CKF.EC_F_P | CKF.EC_NAMEDCURVE | CKF.EC_UNCOMPRESS
-# Only what works through the device and through p11-kit 0.24's client (which refuses to forward a
-# mechanism whose parameter it cannot serialise). CKM_ECDSA (a caller-hashed digest) is not here: the
-# module's SIGN service hashes the message itself and has no pre-hashed mode.
+# What the device does. p11-kit 0.24's client forwards only some of them (it refuses a mechanism it does
+# not know how to serialise: CKM_ECDSA_SHA256/384 and CKM_AES_GCM); CKM_ECDSA, whose input is the
+# caller's digest, goes to the device's SIGN and VERIFY with ``prehashed`` (signature size by curve).
 MECHANISMS: dict[int, MechanismSpec] = {
     CKM.EC_KEY_PAIR_GEN: MechanismSpec(256, 384, CKF.HW | CKF.GENERATE_KEY_PAIR | _EC),
+    CKM.ECDSA: MechanismSpec(256, 384, CKF.HW | CKF.SIGN | CKF.VERIFY | _EC, (KeyType.EC_P256, KeyType.EC_P384),
+                             prehashed=True),
     CKM.ECDSA_SHA256: MechanismSpec(256, 256, CKF.HW | CKF.SIGN | CKF.VERIFY | _EC, (KeyType.EC_P256,), output=64),
     CKM.ECDSA_SHA384: MechanismSpec(384, 384, CKF.HW | CKF.SIGN | CKF.VERIFY | _EC, (KeyType.EC_P384,), output=96),
     CKM.SHA256: MechanismSpec(0, 0, CKF.HW | CKF.DIGEST, digest=DigestAlg.SHA2_256, output=32),

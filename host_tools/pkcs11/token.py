@@ -22,8 +22,10 @@ from host_tools.pkcs11.codec import Attribute, GcmParams, Mechanism
 from host_tools.pkcs11.constants import CKA, CKF, CKK, CKM, CKO, CKR, CKS, CKU
 from host_tools.pkcs11.objects import (
     CURVE_OIDS,
+    ECDSA_SIZES,
     KEY_TYPES,
     MECHANISMS,
+    MechanismSpec,
     P11Error,
     attributes_of,
     key_id_bytes,
@@ -498,9 +500,12 @@ class Application:
     def output_size(self, handle: int, kind: str, data: bytes | None) -> int:
         """The length the finished operation will return (checked before the device is asked)."""
         _, op = self._op(handle, kind)
-        fixed = MECHANISMS[op.mechanism].output
-        if fixed:
-            return fixed
+        spec = MECHANISMS[op.mechanism]
+        if spec.output:
+            return spec.output
+        if spec.prehashed:
+            assert op.key is not None
+            return ECDSA_SIZES[op.key.key_type][1]
         n = len(op.data) + len(data or b"")
         return GCM_IV + n + GCM_TAG if kind == "encrypt" else max(0, n - GCM_IV - GCM_TAG)
 
@@ -524,7 +529,8 @@ class Application:
         if op.kind == "sign":
             if op.key.key_type in (KeyType.HMAC_SHA256, KeyType.HMAC_SHA384, KeyType.HMAC_SHA512):
                 return self.device(lambda o: o.mac(key_id, message))
-            return self.device(lambda o: o.sign(key_id, message))
+            prehashed = _check_digest(spec, op.key, message)
+            return self.device(lambda o: o.sign(key_id, message, prehashed=prehashed))
         if op.kind == "encrypt":
             ct = self.device(lambda o: o.encrypt(key_id, message, op.aad))
             return ct.iv + ct.ciphertext
@@ -539,14 +545,15 @@ class Application:
         s.ops.pop("verify", None)
         spec = MECHANISMS[op.mechanism]
         sig = signature or b""
-        if len(sig) != spec.output:
-            raise P11Error(CKR.SIGNATURE_LEN_RANGE)
         assert op.key is not None
         key = op.key
+        prehashed = _check_digest(spec, key, message)
+        if len(sig) != (ECDSA_SIZES[key.key_type][1] if prehashed else spec.output):
+            raise P11Error(CKR.SIGNATURE_LEN_RANGE)
         if key.key_type in (KeyType.HMAC_SHA256, KeyType.HMAC_SHA384, KeyType.HMAC_SHA512):
             valid = self.device(lambda o: o.mac_verify(key.key_id, message, sig))
         else:
-            valid = self.device(lambda o: o.verify(message, sig, key_id=key.key_id))
+            valid = self.device(lambda o: o.verify(message, sig, key_id=key.key_id, prehashed=prehashed))
         if not valid:
             raise P11Error(CKR.SIGNATURE_INVALID)
 
@@ -555,6 +562,15 @@ class Application:
         if length == 0:
             return b""
         return self.device(lambda o: o.random(length))
+
+
+def _check_digest(spec: MechanismSpec, key: KeyInfo, data: bytes) -> bool:
+    """Whether the input is a caller's digest (CKM_ECDSA); it must be the curve's hash length."""
+    if not spec.prehashed:
+        return False
+    if len(data) != ECDSA_SIZES[key.key_type][0]:
+        raise P11Error(CKR.DATA_LEN_RANGE, f"CKM_ECDSA signs a {ECDSA_SIZES[key.key_type][0]}-byte digest with this key")
+    return True
 
 
 _KIND_FLAGS = {"sign": CKF.SIGN, "verify": CKF.VERIFY, "digest": CKF.DIGEST, "encrypt": CKF.ENCRYPT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from module.algorithms.approved import (
     AES_256_KEY_SIZE,
+    ECDSA_DIGEST_SIZES,
     GCM_IV_SIZE,
     GCM_TAG_SIZE,
     KBKDF_COUNTER_BYTES,
@@ -49,6 +50,7 @@ from module.algorithms.approved import (
 
 __all__ = [
     "AES_256_KEY_SIZE",
+    "ECDSA_DIGEST_SIZES",
     "GCM_IV_SIZE",
     "GCM_TAG_SIZE",
     "KBKDF_COUNTER_BYTES",

@@ -20,7 +20,7 @@ from typing import Final, Union
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac, keywrap
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFHMAC, CounterLocation, Mode
@@ -44,6 +44,7 @@ __all__ = [
     "PRIVATE_KEY_SIZES",
     "PUBLIC_KEY_SIZES",
     "SIGNATURE_KEY_TYPES",
+    "ECDSA_DIGEST_SIZES",
     "LIBRARY_RANDOMNESS_SIGNATURES",
     "MLKEM768_CIPHERTEXT_SIZE",
     "aes_gcm_encrypt",
@@ -147,6 +148,8 @@ PUBLIC_KEY_SIZES: Final[dict[KeyType, int]] = {
 }
 
 SIGNATURE_KEY_TYPES: Final = frozenset({KeyType.EC_P256, KeyType.EC_P384, KeyType.ED25519, KeyType.ML_DSA_65})
+# ECDSA key type -> the length of a caller's digest for pre-hashed signing (its curve's hash)
+ECDSA_DIGEST_SIZES: Final[dict[KeyType, int]] = {t: h().digest_size for t, (_, h, _) in _EC_PARAMS.items()}
 # Signatures whose randomness the library draws from its own RNG, not from the module's DRBG
 # (hedged ML-DSA: no deterministic variant, no caller rnd in cryptography): not approved calls.
 LIBRARY_RANDOMNESS_SIGNATURES: Final = frozenset({KeyType.ML_DSA_65})
@@ -424,15 +427,34 @@ def public_key(key_type: KeyType, private: bytes) -> bytes:
     return key.public_key().public_bytes_raw()
 
 
-def sign(key_type: KeyType, private: bytes, message: bytes) -> bytes:
-    """Sign ``message``: ECDSA (RFC 6979 nonces) as raw r || s, Ed25519, or pure ML-DSA-65 with an empty context."""
+def _ecdsa_hash(key_type: KeyType, message: bytes, prehashed: bool) -> hashes.HashAlgorithm | Prehashed:
+    """The curve's hash, or for a caller-hashed ``message`` (FIPS 186-5 6.4.1 from step 2 on) that
+    hash as already applied; the digest must be exactly its length."""
+    if prehashed and key_type not in ECDSA_DIGEST_SIZES:
+        raise InvalidParameter(f"{key_type.name}: pre-hashed signing is ECDSA only")
+    if not prehashed:
+        return _EC_PARAMS[key_type][1]()
+    if len(message) != ECDSA_DIGEST_SIZES[key_type]:
+        raise InvalidParameter(f"{key_type.name}: a pre-hashed message is a {ECDSA_DIGEST_SIZES[key_type]}-byte digest")
+    return Prehashed(_EC_PARAMS[key_type][1]())
+
+
+def sign(key_type: KeyType, private: bytes, message: bytes, *, prehashed: bool = False) -> bytes:
+    """Sign ``message``: ECDSA (RFC 6979 nonces) as raw r || s, Ed25519, or pure ML-DSA-65 with an empty context.
+
+    ``prehashed``: ECDSA only, ``message`` is the digest of the curve's hash (SHA-256 for P-256,
+    SHA-384 for P-384) computed by the caller; the signature is the one over the original message.
+    """
     key_type = _as_key_type(key_type)
+    if prehashed and key_type not in ECDSA_DIGEST_SIZES:
+        raise InvalidParameter(f"{key_type.name}: pre-hashed signing is ECDSA only")
     if key_type is KeyType.ML_DSA_65:
         return mldsa65_sign(private, message)
     key = _load_private(key_type, private)
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        _, hash_factory, size = _EC_PARAMS[key_type]
-        der = key.sign(message, ec.ECDSA(hash_factory(), deterministic_signing=True))
+        algorithm = _ecdsa_hash(key_type, message, prehashed)
+        size = _EC_PARAMS[key_type][2]
+        der = key.sign(message, ec.ECDSA(algorithm, deterministic_signing=True))
         r, s = decode_dss_signature(der)
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
     if isinstance(key, ed25519.Ed25519PrivateKey):
@@ -440,11 +462,15 @@ def sign(key_type: KeyType, private: bytes, message: bytes) -> bytes:
     raise WrongKeyType(f"{key_type!r} is not a signature key type")
 
 
-def verify(key_type: KeyType, public: bytes, message: bytes, signature: bytes) -> bool:
-    """True only for a valid signature; any malformed key or signature is simply False."""
+def verify(key_type: KeyType, public: bytes, message: bytes, signature: bytes, *, prehashed: bool = False) -> bool:
+    """True only for a valid signature; any malformed key or signature is simply False.
+
+    ``prehashed`` as for :func:`sign` (a digest of the wrong length is an error, not False).
+    """
     key_type = _as_key_type(key_type)
     if key_type not in SIGNATURE_KEY_TYPES:
         raise WrongKeyType(f"{key_type!r} is not a signature key type")
+    algorithm = _ecdsa_hash(key_type, message, prehashed) if key_type in ECDSA_DIGEST_SIZES or prehashed else None
     try:
         if key_type is KeyType.ML_DSA_65:
             return mldsa65_verify(public, message, signature)
@@ -453,7 +479,8 @@ def verify(key_type: KeyType, public: bytes, message: bytes, signature: bytes) -
                 return False
             ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
             return True
-        _, hash_factory, size = _EC_PARAMS[key_type]
+        assert algorithm is not None  # an ECDSA key type from here on
+        size = _EC_PARAMS[key_type][2]
         if len(signature) != 2 * size:
             return False
         r = int.from_bytes(signature[:size], "big")
@@ -461,7 +488,7 @@ def verify(key_type: KeyType, public: bytes, message: bytes, signature: bytes) -
         if r == 0 or s == 0:
             return False
         key = _load_ec_public(key_type, public)
-        key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hash_factory()))
+        key.verify(encode_dss_signature(r, s), message, ec.ECDSA(algorithm))
         return True
     except (InvalidSignature, InvalidKeyData, ValueError):
         return False

@@ -50,6 +50,8 @@ USES = Param("uses", P.UINT, required=False, max_value=0x7FF,
 EXPORTABLE = Param("exportable", P.BOOL, required=False, doc="may leave the module wrapped")
 KEY_TYPE = Param("key_type", P.UINT, enum=KeyType)
 MESSAGE = Param("message", P.BYTES, doc="data to process")
+PREHASHED = Param("prehashed", P.BOOL, required=False,
+                  doc="ECDSA: message is the caller's SHA-256 (P-256) or SHA-384 (P-384) digest")
 NEW_KEY = (LABEL, EXPORTABLE)
 
 # --- SSPs --------------------------------------------------------------------------------------
@@ -131,15 +133,19 @@ _SPECS: tuple[ServiceSpec, ...] = (
                 params=(KEY_ID, Param("iv", P.BYTES, min_len=12, max_len=12),
                         Param("ciphertext", P.BYTES, min_len=16), Param("aad", P.BYTES, required=False)),
                 ssps=(SspUse("stored keys", E),), key_scope=OWN),
-    ServiceSpec(C.SIGN, "Sign", "ECDSA P-256/P-384, Ed25519, ML-DSA-65.", USER, OPERATIONAL_ONLY, True,
-                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),),
+    # prehashed ECDSA stays approved: FIPS 186-5 ECDSA over a digest the caller made with the curve's
+    # approved hash (SHA-256 for P-256, SHA-384 for P-384, the length checked); from the digest on it is
+    # the library's same signing path, which the ECDSA CASTs test.
+    ServiceSpec(C.SIGN, "Sign", "ECDSA P-256/P-384 (of the message, or of the caller's digest), Ed25519, ML-DSA-65.",
+                USER, OPERATIONAL_ONLY, True,
+                A.CRYPTOGRAPHIC, crypto.sign, params=(KEY_ID, MESSAGE, PREHASHED), ssps=(SspUse("stored keys", E),),
                 not_approved_when="with an ML-DSA-65 key: hedged signing draws rnd from the bound library's RNG, "
                                   "not from the module's DRBG"),
     ServiceSpec(C.VERIFY, "Verify", "With a stored key or a given public key.", USER, OPERATIONAL_ONLY, True,
                 A.CRYPTOGRAPHIC, crypto.verify,
                 params=(Param("key_id", P.UINT, required=False), Param("key_type", P.UINT, required=False, enum=KeyType),
                         Param("public_key", P.BYTES, required=False, max_len=4096), MESSAGE,
-                        Param("signature", P.BYTES, max_len=8192)),
+                        Param("signature", P.BYTES, max_len=8192), PREHASHED),
                 ssps=(SspUse("stored keys", E),), key_scope=OWN),
     ServiceSpec(C.MAC_GENERATE, "MAC generate", "HMAC-SHA-256/384/512.", USER, OPERATIONAL_ONLY, True,
                 A.CRYPTOGRAPHIC, crypto.mac_generate, params=(KEY_ID, MESSAGE), ssps=(SspUse("stored keys", E),), key_scope=OWN),

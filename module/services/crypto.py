@@ -41,11 +41,26 @@ def decrypt(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Se
     return ServiceResult({"plaintext": plaintext}, (key.key_id,))
 
 
+def _prehashed(key_type: KeyType, params: Mapping[str, Any]) -> bool:
+    """The ``prehashed`` flag, checked: ECDSA only, and the message exactly the curve's digest length."""
+    if not params.get("prehashed", False):
+        return False
+    size = algorithms.ECDSA_DIGEST_SIZES.get(key_type)
+    if size is None:
+        raise ServiceError(Status.INVALID_PARAMETER, f"prehashed applies to ECDSA keys, not {key_type.name}")
+    if len(params["message"]) != size:
+        raise ServiceError(Status.INVALID_PARAMETER, f"a prehashed message is the {size}-byte digest")
+    return True
+
+
 def sign(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """Sign the message, or with ``prehashed`` (ECDSA) a digest the caller computed with the curve's
+    hash: still FIPS 186-5 ECDSA with an approved hash, only the hashing step is done outside."""
     key = own_key(module, ctx, params["key_id"])
     require_type(key, *SIGNATURE_KEY_TYPES)
     key.require(KeyUse.SIGN)
-    signature = algorithms.sign(key.key_type, bytes(key.material), params["message"])
+    prehashed = _prehashed(key.key_type, params)
+    signature = algorithms.sign(key.key_type, bytes(key.material), params["message"], prehashed=prehashed)
     approved = key.key_type not in algorithms.LIBRARY_RANDOMNESS_SIGNATURES  # hedged ML-DSA: rnd not from the DRBG
     return ServiceResult({"signature": signature}, (key.key_id,), approved=approved)
 
@@ -66,7 +81,8 @@ def verify(module: KeyPorts, ctx: CallContext, params: Mapping[str, Any]) -> Ser
         key_type, public, ids = params["key_type"], params["public_key"], ()
         if key_type not in SIGNATURE_KEY_TYPES:
             raise ServiceError(Status.KEY_TYPE_MISMATCH, f"{key_type.name} is not a signature key type")
-    valid = algorithms.verify(key_type, public, params["message"], params["signature"])
+    prehashed = _prehashed(key_type, params)
+    valid = algorithms.verify(key_type, public, params["message"], params["signature"], prehashed=prehashed)
     return ServiceResult({"valid": valid}, ids)
 
 
