@@ -86,6 +86,10 @@ class SessionTable:
             if sess.operator == operator:
                 self.close(sid)
 
+    def half_open(self, operator: str) -> list[Session]:
+        """The unfinished logins for ``operator`` (at most one while AUTH_BEGIN keeps the rule)."""
+        return [s for s in self._sessions.values() if s.operator == operator and not s.authenticated]
+
     def clear(self) -> None:
         for sid in list(self._sessions):
             self.close(sid)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -40,6 +40,10 @@ def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -
         z = shared_secret(ephemeral, host_ephemeral)
     except ValueError:
         raise ServiceError(Status.INVALID_PARAMETER, "host_ephemeral is not a P-256 point") from None
+    for earlier in module.sessions.half_open(name):  # one half-open login per id: the newer replaces it
+        module.sessions.close(earlier.session_id)
+        module.event(AuditEvent.SESSION_EXPIRED, operator=name, session_id=earlier.session_id,
+                     detail="unfinished login replaced by a newer one")
     room = module.sessions.make_room()
     if room is False:
         raise ServiceError(Status.SESSION_LIMIT, f"all {module.sessions.capacity} session slots in use")
@@ -49,7 +53,6 @@ def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -
     op = module.operators.get(name)
     now = module.clock.monotonic_ns()
     if op is not None:
-        _check_not_delayed_or_locked(module, op.name, now)
         role, salt, iterations = op.role, op.salt, op.iterations
     else:
         role, salt, iterations = Role.NONE, module.enumeration_salt(name), module.config.auth.pbkdf2_iterations
@@ -87,14 +90,15 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
     ctx.operator = sess.operator
     now = module.clock.monotonic_ns()
     op = module.operators.get(sess.operator)
+    # Delay and lock first, before the auth key is looked at, and every failure answers alike:
+    # the answer never says whether a guess made within the delay (or while locked) was right.
+    refusal = _delayed_or_locked(module, sess.operator, now)
+    if refusal is not None:
+        _fail(module, sess, refusal)
     candidate = verifier_of(auth_key)
     if op is None or not hmac.compare_digest(candidate, bytes(op.verifier)):
-        module.sessions.close(session_id)
-        if op is not None:
-            _record_failure(module, op.name, now)
-        module.event(AuditEvent.LOGIN_FAILURE, status=Status.AUTH_FAILED, operator=sess.operator, session_id=session_id)
-        raise ServiceError(Status.AUTH_FAILED, "authentication failed")
-    _check_not_delayed_or_locked(module, op.name, now)
+        _record_failure(module, sess.operator, now)
+        _fail(module, sess, "wrong auth key")
     if op.failures:
         op.failures = 0
         module.operators.save()
@@ -121,20 +125,30 @@ def _new_session_id(module: AuthPorts) -> int:
             return int(candidate)
 
 
-def _check_not_delayed_or_locked(module: AuthPorts, name: str, now: int) -> None:
+def _fail(module: AuthPorts, sess: Session, reason: str) -> NoReturn:
+    """Close the half-open login and answer AUTH_FAILED; only the audit record says why."""
+    module.sessions.close(sess.session_id)
+    module.event(AuditEvent.LOGIN_FAILURE, status=Status.AUTH_FAILED, operator=sess.operator,
+                 session_id=sess.session_id, detail=reason)
+    raise ServiceError(Status.AUTH_FAILED, "authentication failed")
+
+
+def _delayed_or_locked(module: AuthPorts, name: str, now: int) -> str | None:
+    """Why no auth key may be evaluated for ``name`` now (locked, or within the failure delay), or None."""
     op = module.operators.get(name)
     if op is None:
-        return
+        return None
     policy = module.config.auth
     if op.locked:
         if op.locked_at_ns is None:
             op.locked_at_ns = now  # locked in an earlier boot: the lock period restarts now
         if now - op.locked_at_ns < policy.lockout_s * 1e9:
-            raise ServiceError(Status.OPERATOR_LOCKED, "operator locked after repeated failures")
+            return "operator locked after repeated failures"
         op.locked, op.failures, op.locked_at_ns = False, 0, None
         module.operators.save()
     if op.last_failure_ns is not None and now - op.last_failure_ns < policy.failure_delay_s * 1e9:
-        raise ServiceError(Status.AUTH_DELAYED, f"wait {policy.failure_delay_s:g} s after a failed attempt")
+        return f"within {policy.failure_delay_s:g} s of a failed attempt"
+    return None
 
 
 def _record_failure(module: AuthPorts, name: str, now: int) -> None:
