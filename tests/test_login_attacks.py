@@ -13,7 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from conftest import PASSWORDS, ModuleFactory, initialise
+from conftest import PASSWORDS, ModuleFactory, begin_params, initialise, with_config
+from firmware_sim.device import InProcessTransport
+from firmware_sim.faults import FaultyFlash
+from module.ports import MemoryFlash
 from host_tools.client import Client
 from module.operators import AuthPolicy
 from module.ports import ManualClock
@@ -83,3 +86,49 @@ def test_one_half_open_login_per_operator_id(client: Client) -> None:
     second = half_open(client, "alice")
     assert first(PASSWORDS["alice"]) is Status.SESSION_INVALID
     assert second(PASSWORDS["alice"]) is Status.OK
+
+
+# --------------------------------------------------------------------------- enumeration
+def _writes_of_failed_finish(client: Client, flash: FaultyFlash, operator: str) -> list[tuple[str, str]]:
+    finish = half_open(client, operator)
+    before = flash.count
+    assert finish("wrong-password-0") is Status.AUTH_FAILED
+    return [(p.kind, p.name) for p in flash.points[before:]]
+
+
+def test_a_failed_login_does_the_same_flash_work_for_known_and_unknown_ids(make_module: ModuleFactory,
+                                                                           clock: ManualClock) -> None:
+    flash = FaultyFlash(MemoryFlash())
+    client = initialise(make_module(flash=flash, clock=clock))
+    known = _writes_of_failed_finish(client, flash, "alice")
+    unknown = _writes_of_failed_finish(client, flash, "nobody")
+    assert known, "a failed login for a known id writes its failure count"
+    assert unknown == known
+
+
+def test_unknown_ids_are_delayed_and_locked_like_known_ones(client: Client, clock: ManualClock) -> None:
+    """The same answers, attempt by attempt, for a known id and an unknown one through a lockout."""
+    policy = AuthPolicy()
+    answers: dict[str, list[Status]] = {"alice": [], "nobody": []}
+    for _ in range(policy.lockout_threshold + 2):
+        for name, seen in answers.items():
+            seen.append(half_open(client, name)("wrong-password-0"))
+            seen.append(half_open(client, name)("wrong-password-1"))  # within the delay
+        clock.advance(policy.failure_delay_s)
+    assert answers["alice"] == answers["nobody"]
+    assert set(answers["alice"]) == {Status.AUTH_FAILED}
+
+
+def test_unknown_ids_announce_the_iterations_known_ones_do(make_module: ModuleFactory) -> None:
+    """After a restart with another default iteration count, known ids keep their own count: an
+    unknown id must announce one of the counts known ids announce, not the new default."""
+    flash = MemoryFlash()
+    initialise(make_module(flash=flash))
+    restarted = Client(InProcessTransport(make_module(
+        flash=flash, config=with_config(auth=AuthPolicy(pbkdf2_iterations=1500)))))
+    def announced(name: str) -> int:
+        return int(restarted.call(Command.AUTH_BEGIN, begin_params(name)).data["iterations"])
+
+    known = {announced(name) for name in PASSWORDS}
+    assert known == {1000}  # the counts the operators were created with
+    assert {announced(f"ghost-{i}") for i in range(20)} <= known

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from module.errors import ServiceError
+from module.operators import Decoy, Operator
 from module.services.context import CallContext, AuthPorts
 from module.services.registry import ServiceResult
 from module.sessions import Session
@@ -55,7 +56,7 @@ def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -
     if op is not None:
         role, salt, iterations = op.role, op.salt, op.iterations
     else:
-        role, salt, iterations = Role.NONE, module.enumeration_salt(name), module.config.auth.pbkdf2_iterations
+        role, salt, iterations = Role.NONE, module.enumeration_salt(name), _decoy_iterations(module, name)
     session_id = _new_session_id(module)
     module_nonce = module.random_bytes(NONCE_SIZE)
     module_ephemeral = ephemeral.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
@@ -133,11 +134,25 @@ def _fail(module: AuthPorts, sess: Session, reason: str) -> NoReturn:
     raise ServiceError(Status.AUTH_FAILED, "authentication failed")
 
 
+def _decoy_iterations(module: AuthPorts, name: str) -> int:
+    """The iteration count an unknown id announces: a known operator's, picked by the id's keyed
+    tag (stable per id), so the counts unknown ids announce are the counts known ids announce."""
+    known = module.operators.all()
+    if not known:
+        return module.config.auth.pbkdf2_iterations
+    tag = module.enumeration_salt(name)
+    return known[int.from_bytes(tag[:4], "big") % len(known)].iterations
+
+
+def _attempts(module: AuthPorts, name: str) -> Operator | Decoy:
+    """Where ``name``'s failed attempts are counted: the operator, or the decoy of an unknown id."""
+    op = module.operators.get(name)
+    return op if op is not None else module.operators.decoy(module.enumeration_salt(name))
+
+
 def _delayed_or_locked(module: AuthPorts, name: str, now: int) -> str | None:
     """Why no auth key may be evaluated for ``name`` now (locked, or within the failure delay), or None."""
-    op = module.operators.get(name)
-    if op is None:
-        return None
+    op = _attempts(module, name)
     policy = module.config.auth
     if op.locked:
         if op.locked_at_ns is None:
@@ -152,13 +167,14 @@ def _delayed_or_locked(module: AuthPorts, name: str, now: int) -> str | None:
 
 
 def _record_failure(module: AuthPorts, name: str, now: int) -> None:
-    op = module.operators.get(name)
-    if op is None:
-        return
+    """Count a failure, for a known id or an unknown one alike: the same flash write either way
+    (an unknown id's count is not stored, but the operator table is rewritten all the same)."""
+    op = _attempts(module, name)
     op.failures += 1
     op.last_failure_ns = now
     if op.failures >= module.config.auth.lockout_threshold and not op.locked:
         op.locked, op.locked_at_ns = True, now
-        module.sessions.close_operator(name)
-        module.event(AuditEvent.OPERATOR_LOCKOUT, status=Status.OPERATOR_LOCKED, operator=name, role=op.role)
+        if isinstance(op, Operator):
+            module.sessions.close_operator(name)
+            module.event(AuditEvent.OPERATOR_LOCKOUT, status=Status.OPERATOR_LOCKED, operator=name, role=op.role)
     module.operators.save()
