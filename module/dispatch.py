@@ -243,6 +243,8 @@ class Dispatcher:
             raise ServiceError(Status.NOT_AUTHENTICATED, f"{spec.name} needs an authenticated session")
         if ctx.role not in spec.roles:
             raise ServiceError(Status.ACCESS_DENIED, f"role {ctx.role.name} may not call {spec.name}")
+        if ctx.session.factory and not spec.factory_credential:
+            raise ServiceError(Status.ACCESS_DENIED, f"the factory credential may not call {spec.name}: initialise first")
 
 
 def _strip_secret(spec: ServiceSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:

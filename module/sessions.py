@@ -27,6 +27,7 @@ class Session:
     last_used_ns: int
     authenticated: bool = False
     known_operator: bool = True
+    factory: bool = False  # logged in with the factory credential: INITIALISE, LOGOUT and public services only
     counters: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
 
     def wipe(self) -> None:

@@ -104,6 +104,7 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
         op.failures = 0
         module.operators.save()
     sess.authenticated = True
+    sess.factory = op.factory
     sess.last_used_ns = now
     ctx.role = sess.role
     module.event(AuditEvent.LOGIN_SUCCESS, operator=op.name, role=op.role, session_id=session_id)
