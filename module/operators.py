@@ -58,6 +58,8 @@ def check_password_policy(password: str, policy: AuthPolicy, factory_password: s
             Status.CREDENTIAL_REJECTED,
             f"password must be {policy.min_password_length}..{policy.max_password_length} characters",
         )
+    if len(set(password)) == 1:
+        raise ServiceError(Status.CREDENTIAL_REJECTED, "password must not be one character repeated")
     if any(ch not in PASSWORD_ALPHABET for ch in password):
         raise ServiceError(Status.CREDENTIAL_REJECTED, "password must use printable ASCII characters")
     if hmac.compare_digest(password.encode(), factory_password.encode()):

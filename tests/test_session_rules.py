@@ -118,7 +118,8 @@ def test_only_a_crypto_officer_changes_another_operators_password(client: Client
             with pytest.raises(DeviceError) as refused:
                 session.call(Command.OPERATOR_CHANGE_PASSWORD, {"operator": target, "password": "taken-over-pw1"})
             assert refused.value.status is Status.ACCESS_DENIED
-        session.call(Command.OPERATOR_CHANGE_PASSWORD, {"operator": name, "password": "my-own-new-pw1"})
+        session.call(Command.OPERATOR_CHANGE_PASSWORD, {"operator": name, "password": "my-own-new-pw1",
+                                                        "current_password": PASSWORDS[name]})
     client.login("officer", PASSWORDS["officer"]).logout()  # the officer's password still works
     client.login(name, "my-own-new-pw1").logout()
     with client.login("officer", PASSWORDS["officer"]) as officer:

@@ -20,6 +20,7 @@ from module.wire.handshake import (
     EPHEMERAL_RANDOM_SIZE,
     NONCE_SIZE,
     SessionKeys,
+    derive_auth_key,
     derive_session_keys,
     ephemeral_from_random,
     module_confirm,
@@ -112,6 +113,22 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
     return ServiceResult(
         {"role": int(op.role), "factory_credential": op.factory, "module_confirm": module_confirm(keys, sess.context)}
     )
+
+
+def prove_current_password(module: AuthPorts, name: str, password: str) -> None:
+    """An operator's own password change proves the current password, as a login attempt would:
+    delay and lock checked first, a wrong one counted as a failure, every failure AUTH_FAILED."""
+    now = module.clock.monotonic_ns()
+    op = module.operators.get(name)
+    reason = _delayed_or_locked(module, name, now)
+    if reason is None and op is not None:
+        candidate = verifier_of(derive_auth_key(password, op.salt, op.iterations))
+        if hmac.compare_digest(candidate, bytes(op.verifier)):
+            return
+        _record_failure(module, name, now)
+        reason = "wrong current password"
+    module.event(AuditEvent.LOGIN_FAILURE, status=Status.AUTH_FAILED, operator=name, detail=reason or "no operator")
+    raise ServiceError(Status.AUTH_FAILED, "the current password is not right")
 
 
 def logout(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
