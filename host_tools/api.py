@@ -121,10 +121,13 @@ class SessionServices:
     def delete_operator(self, operator: str) -> None:
         self.call(Command.OPERATOR_DELETE, {"operator": operator})
 
-    def change_password(self, password: str, operator: str | None = None) -> None:
+    def change_password(self, password: str, operator: str | None = None, current_password: str | None = None) -> None:
+        """An own change needs ``current_password``; a Crypto Officer changing another's does not."""
         params: dict[str, Any] = {"password": password}
         if operator is not None:
             params["operator"] = operator
+        if current_password is not None:
+            params["current_password"] = current_password
         self.call(Command.OPERATOR_CHANGE_PASSWORD, params)
 
     def list_operators(self) -> list[OperatorInfo]:

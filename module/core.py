@@ -174,9 +174,10 @@ class Module:
         """Run one service call (see :meth:`module.dispatch.Dispatcher.call` for what it records)."""
         return self.dispatcher.call(command, params, session_id)
 
-    def record_refusal(self, command: int, session_id: int, status: Status, message: str) -> Reply:
+    def record_refusal(self, command: int, session_id: int, status: Status, message: str, *,
+                       channel_ok: bool = False) -> Reply:
         """A call the line refused before dispatch: answered with ``status`` and recorded."""
-        return self.dispatcher.record_refusal(command, session_id, status, message)
+        return self.dispatcher.record_refusal(command, session_id, status, message, channel_ok=channel_ok)
 
     def refuse_for_state(self, command: int, session_id: int) -> Reply | None:
         """The refusal a new request for ``command`` would get in the current state, recorded;

@@ -95,17 +95,23 @@ class Dispatcher:
         entry = self._service_record(command, session_id, ctx, outcome, response)
         return self._release(entry, response, drains)
 
-    def record_refusal(self, command: int, session_id: int, status: Status, message: str) -> Reply:
+    def record_refusal(self, command: int, session_id: int, status: Status, message: str, *,
+                       channel_ok: bool = False) -> Reply:
         """A call the line refused before dispatch (a message that failed the secure channel, or
-        parameters that do not decode): answered with ``status``, recorded like any other call."""
+        parameters that do not decode): answered with ``status``, recorded like any other call.
+
+        Only a frame that passed the channel check (``channel_ok``) is recorded against its
+        session's operator; one that failed it proves nothing about who sent it, so it is recorded
+        with no operator (the session id field holds the claim) and a note naming that session."""
         if self.states.state is State.POWER_OFF:
             raise PoweredOff("the module is powered off")
-        sess = self.sessions.get(session_id) if session_id else None
+        sess = self.sessions.get(session_id) if session_id and channel_ok else None
         known = sess is not None and sess.authenticated
+        detail = message if channel_ok or not session_id else f"claimed session {session_id}: {message}"
         entry = AuditEntry(
             kind=RecordKind.SERVICE, code=command, status=status, approved=False, session_id=session_id,
             operator=sess.operator if sess is not None and known else "",
-            role=sess.role if sess is not None and known else Role.NONE, detail=message[:120],
+            role=sess.role if sess is not None and known else Role.NONE, detail=detail[:120],
         )
         if self.recorder.fault:
             self.recorder.unrecorded += 1
@@ -269,6 +275,8 @@ class Dispatcher:
             raise ServiceError(Status.NOT_AUTHENTICATED, f"{spec.name} needs an authenticated session")
         if ctx.role not in spec.roles:
             raise ServiceError(Status.ACCESS_DENIED, f"role {ctx.role.name} may not call {spec.name}")
+        if ctx.session.factory and not spec.factory_credential:
+            raise ServiceError(Status.ACCESS_DENIED, f"the factory credential may not call {spec.name}: initialise first")
 
 
 def _strip_secret(spec: ServiceSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:

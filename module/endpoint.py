@@ -192,5 +192,5 @@ class Endpoint:
         try:
             params = request_params(plaintext)
         except ChannelError as exc:
-            return self.module.record_refusal(frame.code, sid, Status.INVALID_PARAMETER, str(exc))
+            return self.module.record_refusal(frame.code, sid, Status.INVALID_PARAMETER, str(exc), channel_ok=True)
         return self.module.call(frame.code, params, sid)

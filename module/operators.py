@@ -19,10 +19,12 @@ from module.ports import Flash
 from module.wire.defs import Role, Status
 from module.wire.handshake import verifier_of
 
-__all__ = ["AuthPolicy", "Operator", "OperatorStore", "check_password_policy", "PASSWORD_ALPHABET"]
+__all__ = ["AuthPolicy", "Decoy", "Operator", "OperatorStore", "check_password_policy", "PASSWORD_ALPHABET",
+           "MAX_DECOYS"]
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + string.punctuation + " "
 FLASH_NAME = "operators"
+MAX_DECOYS = 256  # unknown ids whose failures are tracked at once (oldest dropped first)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ def check_password_policy(password: str, policy: AuthPolicy, factory_password: s
             Status.CREDENTIAL_REJECTED,
             f"password must be {policy.min_password_length}..{policy.max_password_length} characters",
         )
+    if len(set(password)) == 1:
+        raise ServiceError(Status.CREDENTIAL_REJECTED, "password must not be one character repeated")
     if any(ch not in PASSWORD_ALPHABET for ch in password):
         raise ServiceError(Status.CREDENTIAL_REJECTED, "password must use printable ASCII characters")
     if hmac.compare_digest(password.encode(), factory_password.encode()):
@@ -80,6 +84,17 @@ class Operator:
         self.verifier[:] = bytes(len(self.verifier))
 
 
+@dataclass
+class Decoy:
+    """The failed-login state of an operator id that does not exist, so an unknown id is delayed
+    and locked exactly as a known one is (volatile: kept for the boot, not in flash)."""
+
+    failures: int = 0
+    locked: bool = False
+    last_failure_ns: int | None = None
+    locked_at_ns: int | None = None
+
+
 def _stored_verifier(item: dict[str, object]) -> bytearray:
     """The verifier of a stored operator; a protocol-1 entry held the auth key itself and is
     migrated here (written back in the new form at the next save)."""
@@ -95,6 +110,7 @@ class OperatorStore:
     def __init__(self, flash: Flash) -> None:
         self._flash = flash
         self._operators: dict[str, Operator] = {}
+        self._decoys: dict[bytes, Decoy] = {}
 
     def load(self) -> None:
         self.wipe_memory()
@@ -136,6 +152,16 @@ class OperatorStore:
     def get(self, name: str) -> Operator | None:
         return self._operators.get(name)
 
+    def decoy(self, tag: bytes) -> Decoy:
+        """The failure record of an unknown id, by its keyed tag (never the id itself), in a
+        table capped at :data:`MAX_DECOYS`."""
+        found = self._decoys.get(tag)
+        if found is None:
+            while len(self._decoys) >= MAX_DECOYS:
+                del self._decoys[next(iter(self._decoys))]
+            found = self._decoys[tag] = Decoy()
+        return found
+
     def all(self) -> list[Operator]:
         return sorted(self._operators.values(), key=lambda op: op.name)
 
@@ -159,6 +185,7 @@ class OperatorStore:
         for op in self._operators.values():
             op.wipe()
         self._operators.clear()
+        self._decoys.clear()
 
     def zeroise(self) -> None:
         self.wipe_memory()

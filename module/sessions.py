@@ -27,6 +27,7 @@ class Session:
     last_used_ns: int
     authenticated: bool = False
     known_operator: bool = True
+    factory: bool = False  # logged in with the factory credential: INITIALISE, LOGOUT and public services only
     counters: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
 
     def wipe(self) -> None:
@@ -85,6 +86,10 @@ class SessionTable:
         for sid, sess in list(self._sessions.items()):
             if sess.operator == operator:
                 self.close(sid)
+
+    def half_open(self, operator: str) -> list[Session]:
+        """The unfinished logins for ``operator`` (at most one while AUTH_BEGIN keeps the rule)."""
+        return [s for s in self._sessions.values() if s.operator == operator and not s.authenticated]
 
     def clear(self) -> None:
         for sid in list(self._sessions):

@@ -77,6 +77,11 @@ POLICY: dict[C, Rule] = {
 }
 
 
+# Section 4.1: in UNINITIALISED the only Crypto Officer is the factory credential, which may call
+# these and the public services, nothing else.
+FACTORY_CREDENTIAL = frozenset({C.INITIALISE, C.LOGOUT})
+
+
 def expected_status(command: C, state: State, role: Role) -> Status | None:
     """The refusal the policy implies, or None when the call must be served (section 2.4, 4.1)."""
     rule = POLICY[command]
@@ -88,4 +93,6 @@ def expected_status(command: C, state: State, role: Role) -> Status | None:
         return Status.NOT_AUTHENTICATED
     if role not in rule.roles:
         return Status.ACCESS_DENIED
+    if state is U and role is Role.CRYPTO_OFFICER and command not in FACTORY_CREDENTIAL:
+        return Status.ACCESS_DENIED  # the factory credential initialises and nothing else
     return None

@@ -62,7 +62,8 @@ EXAMPLES: dict[Command, Example] = {
     Command.INITIALISE: lambda f: {"operator": "officer", "password": PASSWORDS["officer"]},
     Command.OPERATOR_CREATE: lambda f: {"operator": "bob", "role": int(Role.USER), "password": "bob-pass-123"},
     Command.OPERATOR_DELETE: lambda f: {"operator": "audrey"},
-    Command.OPERATOR_CHANGE_PASSWORD: lambda f: {"password": "new-pass-1234"},
+    # an own change with the User's current password (the matrix expects AUTH_FAILED for other roles)
+    Command.OPERATOR_CHANGE_PASSWORD: lambda f: {"password": "new-pass-1234", "current_password": PASSWORDS["alice"]},
     Command.OPERATOR_LIST: lambda f: {},
     Command.OPERATOR_UNLOCK: lambda f: {"operator": "alice"},
     Command.KEY_GENERATE: lambda f: {"key_type": int(KeyType.AES_256)},

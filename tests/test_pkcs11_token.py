@@ -395,7 +395,7 @@ def test_a_device_that_went_away_is_device_removed(seal_file: Path, tmp_path: Pa
             stop(t)
 
 
-# Last of the shared-device tests: a failed login delays the next one (the module's AUTH_DELAYED).
+# Last of the shared-device tests: a failed login delays the next one (the module answers AUTH_FAILED within the delay).
 def test_wrong_pin_is_pin_incorrect(token: Token) -> None:
     so_keygen = ("--login", "--login-type", "so", "--keypairgen", "--key-type", "EC:prime256v1", "--label", "co-ec")
     r = token.tool(*so_keygen, "--so-pin", ALICE_PIN, check=False)

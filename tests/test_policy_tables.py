@@ -94,10 +94,14 @@ def test_non_approved_and_factory_tables_follow_the_catalogue(gen: ModuleType) -
     assert "`SIGN`" in gen.non_approved_not_allowed(_decl(gen, specs=specs))
     assert "`SIGN`" not in gen.non_approved_not_allowed(_decl(gen))
     policy = next(s for s in SPECS if s.command is Command.AUDIT_SET_POLICY)
-    narrowed = tuple(dataclasses.replace(policy, states=policy.states - {State.UNINITIALISED}) if s is policy else s
-                     for s in SPECS)
-    assert "`AUDIT_SET_POLICY`" in gen.factory_operator(_decl(gen))
-    assert "`AUDIT_SET_POLICY`" not in gen.factory_operator(_decl(gen, specs=narrowed))
+    widened = tuple(dataclasses.replace(policy, factory_credential=True) if s is policy else s for s in SPECS)
+    assert "`AUDIT_SET_POLICY`" not in gen.factory_operator(_decl(gen))
+    assert "`AUDIT_SET_POLICY`" in gen.factory_operator(_decl(gen, specs=widened))
+    initialise = next(s for s in SPECS if s.command is Command.INITIALISE)
+    narrowed = tuple(dataclasses.replace(initialise, states=initialise.states - {State.UNINITIALISED})
+                     if s is initialise else s for s in SPECS)
+    assert "`INITIALISE`" in gen.factory_operator(_decl(gen))
+    assert "`INITIALISE`" not in gen.factory_operator(_decl(gen, specs=narrowed))
 
 
 def test_what_does_not_apply_is_computed_where_it_can_be(gen: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:

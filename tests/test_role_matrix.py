@@ -49,6 +49,8 @@ NO_AUDIT_KEY_YET = {(Command.AUDIT_PUBKEY, State.UNINITIALISED), (Command.AUDIT_
 def served_status(command: Command, state: State, role: Role = Role.USER) -> Status:
     if (command, state) in NO_AUDIT_KEY_YET:
         return Status.INVALID_STATE
+    if command is Command.OPERATOR_CHANGE_PASSWORD and role is not Role.USER:
+        return Status.AUTH_FAILED  # the example's current password is the User's, not the caller's
     if role is Role.CRYPTO_OFFICER and command in OTHERS_KEYS_UNREACHABLE and state is State.OPERATIONAL:
         return Status.KEY_NOT_FOUND
     return SERVED_BUT_REFUSED.get(command, Status.OK)

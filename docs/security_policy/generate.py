@@ -395,12 +395,15 @@ NEEDS_AUDIT_KEY: frozenset[Command] = frozenset({Command.AUDIT_PUBKEY, Command.A
 
 
 def factory_services(d: Declarations) -> list[ServiceSpec]:
+    """The factory state's services the factory credential may call: the public ones a Crypto
+    Officer session may call, and those declared ``factory_credential``."""
     return [s for s in sorted(d.specs, key=lambda s: int(s.command))
-            if State.UNINITIALISED in s.states and Role.CRYPTO_OFFICER in s.roles]
+            if State.UNINITIALISED in s.states and Role.CRYPTO_OFFICER in s.roles
+            and (s.public or s.factory_credential)]
 
 
 def factory_operator(d: Declarations) -> str:
-    """What the factory Crypto Officer can call: the catalogue's Crypto Officer services of the factory state."""
+    """What the factory Crypto Officer can call, from the catalogue's declarations."""
     rows = [(f"`{s.command.name}`", s.name, _who(s),
              "refused (`INVALID_STATE`) until the module has an audit signing key" if s.command in NEEDS_AUDIT_KEY
              else "served") for s in factory_services(d)]

@@ -76,8 +76,10 @@ def operator_unlock(c: Ctx, s: CommandSession, name: str) -> Emit:
 @with_session
 def operator_passwd(c: Ctx, s: CommandSession, name: str | None, password_env: str | None) -> Emit:
     """Change your own password, or NAME's (Crypto Officer)."""
+    own = name is None or name == c.operator
+    current = c.secret(f"Current password for {c.operator}") if own else None
     new_password = _new_password(name or c.operator or "", password_env)
-    s.change_password(new_password, operator=name)
+    s.change_password(new_password, operator=name, current_password=current)
     return Emit({"changed": name or c.operator})
 
 

@@ -278,7 +278,8 @@ class Application:
         operator, password = _split_pin(new)
         if operator != session.operator:
             raise P11Error(CKR.PIN_INVALID, "the new PIN must name the logged-in operator")
-        self.device(lambda s: s.change_password(password))
+        _, current = _split_pin(old)
+        self.device(lambda s: s.change_password(password, current_password=current))
 
     # ------------------------------------------------------------ sessions
     def open_session(self, slot: int, flags: int) -> int:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hmac
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from module.errors import ServiceError
+from module.operators import Decoy, Operator
 from module.services.context import CallContext, AuthPorts
 from module.services.registry import ServiceResult
 from module.sessions import Session
@@ -19,6 +20,7 @@ from module.wire.handshake import (
     EPHEMERAL_RANDOM_SIZE,
     NONCE_SIZE,
     SessionKeys,
+    derive_auth_key,
     derive_session_keys,
     ephemeral_from_random,
     module_confirm,
@@ -40,6 +42,10 @@ def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -
         z = shared_secret(ephemeral, host_ephemeral)
     except ValueError:
         raise ServiceError(Status.INVALID_PARAMETER, "host_ephemeral is not a P-256 point") from None
+    for earlier in module.sessions.half_open(name):  # one half-open login per id: the newer replaces it
+        module.sessions.close(earlier.session_id)
+        module.event(AuditEvent.SESSION_EXPIRED, operator=name, session_id=earlier.session_id,
+                     detail="unfinished login replaced by a newer one")
     room = module.sessions.make_room()
     if room is False:
         raise ServiceError(Status.SESSION_LIMIT, f"all {module.sessions.capacity} session slots in use")
@@ -49,10 +55,9 @@ def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -
     op = module.operators.get(name)
     now = module.clock.monotonic_ns()
     if op is not None:
-        _check_not_delayed_or_locked(module, op.name, now)
         role, salt, iterations = op.role, op.salt, op.iterations
     else:
-        role, salt, iterations = Role.NONE, module.enumeration_salt(name), module.config.auth.pbkdf2_iterations
+        role, salt, iterations = Role.NONE, module.enumeration_salt(name), _decoy_iterations(module, name)
     session_id = _new_session_id(module)
     module_nonce = module.random_bytes(NONCE_SIZE)
     module_ephemeral = ephemeral.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
@@ -87,18 +92,20 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
     ctx.operator = sess.operator
     now = module.clock.monotonic_ns()
     op = module.operators.get(sess.operator)
+    # Delay and lock first, before the auth key is looked at, and every failure answers alike:
+    # the answer never says whether a guess made within the delay (or while locked) was right.
+    refusal = _delayed_or_locked(module, sess.operator, now)
+    if refusal is not None:
+        _fail(module, sess, refusal)
     candidate = verifier_of(auth_key)
     if op is None or not hmac.compare_digest(candidate, bytes(op.verifier)):
-        module.sessions.close(session_id)
-        if op is not None:
-            _record_failure(module, op.name, now)
-        module.event(AuditEvent.LOGIN_FAILURE, status=Status.AUTH_FAILED, operator=sess.operator, session_id=session_id)
-        raise ServiceError(Status.AUTH_FAILED, "authentication failed")
-    _check_not_delayed_or_locked(module, op.name, now)
+        _record_failure(module, sess.operator, now)
+        _fail(module, sess, "wrong auth key")
     if op.failures:
         op.failures = 0
         module.operators.save()
     sess.authenticated = True
+    sess.factory = op.factory
     sess.last_used_ns = now
     ctx.role = sess.role
     module.event(AuditEvent.LOGIN_SUCCESS, operator=op.name, role=op.role, session_id=session_id)
@@ -106,6 +113,22 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
     return ServiceResult(
         {"role": int(op.role), "factory_credential": op.factory, "module_confirm": module_confirm(keys, sess.context)}
     )
+
+
+def prove_current_password(module: AuthPorts, name: str, password: str) -> None:
+    """An operator's own password change proves the current password, as a login attempt would:
+    delay and lock checked first, a wrong one counted as a failure, every failure AUTH_FAILED."""
+    now = module.clock.monotonic_ns()
+    op = module.operators.get(name)
+    reason = _delayed_or_locked(module, name, now)
+    if reason is None and op is not None:
+        candidate = verifier_of(derive_auth_key(password, op.salt, op.iterations))
+        if hmac.compare_digest(candidate, bytes(op.verifier)):
+            return
+        _record_failure(module, name, now)
+        reason = "wrong current password"
+    module.event(AuditEvent.LOGIN_FAILURE, status=Status.AUTH_FAILED, operator=name, detail=reason or "no operator")
+    raise ServiceError(Status.AUTH_FAILED, "the current password is not right")
 
 
 def logout(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
@@ -121,30 +144,55 @@ def _new_session_id(module: AuthPorts) -> int:
             return int(candidate)
 
 
-def _check_not_delayed_or_locked(module: AuthPorts, name: str, now: int) -> None:
+def _fail(module: AuthPorts, sess: Session, reason: str) -> NoReturn:
+    """Close the half-open login and answer AUTH_FAILED; only the audit record says why."""
+    module.sessions.close(sess.session_id)
+    module.event(AuditEvent.LOGIN_FAILURE, status=Status.AUTH_FAILED, operator=sess.operator,
+                 session_id=sess.session_id, detail=reason)
+    raise ServiceError(Status.AUTH_FAILED, "authentication failed")
+
+
+def _decoy_iterations(module: AuthPorts, name: str) -> int:
+    """The iteration count an unknown id announces: a known operator's, picked by the id's keyed
+    tag (stable per id), so the counts unknown ids announce are the counts known ids announce."""
+    known = module.operators.all()
+    if not known:
+        return module.config.auth.pbkdf2_iterations
+    tag = module.enumeration_salt(name)
+    return known[int.from_bytes(tag[:4], "big") % len(known)].iterations
+
+
+def _attempts(module: AuthPorts, name: str) -> Operator | Decoy:
+    """Where ``name``'s failed attempts are counted: the operator, or the decoy of an unknown id."""
     op = module.operators.get(name)
-    if op is None:
-        return
+    return op if op is not None else module.operators.decoy(module.enumeration_salt(name))
+
+
+def _delayed_or_locked(module: AuthPorts, name: str, now: int) -> str | None:
+    """Why no auth key may be evaluated for ``name`` now (locked, or within the failure delay), or None."""
+    op = _attempts(module, name)
     policy = module.config.auth
     if op.locked:
         if op.locked_at_ns is None:
             op.locked_at_ns = now  # locked in an earlier boot: the lock period restarts now
         if now - op.locked_at_ns < policy.lockout_s * 1e9:
-            raise ServiceError(Status.OPERATOR_LOCKED, "operator locked after repeated failures")
+            return "operator locked after repeated failures"
         op.locked, op.failures, op.locked_at_ns = False, 0, None
         module.operators.save()
     if op.last_failure_ns is not None and now - op.last_failure_ns < policy.failure_delay_s * 1e9:
-        raise ServiceError(Status.AUTH_DELAYED, f"wait {policy.failure_delay_s:g} s after a failed attempt")
+        return f"within {policy.failure_delay_s:g} s of a failed attempt"
+    return None
 
 
 def _record_failure(module: AuthPorts, name: str, now: int) -> None:
-    op = module.operators.get(name)
-    if op is None:
-        return
+    """Count a failure, for a known id or an unknown one alike: the same flash write either way
+    (an unknown id's count is not stored, but the operator table is rewritten all the same)."""
+    op = _attempts(module, name)
     op.failures += 1
     op.last_failure_ns = now
     if op.failures >= module.config.auth.lockout_threshold and not op.locked:
         op.locked, op.locked_at_ns = True, now
-        module.sessions.close_operator(name)
-        module.event(AuditEvent.OPERATOR_LOCKOUT, status=Status.OPERATOR_LOCKED, operator=name, role=op.role)
+        if isinstance(op, Operator):
+            module.sessions.close_operator(name)
+            module.event(AuditEvent.OPERATOR_LOCKOUT, status=Status.OPERATOR_LOCKED, operator=name, role=op.role)
     module.operators.save()

@@ -7,7 +7,8 @@ from typing import Any
 
 from module.errors import ServiceError
 from module.services.lifecycle import new_operator
-from module.services.context import CallContext, OperatorPorts
+from module.services.auth import prove_current_password
+from module.services.context import AuthPorts, CallContext, OperatorPorts
 from module.services.registry import ServiceResult
 from module.wire.defs import Role, Status
 
@@ -36,18 +37,29 @@ def delete(module: OperatorPorts, ctx: CallContext, params: Mapping[str, Any]) -
     return ServiceResult({"operator": name})
 
 
-def change_password(module: OperatorPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
-    """Anyone may change their own password; only a Crypto Officer may change another's."""
+def change_password(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -> ServiceResult:
+    """Anyone may change their own password (proving the current one, so a stolen session cannot
+    keep the account); only a Crypto Officer may change another's. Either way the operator's
+    other sessions are closed."""
     name: str = params.get("operator", ctx.operator)
     if name != ctx.operator and ctx.role is not Role.CRYPTO_OFFICER:
         raise ServiceError(Status.ACCESS_DENIED, "only a Crypto Officer changes another operator's password")
     op = module.operators.get(name)
     if op is None:
         raise ServiceError(Status.OPERATOR_NOT_FOUND, f"no operator {name!r}")
+    if name == ctx.operator:
+        current = params.get("current_password")
+        if current is None:
+            raise ServiceError(Status.INVALID_PARAMETER, "changing your own password needs current_password")
+        prove_current_password(module, name, current)
     fresh = new_operator(module, name, op.role, params["password"])
     op.wipe()
     op.salt, op.iterations, op.verifier = fresh.salt, fresh.iterations, fresh.verifier
     module.operators.save()
+    keep = ctx.session.session_id if ctx.session is not None and name == ctx.operator else None
+    for sess in module.sessions.all():
+        if sess.operator == name and sess.session_id != keep:
+            module.sessions.close(sess.session_id)
     return ServiceResult({"operator": name})
 
 

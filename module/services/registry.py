@@ -150,6 +150,8 @@ class ServiceSpec:
     audit_records: int = 2  # most records one call writes (its own and its events): room checked first
     key_scope: KeyScope = KeyScope.NONE  # enforced by the handler (services/keys.py own_key, managed_key)
     not_approved_when: str = ""  # the calls of an approved service that answer "not approved", for the policy
+    # The factory credential may call it (besides the public services); it may call nothing else.
+    factory_credential: bool = False
 
     @property
     def public(self) -> bool:
