@@ -183,7 +183,7 @@ class Module:
         """The refusal a new request for ``command`` would get in the current state, recorded;
         None when the state allows it (the endpoint checks a retransmit with it)."""
         refusal = self.dispatcher.state_refusal(command)
-        return None if refusal is None else self.record_refusal(command, session_id, *refusal)
+        return None if refusal is None else self.record_refusal(command, session_id, *refusal, channel_ok=True)
 
     # ------------------------------------------------------------------ ports for the handlers
     def random_bytes(self, n: int) -> bytes:

@@ -278,16 +278,24 @@ def _records(dev: Device, auditor_password: str = PASSWORDS["audrey"]) -> list[o
     return [decode_record(item.data) for item in iter_export(out) if isinstance(item, RecordItem)]
 
 
+# One half-open login per operator id (a newer AUTH_BEGIN replaces an older one, issue 14): hosts
+# that share an operator log in one at a time, then work at once.
+_LOGINS = threading.Lock()
+
+
 def _host(port: str, count: int, tag: bytes, results: dict[bytes, object]) -> None:
     """A host with its own connection and session: digests only this host asked for."""
     try:
-        with Device.open(port, timeout=30) as dev, dev.login("alice", PASSWORDS["alice"]) as alice:
+        with Device.open(port, timeout=30) as dev:
+            with _LOGINS:
+                alice = dev.login("alice", PASSWORDS["alice"])
             digests = []
             for i in range(count):
                 message = tag + b"/%d" % i
                 got = alice.call(Command.DIGEST, {"algorithm": int(DigestAlg.SHA2_256), "message": message})
                 digests.append(got.data["digest"] == hashlib.sha256(message).digest())
             results[tag] = (alice.session_id, digests)
+            alice.logout()
     except (CmsimError, OSError) as exc:
         results[tag] = exc
 
@@ -367,7 +375,8 @@ def _answered_calls(port: str, stop: threading.Event, answered: dict[int, int]) 
     """Digests until the device goes away; ``answered[session]`` counts only answers received."""
     try:
         with Device.open(port, timeout=5) as dev:
-            alice = dev.login("alice", PASSWORDS["alice"])
+            with _LOGINS:
+                alice = dev.login("alice", PASSWORDS["alice"])
             answered[alice.session_id] = 0
             while not stop.is_set():
                 alice.call(Command.DIGEST, {"algorithm": int(DigestAlg.SHA2_256), "message": b"m"})

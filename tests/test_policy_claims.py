@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from audit_view import sink_of
-from conftest import PASSWORDS, ModuleFactory, initialise
+from conftest import PASSWORDS, ModuleFactory, begin_params, initialise
 from firmware_sim.device import InProcessTransport
 from host_tools.client import Client, OperatorSession
 from host_tools.errors import DeviceError
@@ -251,8 +251,7 @@ def test_after_zeroise_only_status_answers_until_a_power_cycle(module: Module, c
     with client.login("officer", PASSWORDS["officer"]) as officer:
         officer.call(Command.ZEROISE)
     assert module.state is State.ZEROISED
-    assert raw(client, Command.AUTH_BEGIN, {"operator": "officer", "host_challenge": bytes(16)}).status \
-        is Status.INVALID_STATE
+    assert raw(client, Command.AUTH_BEGIN, begin_params("officer")).status is Status.INVALID_STATE
     assert raw(client, Command.GET_STATUS).status is Status.OK
     module.power_off()
     module.power_on()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from host_tools.lab.results import Result
 from host_tools.lab.steps.base import AuditView, Case
-from host_tools.lab.world import FACTORY_OPERATOR, USER, World
+from host_tools.lab.world import USER, World
 from module.wire.audit.record import RecordKind
 from module.wire.defs import AuditEvent, Command, KeyType, Status
 
@@ -119,10 +119,9 @@ class StateWalkStep:
         if self.co is not None and not w.has_session(self.co):
             self.co = None
         # A Crypto Officer session, opened while logins are possible, lets ZEROISE run from error states.
-        if model.state in ("OPERATIONAL", "UNINITIALISED") and self.co is None and self.rng.random() < 0.6:
-            self.co = w.officer_name if model.state == "OPERATIONAL" else FACTORY_OPERATOR
-            if self.co == FACTORY_OPERATOR:
-                w.passwords.setdefault(FACTORY_OPERATOR, "cmsim-factory")
+        # Only a real officer's: the factory credential may initialise and log out, nothing else.
+        if model.state == "OPERATIONAL" and self.co is None and self.rng.random() < 0.6:
+            self.co = w.officer_name
             w.session(self.co)
         choices = self._choices(model)
         name = self.rng.choices([c[0] for c in choices], [c[1] for c in choices])[0]
