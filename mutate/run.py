@@ -68,6 +68,7 @@ class Plan:
     test_map: dict[str, tuple[str, ...]]
     docs_tests: tuple[str, ...]
     equivalent: dict[str, str]
+    deselect: tuple[str, ...] = ()
 
 
 def load(path: Path = LIST) -> Plan:
@@ -93,7 +94,8 @@ def load(path: Path = LIST) -> Plan:
                             tuple(raw.get("tests", ()))))
     settings = doc.get("settings", {})
     test_map = {k: tuple(v) for k, v in doc.get("map", {}).items()}
-    return Plan(tuple(out), test_map, tuple(settings.get("docs_tests", ())), dict(doc.get("equivalent", {})))
+    return Plan(tuple(out), test_map, tuple(settings.get("docs_tests", ())), dict(doc.get("equivalent", {})),
+                tuple(settings.get("deselect", ())))
 
 
 def occurrences(m: Mutation, root: Path = ROOT) -> int:
@@ -116,11 +118,15 @@ def make_copy(root: Path, into: Path) -> Path:
     return into
 
 
-def _pytest(copy: Path, args: list[str], timeout: float) -> tuple[int | None, str]:
+DESELECT: list[str] = []  # [settings] deselect: tests failing on the unmutated tree, named in the report
+
+
+def _pytest(copy: Path, args: list[str], timeout: float, *, first_failure: bool = True) -> tuple[int | None, str]:
     """(exit code or None on timeout, output) of one pytest run in ``copy`` importing ``copy``'s code."""
     env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not soak", "-p", "no:cacheprovider",
-           "-o", "addopts=--strict-markers", "-rf", *args]
+    cmd = [sys.executable, "-m", "pytest", "-q", *(["-x"] if first_failure else []), "-m", "not soak",
+           "-p", "no:cacheprovider", "-o", "addopts=--strict-markers", "-rf",
+           *(f"--deselect={d}" for d in DESELECT), *args]
     proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
@@ -182,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the unmutated suite run in the copy")
     args = ap.parse_args(argv)
     plan = load()
+    DESELECT[:] = plan.deselect
+    if plan.deselect:
+        print("deselected (failing on the unmutated tree):", *plan.deselect, sep="\n  ")
     todo = [m for m in plan.mutations if (args.only is None or m.id in args.only)
             and (args.group is None or m.group == args.group)]
     stale = [Outcome(m, "stale", notes=[f"snippet found {occurrences(m)} times in {m.file}"])
@@ -194,9 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.jobs):
             copies.put(make_copy(ROOT, Path(tmp) / f"w{i}"))
         if not args.no_baseline:  # a suite that fails unmutated would make every mutant look killed
-            code, output = _pytest(Path(tmp) / "w0", ["tests"], args.timeout)
+            code, output = _pytest(Path(tmp) / "w0", ["tests"], args.timeout, first_failure=False)
             if code != 0:
-                print(f"the unmutated suite fails in the copy ({_failed(output) if code is not None else 'timeout'})")
+                failed = [ln for ln in output.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
+                print("the unmutated suite fails in the copy:", *(failed or ["timeout"]), sep="\n  ")
                 return 3
             print("baseline: the unmutated suite passes in the copy", flush=True)
 
