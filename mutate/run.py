@@ -93,7 +93,7 @@ def load(path: Path = LIST) -> Plan:
         out.append(Mutation(raw["id"], raw["file"], raw["group"], raw["original"], raw["replacement"], raw["bug"],
                             tuple(raw.get("tests", ()))))
     settings = doc.get("settings", {})
-    test_map = {k: tuple(v) for k, v in doc.get("map", {}).items()}
+    test_map = {k: tuple(dict.fromkeys(v)) for k, v in doc.get("map", {}).items()}
     return Plan(tuple(out), test_map, tuple(settings.get("docs_tests", ())), dict(doc.get("equivalent", {})),
                 tuple(settings.get("deselect", ())))
 
@@ -115,6 +115,8 @@ def make_copy(root: Path, into: Path) -> Path:
         dest = into / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest)
+    if (root / ".venv").is_dir():  # tests that run .venv/bin/python or the console scripts by path
+        (into / ".venv").symlink_to(root / ".venv")
     return into
 
 
@@ -145,7 +147,7 @@ def _failed(output: str) -> str:
     return "(no FAILED line: collection or setup error)"
 
 
-def run_one(m: Mutation, plan: Plan, copy: Path, timeout: float) -> Outcome:
+def run_one(m: Mutation, plan: Plan, copy: Path, timeout: float, hints_only: bool = False) -> Outcome:
     started = time.monotonic()
     path = copy / m.file
     original = path.read_text()
@@ -157,7 +159,8 @@ def run_one(m: Mutation, plan: Plan, copy: Path, timeout: float) -> Outcome:
         phases: list[tuple[str, list[str]]] = []
         if hints:
             phases.append(("hint", hints))
-        phases.append(("suite", ["tests", *(f"--ignore={h}" for h in hints)]))
+        if not hints_only or not hints:
+            phases.append(("suite", ["tests", *(f"--ignore={h}" for h in hints)]))
         for phase, args in phases:
             code, output = _pytest(copy, args, timeout)
             if code is None:
@@ -173,7 +176,8 @@ def run_one(m: Mutation, plan: Plan, copy: Path, timeout: float) -> Outcome:
                         return Outcome(m, "docs-only", killer, phase, time.monotonic() - started)
                     killer = _failed(output) if code is not None else "(timeout)"
                 return Outcome(m, "killed", killer, phase, time.monotonic() - started)
-        return Outcome(m, "survived", seconds=time.monotonic() - started)
+        return Outcome(m, "survived", seconds=time.monotonic() - started,
+                       notes=["hint tests only: the rest of the suite not run"] if hints_only and hints else [])
     finally:
         path.write_text(original)
 
@@ -185,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="mutation ids (default: all)")
     ap.add_argument("--group", choices=GROUPS, default=None)
     ap.add_argument("--min-score", type=float, default=95.0)
+    ap.add_argument("--hints-only", action="store_true",
+                    help="a quick look: survivors of the hint tests are not run against the whole suite")
     ap.add_argument("--no-baseline", action="store_true", help="skip the unmutated suite run in the copy")
     args = ap.parse_args(argv)
     plan = load()
@@ -213,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         def work(m: Mutation) -> Outcome:
             copy = copies.get()
             try:
-                return run_one(m, plan, copy, args.timeout)
+                return run_one(m, plan, copy, args.timeout, args.hints_only)
             finally:
                 copies.put(copy)
 
@@ -237,7 +243,8 @@ def report(outcomes: list[Outcome], plan: Plan, min_score: float) -> int:
     for o in by["survived"] + by["docs-only"]:
         why = plan.equivalent.get(o.mutation.id)
         tag = f"equivalent: {why}" if why else "MISSING TEST"
-        print(f"  {o.verdict}: {o.mutation.id} ({o.mutation.file}): {o.mutation.bug} [{tag}]")
+        more = f" ({'; '.join(o.notes)})" if o.notes else ""
+        print(f"  {o.verdict}: {o.mutation.id} ({o.mutation.file}): {o.mutation.bug} [{tag}]{more}")
     for o in by["timeout"]:
         print(f"  timeout: {o.mutation.id}: the suite hung ({o.phase})")
     for o in by["stale"]:
