@@ -6,6 +6,9 @@ own tables: who a record names, what a record's request digest covers.
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from conftest import PASSWORDS
 from audit_view import sink_of
 from host_tools.client import Client
@@ -16,7 +19,10 @@ from module.wire.defs import Command, Role, Status
 def test_a_refusal_on_a_half_open_login_names_no_operator(module: Module, client: Client) -> None:
     """A login that never finished proves nothing about who began it: a message refused on its
     session id is recorded against no operator and no role (dispatch-refusal-names-half-open)."""
-    begin = client.call(Command.AUTH_BEGIN, {"operator": "alice", "host_challenge": bytes(16)}).data
+    host_ephemeral = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        Encoding.X962, PublicFormat.UncompressedPoint)
+    begin = client.call(Command.AUTH_BEGIN, {"operator": "alice", "host_ephemeral": host_ephemeral,
+                                             "host_nonce": bytes(16)}).data
     view = sink_of(module)
     start = view.next_seq
     reply = module.record_refusal(int(Command.KEY_LIST), begin["session_id"], Status.MESSAGE_REJECTED, "tampered")
