@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: pkcs11-deps demo test seal bench soak docs fuzz lab typecheck clean
+.PHONY: pkcs11-deps demo test seal bench soak docs fuzz lab typecheck clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,8 @@ bench: seal
 
 clean:
 	rm -rf $(VENV) module/integrity.seal lab-report
+
+# Mutation testing over the hand-written list in mutate/mutations.toml (not part of `make test`: it
+# runs the suite once per surviving mutant). Prints the score, the survivors and any stale entry.
+mutate: $(STAMP)
+	$(PY) mutate/run.py
