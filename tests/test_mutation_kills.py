@@ -29,9 +29,13 @@ def test_a_refusal_on_a_half_open_login_names_no_operator(module: Module, client
     assert reply.status is Status.MESSAGE_REJECTED
     (record,) = view.since(start)
     assert (record.entry.session_id, record.entry.operator, record.entry.role) == (begin["session_id"], "", Role.NONE)
-    # The same refusal on alice's finished login is hers.
+    # On alice's finished login: a frame that passed the channel check (parameters that do not decode)
+    # is hers; one that failed it proves nothing about who sent it and names no one.
     with client.login("alice", PASSWORDS["alice"]) as alice:
         start = view.next_seq
+        module.record_refusal(int(Command.KEY_LIST), alice.session_id, Status.INVALID_PARAMETER, "bad params",
+                              channel_ok=True)
         module.record_refusal(int(Command.KEY_LIST), alice.session_id, Status.MESSAGE_REJECTED, "tampered")
-        (record,) = view.since(start)
-        assert (record.entry.operator, record.entry.role) == ("alice", Role.USER)
+        decoded, tampered = view.since(start)
+        assert (decoded.entry.operator, decoded.entry.role) == ("alice", Role.USER)
+        assert (tampered.entry.operator, tampered.entry.role) == ("", Role.NONE)
