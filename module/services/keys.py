@@ -6,7 +6,8 @@ lets a Crypto Officer reach any key. The catalogue declares the same scope for t
 
 A key made from other keys (derived, agreed, decapsulated) is exportable only if every input is,
 and its value is known outside the module if any input's is, or if a host-chosen peer took part;
-such a key may unwrap (import) but never wrap a key for export (:func:`export_wrapped`).
+such a key may unwrap (import), and wraps for export only keys whose value is known outside
+too (:func:`export_wrapped`): it never hands the host a key the host could not compute.
 """
 
 from __future__ import annotations
