@@ -19,8 +19,8 @@ from audit_view import TrailView, sink_of
 from module.audit.sink import RecordKind
 from module.wire.defs import Command, Role, State, Status
 from service_examples import DISRUPTIVE, EXAMPLES, Fixture, make_fixture, new_module
-from role_policy import POLICY, expected_status
-from test_role_matrix import served_status
+from role_policy import FACTORY_CREDENTIAL, POLICY, expected_status
+from test_role_matrix import NO_AUDIT_KEY_YET, SERVED_BUT_REFUSED, served_status
 
 NAMES = {Role.CRYPTO_OFFICER: "officer", Role.USER: "alice", Role.AUDITOR: "audrey"}
 ROUTINE = [command for command in POLICY if command not in DISRUPTIVE]
@@ -36,6 +36,8 @@ class ModuleMachine(RuleBasedStateMachine):
         self.model_state = State.OPERATIONAL
         self.initialised = True
         self.sessions: dict[Role, int] = {Role.NONE: 0}
+        self.factory = False  # the Crypto Officer session is the factory credential's
+        self.audit_key = True  # ZEROISE keeps a successor key, except from an error state
 
     @property
     def sink(self) -> TrailView:
@@ -55,6 +57,7 @@ class ModuleMachine(RuleBasedStateMachine):
             if role is not Role.CRYPTO_OFFICER:
                 return
             session = self.client.login(self.module.config.factory_operator, self.module.config.factory_password)
+            self.factory = True
         else:
             session = self.client.login(NAMES[role], PASSWORDS[NAMES[role]])
         old = self.sessions.get(role)
@@ -68,8 +71,15 @@ class ModuleMachine(RuleBasedStateMachine):
         role = data.draw(st.sampled_from(sorted(self.sessions)))
         status = self._call(command, EXAMPLES[command](self.fixture), self.sessions[role])
         refusal = expected_status(command, self.model_state, role)
-        if refusal is None:  # served: what the role matrix expects (no audit key before initialisation,
-            refusal = served_status(command, self.model_state, role)  # other operators' keys out of reach)
+        factory_only = (role is Role.CRYPTO_OFFICER and self.factory and command not in FACTORY_CREDENTIAL
+                        and Role.NONE not in POLICY[command].roles)
+        if refusal is None and factory_only:
+            refusal = Status.ACCESS_DENIED  # the factory credential initialises and nothing else, in any state
+        elif refusal is None and (command, self.model_state) in NO_AUDIT_KEY_YET:
+            # a factory-fresh module has no audit key; one zeroised from OPERATIONAL kept a successor
+            refusal = SERVED_BUT_REFUSED.get(command, Status.OK) if self.audit_key else Status.INVALID_STATE
+        elif refusal is None:  # served: what the role matrix expects (other operators' keys out of reach)
+            refusal = served_status(command, self.model_state, role)
             if command is Command.OPERATOR_CREATE and status is Status.OPERATOR_EXISTS:
                 refusal = Status.OPERATOR_EXISTS  # bob was created by an earlier step
         assert status is refusal, (command.name, self.model_state, role)
@@ -97,7 +107,11 @@ class ModuleMachine(RuleBasedStateMachine):
     @rule()
     def zeroise(self) -> None:
         status = self._call(Command.ZEROISE, {}, self.sessions[Role.CRYPTO_OFFICER])
+        if self.factory:
+            assert status is Status.ACCESS_DENIED  # the factory credential may not zeroise
+            return
         assert status is Status.OK
+        self.audit_key = self.model_state not in (State.SOFT_ERROR, State.HARD_ERROR)
         self.model_state, self.initialised = State.ZEROISED, False
         self.sessions = {Role.NONE: 0}
 
@@ -106,6 +120,7 @@ class ModuleMachine(RuleBasedStateMachine):
         self.module.power_off()
         self.module.power_on()
         self.sessions = {Role.NONE: 0}
+        self.factory = False
         self.model_state = State.OPERATIONAL if self.initialised else State.UNINITIALISED
 
     @precondition(lambda self: self.model_state is State.UNINITIALISED)
@@ -115,6 +130,7 @@ class ModuleMachine(RuleBasedStateMachine):
         self.initialised, self.model_state = True, State.OPERATIONAL
         self.fixture = make_fixture(self.client)
         self.sessions = {Role.NONE: 0}
+        self.factory, self.audit_key = False, True
 
     @invariant()
     def state_matches_model(self) -> None:
