@@ -82,6 +82,10 @@ class Module:
             self.config.max_sessions,
             int(self.config.session_idle_timeout_s * 1e9),
             int(self.config.handshake_timeout_s * 1e9),
+            per_operator=self.config.max_sessions_per_operator,
+            officer_reserve=self.config.officer_reserved_sessions,
+            max_unfinished=self.config.max_unfinished_logins,
+            login_guard_ns=int(self.config.login_guard_s * 1e9),
         )
         self.drbg = HmacDrbg(reseed_interval=self.config.drbg_reseed_interval)
         self.services: Mapping[int, ServiceSpec] = SERVICES

@@ -37,15 +37,41 @@ class AuthPolicy:
     failure_delay_s: float = 1.0  # no new attempt for this operator until the delay has passed
     lockout_threshold: int = 10  # consecutive failures before the operator is locked
     lockout_s: float = 900.0  # a lock lasts this long (restarted, not cleared, by a power cycle)
+    # From the threshold on, the delay doubles with each failure up to this cap. It is what holds
+    # the last unlocked Crypto Officer, which is never locked (no one would be left to unlock it).
+    max_failure_delay_s: float = 60.0
     pbkdf2_iterations: int = 100_000
 
     def guess_probability_per_attempt(self) -> float:
         """Chance a single random guess hits the shortest allowed password."""
         return 1.0 / (self.alphabet_size**self.min_password_length)
 
+    def delay_after(self, failures: int) -> float:
+        """Seconds before the next attempt is evaluated, after ``failures`` consecutive failures."""
+        if failures < self.lockout_threshold:
+            return self.failure_delay_s
+        doublings = min(failures - self.lockout_threshold + 1, 64)
+        return min(self.failure_delay_s * 2.0**doublings, self.max_failure_delay_s)
+
+    def attempt_times(self, *, lockable: bool = False, window_s: float = 60.0) -> list[float]:
+        """When attempts at one id are evaluated within ``window_s``, each as soon as its delay
+        allows (the densest case: from no failures on, delays never shrink while failures last):
+        for the last unlocked Crypto Officer (never locked), or for an id that is ``lockable``
+        (no attempt while locked; the lock's end clears the count)."""
+        times: list[float] = []
+        t, failures = 0.0, 0
+        while t <= window_s and len(times) <= math.floor(window_s / self.failure_delay_s) + 1:
+            times.append(t)
+            failures += 1
+            if lockable and failures >= self.lockout_threshold:
+                t, failures = t + self.lockout_s, 0
+            else:
+                t += self.delay_after(failures)
+        return times
+
     def max_attempts_per_minute(self) -> int:
-        by_delay = math.floor(60.0 / self.failure_delay_s) + 1
-        return min(by_delay, self.lockout_threshold)
+        """Attempts evaluated in any 60 s for one id, whichever kind it is."""
+        return max(len(self.attempt_times()), len(self.attempt_times(lockable=True)))
 
     def guess_probability_per_minute(self) -> float:
         return self.max_attempts_per_minute() * self.guess_probability_per_attempt()

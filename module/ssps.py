@@ -172,7 +172,7 @@ ZEROISATION_METHODS: tuple[ZeroisationMethod, ...] = (
 
 FLASH_OBJECTS: tuple[FlashObject, ...] = (
     FlashObject(BOOT_FLASH_NAME, "the boot counter (never reset)", False),
-    FlashObject(operators.FLASH_NAME, "operators: id, role, salt, iterations, static key, failure count, lock", True),
+    FlashObject(operators.FLASH_NAME, "operators: id, role, salt, iterations, verifier, failure count, lock", True),
     FlashObject(keystore.FLASH_NAME, "stored keys and their attributes", True),
     FlashObject(AUDIT_KEY_FLASH_NAME, "the audit signing key's seed", True),
     FlashObject(MODULE_SECRET_FLASH_NAME, "the enumeration secret", True),

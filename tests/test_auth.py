@@ -115,7 +115,7 @@ def test_every_login_attempt_is_audited(client: Client, clock: ManualClock) -> N
 
 def test_session_limit_and_idle_timeout(make_module: ModuleFactory) -> None:
     clock = ManualClock()
-    module = make_module(clock=clock, config=with_config(max_sessions=2, session_idle_timeout_s=60.0))
+    module = make_module(clock=clock, config=with_config(max_sessions=2, officer_reserved_sessions=0, session_idle_timeout_s=60.0))
     client = initialise(module)
     first = client.login("alice", PASSWORDS["alice"])
     client.login("alice", PASSWORDS["alice"])

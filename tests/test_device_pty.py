@@ -76,7 +76,7 @@ def test_session_limit(dev: Device) -> None:
             for _ in range(20):
                 opened.append(dev.login("alice", PASSWORDS["alice"]))
         assert info.value.status is Status.SESSION_LIMIT
-        assert len(opened) == 8  # ModuleConfig.max_sessions
+        assert len(opened) == 8  # ModuleConfig.max_sessions_per_operator (of 16 sessions)
     finally:
         for session in opened:
             session.logout()

@@ -23,10 +23,10 @@ Run from the repository root: ``python docs/security_policy/generate.py``.
 from __future__ import annotations
 
 import json
-import math
 import platform
 import re
 import sys
+import textwrap
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -357,7 +357,11 @@ def module_config(d: Declarations) -> str:
     c = d.config
     rows = [
         ("maximum open sessions", c.max_sessions),
+        ("sessions of one operator, at most", c.max_sessions_per_operator),
+        ("sessions only a Crypto Officer can take", f"the last {c.officer_reserved_sessions}"),
         ("session idle timeout", f"{c.session_idle_timeout_s:g} s"),
+        ("unfinished logins at once (all hosts together)", c.max_unfinished_logins),
+        ("an unfinished login is kept against other ids' logins for", f"{c.login_guard_s:g} s"),
         ("unfinished login timeout", f"{c.handshake_timeout_s:g} s"),
         ("maximum stored keys", f"{c.max_keys:,}"),
         ("maximum `RANDOM` request", f"{c.max_random_bytes:,} bytes"),
@@ -477,6 +481,7 @@ def interface_limits(d: Declarations) -> str:
         ("largest payload", f"{MAX_PAYLOAD:,} bytes"),
         ("partial frame dropped after", f"{FRAME_TIMEOUT:g} s without a byte"),
         ("sessions open at once", d.config.max_sessions),
+        ("unfinished logins at once", d.config.max_unfinished_logins),
         ("records per audit export page", MAX_EXPORT_PAGE),
         ("host nonce in a checkpoint", f"up to {MAX_NONCE_BYTES} bytes"),
     ]
@@ -515,7 +520,10 @@ def auth_strength(d: Declarations) -> str:
     p = d.config.auth
     per_attempt = p.guess_probability_per_attempt()
     per_minute = p.guess_probability_per_minute()
-    by_delay = math.floor(60.0 / p.failure_delay_s) + 1
+    never_locked = p.attempt_times()
+    lockable = p.attempt_times(lockable=True)
+    steps = [p.delay_after(n) for n in range(p.lockout_threshold, p.lockout_threshold + 64)]
+    escalation = ", ".join(f"{d:g}" for d in steps if d < p.max_failure_delay_s)
     rows = [
         ("password length", f"{p.min_password_length} to {p.max_password_length} characters"),
         ("password alphabet", f"{p.alphabet_size} printable ASCII characters"),
@@ -525,19 +533,80 @@ def auth_strength(d: Declarations) -> str:
                               "side, transcript signed by the identity key (Ed25519)"),
         ("host's iteration floor", f"{HOST_MIN_ITERATIONS:,} by default (a host refuses fewer, and any "
                                    "value the identity key did not sign)"),
-        ("delay after a failed attempt", f"{p.failure_delay_s:g} s (per operator)"),
-        ("lockout", f"after {p.lockout_threshold} consecutive failures, for {p.lockout_s / 60:g} minutes"),
+        ("delay after a failed attempt", f"{p.failure_delay_s:g} s (per operator id)"),
+        ("delay from the lockout threshold on", f"doubling with each failure: {escalation}, then "
+                                                f"{p.max_failure_delay_s:g} s (the cap) until a good login"),
+        ("lockout", f"after {p.lockout_threshold} consecutive failures, for {p.lockout_s / 60:g} minutes; "
+                    "never for the last Crypto Officer that is not locked (it gets the delay only)"),
         ("one random attempt succeeds with", f"1 / {p.alphabet_size}^{p.min_password_length} = "
                                               f"{per_attempt:.1e} (bound {FIPS_BOUND_PER_ATTEMPT:.0e}: "
                                               f"{'met' if per_attempt < FIPS_BOUND_PER_ATTEMPT else 'NOT MET'})"),
-        ("attempts in one minute, at most", f"min(floor(60 s / {p.failure_delay_s:g} s) + 1, "
-                                            f"{p.lockout_threshold}) = min({by_delay}, {p.lockout_threshold}) = "
-                                            f"{p.max_attempts_per_minute()}"),
+        ("attempts in one minute, a lockable id", f"{len(lockable)} (at {_seconds(lockable)} s, then locked)"),
+        ("attempts in one minute, the never-locked officer", f"{len(never_locked)} (at {_seconds(never_locked)} s)"),
         ("random success within one minute", f"{p.max_attempts_per_minute()} x {per_attempt:.1e} = "
                                              f"{per_minute:.1e} (bound {FIPS_BOUND_PER_MINUTE:.0e}: "
                                              f"{'met' if per_minute < FIPS_BOUND_PER_MINUTE else 'NOT MET'})"),
     ]
     return _table(("item", "value"), rows)
+
+
+def auth_bound(d: Declarations) -> str:
+    """The guessing bound as arithmetic, from the policy's numbers."""
+    p = d.config.auth
+    never, lockable = p.attempt_times(), p.attempt_times(lockable=True)
+    nxt = never[-1] + p.delay_after(len(never))
+    base = [t for t in never if t <= (p.lockout_threshold - 1) * p.failure_delay_s]
+    later = never[len(base):]
+    steps = [f"{b - a:g}" for a, b in zip(never[len(base) - 1:], later)]
+    per_attempt, per_minute = p.guess_probability_per_attempt(), p.guess_probability_per_minute()
+    return _wrap(
+        f"The bound as arithmetic: a random guess at the shortest password hits with probability "
+        f"1 / {p.alphabet_size}^{p.min_password_length} ({p.alphabet_size} printable characters, "
+        f"{p.min_password_length} of them), about {per_attempt:.1e} per attempt, below FIPS 140-3's "
+        f"{FIPS_BOUND_PER_ATTEMPT:.0e}. In one minute the module evaluates at most {len(never)} attempts for one id: "
+        f"the never-locked officer's, one as soon as each delay allows (at {_seconds(base)} s with the "
+        f"{p.failure_delay_s:g} s delay, then after {', '.join(steps)} s at {', '.join(f'{t:g}' for t in later)} s; "
+        f"the next is {nxt - never[-1]:g} s later, at {nxt:g} s). A lockable id gets at most {len(lockable)} (then "
+        f"it is locked for {p.lockout_s / 60:g} minutes). Delays never shrink while failures last, so no other "
+        f"minute holds more. {p.max_attempts_per_minute()} x {per_attempt:.1e} = {per_minute:.1e} per minute, "
+        f"below the bound of {FIPS_BOUND_PER_MINUTE:.0e}. `tests/test_officer_lockout.py` counts the attempts "
+        "the module evaluates in a hammered minute.")
+
+
+def session_limits(d: Declarations) -> str:
+    """The session limits, from the configuration."""
+    c = d.config
+    return _wrap(
+        f"**Sessions.** Sessions end after an idle timeout, and their number is limited (section 2.9) so that "
+        f"no operator, and no one without a password, can keep a Crypto Officer out. An operator holds at most "
+        f"{c.max_sessions_per_operator} of the {c.max_sessions} sessions, and the last "
+        f"{'one is' if c.officer_reserved_sessions == 1 else f'{c.officer_reserved_sessions} are'} for a Crypto "
+        "Officer only; both limits are checked at `AUTH_FINISH` once the auth key proved right (`SESSION_LIMIT`; "
+        "the failure count is cleared, as the password was right), so they say nothing about an id to whoever "
+        "lacks its password. Unfinished logins take no session slot: the module tells callers apart only by "
+        "session (the line is not authenticated, and every host on the pty shares one line), so it bounds them "
+        f"for all callers together, at {c.max_unfinished_logins}, and keeps each at least {c.login_guard_s:g} s "
+        "against other ids' logins. A flood of `AUTH_BEGIN` therefore cannot make a login that has begun fail: "
+        f"once all {c.max_unfinished_logins} places hold logins younger than that, a further `AUTH_BEGIN` is "
+        "refused with `SESSION_LIMIT` (to be retried); past the guard time the oldest unfinished login is "
+        f"evicted to make room. A sustained flood can still keep new logins waiting (it must begin "
+        f"{c.max_unfinished_logins} logins every {c.login_guard_s:g} s, each one recorded); it can neither end "
+        "an open session nor take a session slot.")
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=98, break_long_words=False, break_on_hyphens=False)
+
+
+def _seconds(times: list[float]) -> str:
+    """Attempt times, the leading run of equal steps shortened: "0, 1, ..., 9, 11, 15"."""
+    run = 1
+    while run + 1 < len(times) and times[run + 1] - times[run] == times[1] - times[0]:
+        run += 1
+    shown = [f"{t:g}" for t in times]
+    if run >= 3:
+        shown = shown[:2] + ["..."] + shown[run:]
+    return ", ".join(shown if len(shown) <= 16 else [*shown[:8], "...", *shown[-3:]])
 
 
 def _key_scope(spec: ServiceSpec) -> str:
@@ -1030,6 +1099,8 @@ SECTIONS: dict[str, Callable[[Declarations], str]] = {
     "status-codes": status_codes,
     "roles": roles_table,
     "auth-strength": auth_strength,
+    "auth-bound": auth_bound,
+    "session-limits": session_limits,
     "services": services_table,
     "service-states": service_states,
     "service-inputs": service_inputs,
@@ -1123,6 +1194,8 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
             "alphabet_size": p.alphabet_size, "pbkdf2_iterations": p.pbkdf2_iterations,
             "salt_bytes": SALT_SIZE, "failure_delay_s": p.failure_delay_s,
             "lockout_threshold": p.lockout_threshold, "lockout_s": p.lockout_s,
+            "max_failure_delay_s": p.max_failure_delay_s,
+            "last_crypto_officer": "never locked: the delay, doubling from the threshold up to max_failure_delay_s",
             "max_attempts_per_minute": p.max_attempts_per_minute(),
             "guess_probability_per_attempt": p.guess_probability_per_attempt(),
             "guess_probability_per_minute": p.guess_probability_per_minute(),
@@ -1199,7 +1272,10 @@ def policy_document(d: Declarations | None = None) -> dict[str, Any]:
                        "wrap_batch": c.audit.wrap_batch, "fsync": c.audit.fsync},
             "checkpoint_signature": "Ed25519",
         },
-        "module_config": {"max_sessions": c.max_sessions, "session_idle_timeout_s": c.session_idle_timeout_s,
+        "module_config": {"max_sessions": c.max_sessions, "max_sessions_per_operator": c.max_sessions_per_operator,
+                          "officer_reserved_sessions": c.officer_reserved_sessions,
+                          "max_unfinished_logins": c.max_unfinished_logins, "login_guard_s": c.login_guard_s,
+                          "session_idle_timeout_s": c.session_idle_timeout_s,
                           "handshake_timeout_s": c.handshake_timeout_s, "max_keys": c.max_keys,
                           "max_random_bytes": c.max_random_bytes},
         **policy_additions(d),

@@ -46,14 +46,15 @@ def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -
         module.sessions.close(earlier.session_id)
         module.event(AuditEvent.SESSION_EXPIRED, operator=name, session_id=earlier.session_id,
                      detail="unfinished login replaced by a newer one")
-    room = module.sessions.make_room()
+    now = module.clock.monotonic_ns()
+    room = module.sessions.make_room(now)
     if room is False:
-        raise ServiceError(Status.SESSION_LIMIT, f"all {module.sessions.capacity} session slots in use")
+        raise ServiceError(Status.SESSION_LIMIT, f"all {module.sessions.max_unfinished} unfinished logins are "
+                           f"younger than {module.config.login_guard_s:g} s: retry later")
     if isinstance(room, Session):
         module.event(AuditEvent.SESSION_EXPIRED, operator=room.operator, session_id=room.session_id,
                      detail="unfinished login evicted")
     op = module.operators.get(name)
-    now = module.clock.monotonic_ns()
     if op is not None:
         role, salt, iterations = op.role, op.salt, op.iterations
     else:
@@ -104,6 +105,10 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
     if op.failures:
         op.failures = 0
         module.operators.save()
+    full = module.sessions.refusal(op.name, op.role)  # only now: the limits say nothing before the proof
+    if full is not None:
+        module.sessions.close(session_id)
+        raise ServiceError(Status.SESSION_LIMIT, full)
     sess.authenticated = True
     sess.factory = op.factory
     sess.last_used_ns = now
@@ -168,10 +173,24 @@ def _attempts(module: AuthPorts, name: str) -> Operator | Decoy:
     return op if op is not None else module.operators.decoy(module.enumeration_salt(name))
 
 
+def _never_locked(module: AuthPorts, name: str) -> bool:
+    """Whether ``name`` is a Crypto Officer with no other Crypto Officer unlocked: locking it would
+    leave no one to unlock anyone, so it gets only the escalating delay (which alone keeps the
+    FIPS 140-3 bound, section 4.2 of the policy)."""
+    op = module.operators.get(name)
+    return op is not None and op.role is Role.CRYPTO_OFFICER and not any(
+        other.role is Role.CRYPTO_OFFICER and not other.locked and other.name != name
+        for other in module.operators.all())
+
+
 def _delayed_or_locked(module: AuthPorts, name: str, now: int) -> str | None:
     """Why no auth key may be evaluated for ``name`` now (locked, or within the failure delay), or None."""
     op = _attempts(module, name)
     policy = module.config.auth
+    if op.locked and _never_locked(module, name):
+        # locked while another officer was unlocked, and that one is gone or locked since
+        op.locked, op.locked_at_ns = False, None
+        module.operators.save()
     if op.locked:
         if op.locked_at_ns is None:
             op.locked_at_ns = now  # locked in an earlier boot: the lock period restarts now
@@ -179,8 +198,12 @@ def _delayed_or_locked(module: AuthPorts, name: str, now: int) -> str | None:
             return "operator locked after repeated failures"
         op.locked, op.failures, op.locked_at_ns = False, 0, None
         module.operators.save()
-    if op.last_failure_ns is not None and now - op.last_failure_ns < policy.failure_delay_s * 1e9:
-        return f"within {policy.failure_delay_s:g} s of a failed attempt"
+    delay = policy.delay_after(op.failures)
+    if op.last_failure_ns is None and op.failures >= policy.lockout_threshold:
+        op.last_failure_ns = now  # escalated in an earlier boot: the delay restarts now
+        return f"within {delay:g} s of power-on after repeated failures"
+    if op.last_failure_ns is not None and now - op.last_failure_ns < delay * 1e9:
+        return f"within {delay:g} s of a failed attempt"
     return None
 
 
@@ -190,7 +213,7 @@ def _record_failure(module: AuthPorts, name: str, now: int) -> None:
     op = _attempts(module, name)
     op.failures += 1
     op.last_failure_ns = now
-    if op.failures >= module.config.auth.lockout_threshold and not op.locked:
+    if op.failures >= module.config.auth.lockout_threshold and not op.locked and not _never_locked(module, name):
         op.locked, op.locked_at_ns = True, now
         if isinstance(op, Operator):
             module.sessions.close_operator(name)
