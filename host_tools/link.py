@@ -168,8 +168,8 @@ class WireTransport:
         for item in self._decoder.feed(chunk):
             if isinstance(item, FrameError):
                 continue
-            key = (item.session_id, item.seq)
-            if key in self._awaited:
+            key = next((k for k in self._awaited if item.session_id == k[0] and item.seq == k[1]), None)
+            if key is not None:
                 self._awaited[key] = item
             elif item.session_id == 0 and item.seq == 0 and item.code == Status.BAD_FRAME:
                 log.info("%s: the device saw a frame damaged; %d in flight sent again", self.name, len(self._awaited))
