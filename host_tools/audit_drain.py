@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from host_tools.audit_key_file import AuditKeyFile
 from host_tools.audit_verify import VerifyResult, verify_export
 from host_tools.client import Client, OperatorSession
 from host_tools.errors import InvalidResponseError, LineAttackError
@@ -30,6 +31,7 @@ class TrustedKey:
     serial: str
     public_key: bytes
     statement: bytes = b""  # the self-signed key statement it was accepted from
+    key_file: bytes = b""  # the statement with the identity's signature over it (AuditKeyFile)
 
 
 def fetch_public_key(client: Client | OperatorSession, expected_serial: str | None = None) -> TrustedKey:
@@ -48,7 +50,8 @@ def fetch_public_key(client: Client | OperatorSession, expected_serial: str | No
     identity = host.identity(refresh=True)  # signed by the pinned identity key, checked against the pin
     if (identity.serial, identity.audit_public_key) != (statement.serial, statement.public_key):
         raise LineAttackError("the audit key is not the one the device's pinned identity vouches for")
-    return TrustedKey(statement.serial, statement.public_key, bytes(data["statement"]))
+    key_file = AuditKeyFile(bytes(data["statement"]), identity.public_key, identity.signature).encode()
+    return TrustedKey(statement.serial, statement.public_key, bytes(data["statement"]), key_file)
 
 
 def export_through(session: OperatorSession, out: BinaryIO, serial: str, last_seq: int, *, from_seq: int = 0,

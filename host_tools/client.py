@@ -62,6 +62,7 @@ class CheckedIdentity:
     audit_public_key: bytes
     lab_mode: bool
     newly_pinned: bool
+    signature: bytes = b""  # the identity key's signature over (serial, audit key, lab flag)
 
 
 def _verify(public_key: bytes, signature: bytes, data: bytes, what: str) -> None:
@@ -111,7 +112,7 @@ class Client:
         _verify(public_key, bytes(d["signature"]), identity_statement(serial, audit_key, lab_mode), "identity statement")
         fp = fingerprint(public_key)
         newly = self.known_devices.check(serial, fp, self.expect_fingerprint)
-        self._identity = CheckedIdentity(serial, public_key, fp, audit_key, lab_mode, newly)
+        self._identity = CheckedIdentity(serial, public_key, fp, audit_key, lab_mode, newly, bytes(d["signature"]))
         return self._identity
 
     def login(self, operator: str, password: str) -> OperatorSession:

@@ -1,6 +1,8 @@
 """The protocol layer on the host: service calls as frames over a byte transport.
 
-One request in flight per session. A response that does not arrive within ``timeout`` seconds
+One request in flight per session, and several sessions in flight at once: threads that call on
+different sessions share the line, one of them reads for all at a time and hands each answer to
+the thread whose (session, sequence number) it carries. A response that does not arrive within ``timeout`` seconds
 makes the host send the very same frame again (same sequence number, same bytes), up to
 ``retries`` times: the device answers a repeat from its cache, so nothing runs twice. Inside a
 session every request is protected with the session's keys (``module.wire.channel``), and so
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +58,14 @@ class WireTransport:
         self._sessions: dict[int, _SessionState] = {}
         self._clear_seq = secrets.randbelow(0xFFFFFFFF)  # the host nonce: this connection's first number
         self.retransmits = 0
+        # The calls in flight: (session, seq) -> its answer once read, None while awaited. One
+        # thread at a time reads (``_reading``) and files what it reads for everyone.
+        self._cond = threading.Condition()
+        self._awaited: dict[tuple[int, int], Frame | None] = {}
+        self._resend: set[tuple[int, int]] = set()  # told by the device that a frame arrived damaged
+        self._reading = False
+        self._write_lock = threading.Lock()
+        self.peak_in_flight = 0  # the most calls ever awaited at once (for benchmarks and tests)
         self.name = str(getattr(transport, "url", type(transport).__name__))  # for the log
 
     # --------------------------------------------------------- CallTransport
@@ -62,15 +73,24 @@ class WireTransport:
         state = self._sessions.get(session_id) if session_id else None
         if session_id and state is None:
             raise TransportError(f"session {session_id} is not bound on this transport (log in first)")
-        if state is not None:
-            state.seq += 1
-            seq = state.seq
-            frame = request_frame(command, params, session_id, seq, state.outbound)
-        else:
-            self._clear_seq = self._clear_seq % 0xFFFFFFFF + 1
-            seq = self._clear_seq
-            frame = request_frame(command, params, 0, seq)
-        response = self._exchange(encode_frame(frame), session_id, seq)
+        with self._cond:
+            if state is not None:
+                if any(key[0] == session_id for key in self._awaited):
+                    raise TransportError(f"session {session_id} already has a request in flight (one at a time)")
+                state.seq += 1
+                seq = state.seq
+            else:
+                self._clear_seq = self._clear_seq % 0xFFFFFFFF + 1
+                seq = self._clear_seq
+            self._awaited[(session_id, seq)] = None
+            self.peak_in_flight = max(self.peak_in_flight, len(self._awaited))
+        try:
+            frame = request_frame(command, params, session_id, seq, state.outbound if state is not None else None)
+            response = self._exchange(encode_frame(frame), session_id, seq)
+        finally:
+            with self._cond:
+                self._awaited.pop((session_id, seq), None)
+                self._resend.discard((session_id, seq))
         # _await took only a frame numbered (session_id, seq): an answer renumbered on the line is
         # skipped like a stale one, so it can never stand for this request's.
         if not response.flags & Flags.RESPONSE:
@@ -102,7 +122,8 @@ class WireTransport:
                 self.retransmits += 1
                 log.info("%s: retransmit session %d seq %d (attempt %d of %d)", self.name, session_id, seq,
                          attempt + 1, self.retries + 1)
-            self.transport.write(data)
+            with self._write_lock:
+                self.transport.write(data)
             frame = self._await(session_id, seq)
             if frame is not None:
                 return frame
@@ -111,22 +132,48 @@ class WireTransport:
         raise TransportError(f"no response in {self.timeout} s after {self.retries + 1} attempts")
 
     def _await(self, session_id: int, seq: int) -> Frame | None:
-        """The response to (session, seq); stale responses and line noise are skipped."""
+        """The response to (session, seq), or None to send it again (timeout, or the device saw a
+        frame damaged); stale responses and line noise are skipped. Whoever finds no reader reads."""
+        key = (session_id, seq)
         deadline = time.monotonic() + self.timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._decoder.expire()  # a partial frame will not be completed now
-                return None
-            chunk = self.transport.read(remaining)
-            for item in self._decoder.feed(chunk):
-                if isinstance(item, FrameError):
+        with self._cond:
+            while True:
+                frame = self._awaited.get(key)
+                if frame is not None:
+                    self._awaited[key] = None  # taken; a retransmit's answer would be filed again
+                    return frame
+                if key in self._resend:
+                    self._resend.discard(key)
+                    return None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    if not self._reading and len(self._awaited) == 1:
+                        self._decoder.expire()  # a partial frame will not be completed now
+                    return None
+                if self._reading:
+                    self._cond.wait(remaining)
                     continue
-                if item.session_id == session_id and item.seq == seq:
-                    return item
-                if item.session_id == 0 and item.seq == 0 and item.code == Status.BAD_FRAME:
-                    log.info("%s: the device saw session %d seq %d damaged", self.name, session_id, seq)
-                    return None  # the device saw our frame damaged: send it again now
+                self._reading = True
+                self._cond.release()
+                try:
+                    chunk = self.transport.read(remaining)
+                finally:
+                    self._cond.acquire()
+                    self._reading = False
+                self._file(chunk)
+                self._cond.notify_all()
+
+    def _file(self, chunk: bytes) -> None:
+        """Hand each frame read to the call that awaits it (under the lock)."""
+        for item in self._decoder.feed(chunk):
+            if isinstance(item, FrameError):
+                continue
+            key = next((k for k in self._awaited if item.session_id == k[0] and item.seq == k[1]), None)
+            if key is not None:
+                self._awaited[key] = item
+            elif item.session_id == 0 and item.seq == 0 and item.code == Status.BAD_FRAME:
+                log.info("%s: the device saw a frame damaged; %d in flight sent again", self.name, len(self._awaited))
+                self._resend.update(k for k, v in self._awaited.items() if v is None)
 
 
 def _clear_refusal(frame: Frame, command: int) -> Reply:

@@ -172,7 +172,7 @@ def test_wrong_files_say_what_they_are_not(device: DeviceProcess, files: dict[st
     r = cli(device.port, "audit", "verify", str(files["text"]), "--pubkey", str(files["pub"]))
     assert "not a cmsim audit export" in r.output and "seq None" not in r.output
     assert "not a cmsim audit export" in one_line_error(cli(device.port, "audit", "show", str(files["text"])), 7)
-    assert "not an audit key statement" in one_line_error(
+    assert "not an audit key file" in one_line_error(
         cli(device.port, "audit", "verify", str(files["trail"]), "--pubkey", str(files["text"])), 7)
     assert "not a cmsim audit archive" in one_line_error(cli(device.port, "audit", "query", "--db", str(files["text"])), 7)
     assert "no such file" in one_line_error(cli(device.port, "audit", "show", str(files["missing"])), 7)

@@ -1,4 +1,5 @@
-"""An attacker on the line (tests/mitm_proxy.py, TCP loopback, a real `cmsim-device --tcp`).
+"""An attacker on the line (tests/mitm_proxy.py): every attack over TCP loopback in front of a real
+`cmsim-device --tcp`, and again over a pty pair in front of a real device on its pty.
 
 Every attack must fail closed with a clear error, and before the host sends anything that
 depends on the password; where the device saw the attack, its audit trail has the refusal.
@@ -31,10 +32,14 @@ from module.wire.messages import Reply
 FAST = ["--pbkdf2-iterations", "1000"]
 
 
-@pytest.fixture(scope="module")
-def device(seal_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
+@pytest.fixture(scope="module", params=["tcp", "pty"])
+def device(request: pytest.FixtureRequest, seal_file: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeviceProcess]:
     state = tmp_path_factory.mktemp("mitm-state")
-    with running_device(state, args=[*FAST, "--seal", str(seal_file), "--tcp", "127.0.0.1:0"]) as proc:
+    line = ["--tcp", "127.0.0.1:0"] if request.param == "tcp" else []
+    serial = f"CMSIM-MITM-{request.param.upper()}"  # two identities: two serials, one pin store
+    with running_device(state, args=[*FAST, "--seal", str(seal_file), "--serial", serial, *line]) as proc:
+        assert proc.port.startswith("socket://") == (request.param == "tcp")
         with Device.open(proc.port) as dev:
             initialise_device(dev)
         yield proc

@@ -19,6 +19,7 @@ import click
 from rich.table import Table
 
 from host_tools.archive import Archive, ArchiveRefused, QueryFilter
+from host_tools.audit_key_file import AuditKeyFile, UnvouchedKeyError
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_formats import FORMATS, cell, code_name, export_file_records, record_dict, write_records
 from host_tools.audit_verify import Reason, VerifyResult, verify_export
@@ -38,10 +39,10 @@ from host_tools.cli.context import (
     with_session,
 )
 from host_tools.cli.names import ROLES
+from host_tools.known_devices import KnownDevices
 from module.wire.audit.common import AuditFormatError
 from module.wire.audit.export import ExportFormat
 from module.wire.audit.record import decode_record
-from module.wire.audit.signature import KeyStatement
 from module.wire.defs import AuditPolicy, Command, Role, Status
 
 __all__ = ["COMMANDS", "audit"]
@@ -53,30 +54,42 @@ def audit() -> None:
 
 
 @audit.command("pubkey")
-@click.option("--out", "outfile", type=OUTPUT_FILE, default="-", help="Where to write the key statement (binary).")
+@click.option("--out", "outfile", type=OUTPUT_FILE, default="-",
+              help="Where to write the audit key file (binary: the key statement and the identity's signature).")
 @pass_ctx
 def audit_pubkey(c: Ctx, outfile: str) -> None:
-    """The audit public key with its self-signed statement of the serial (no login)."""
+    """The audit public key, its self-signed statement and the device identity's signature over it
+    (no login): the file `audit verify`, `ack` and `archive --import` trust through the pinned identity."""
     k = fetch_public_key(c.device())
+    c.identity_notice()
     if outfile != "-":
         with atomic_output(outfile) as f:
-            f.write(k.statement)
+            f.write(k.key_file)
     elif not c.as_json:
-        sys.stdout.buffer.write(k.statement)
+        sys.stdout.buffer.write(k.key_file)
         return
-    c.emit({"serial": k.serial, "public_key": k.public_key, "out": outfile},
+    c.emit({"serial": k.serial, "public_key": k.public_key, "fingerprint": c.device().identity().fingerprint,
+            "out": outfile},
            lambda: click.echo(f"{k.serial} audit key {k.public_key.hex()} -> {outfile}", err=True))
 
 
-def _load_pubkey(path: str) -> TrustedKey:
+def _load_pubkey(c: Ctx, path: str) -> TrustedKey:
+    """The audit key of an `audit pubkey --out` file, trusted only through the identity that signs it
+    and the pin store (or --expect-fingerprint): a file alone proves nothing about who made it."""
     data = Path(path).read_bytes()
     try:
-        statement = KeyStatement.parse(data)
+        key_file = AuditKeyFile.parse(data)
     except AuditFormatError as exc:
-        fail(EXIT_FILE, f"{path}: not an audit key statement (as `cmsim audit pubkey --out` writes): {exc}")
-    if not statement.verify():
-        fail(EXIT_VERIFY, f"{path}: the key statement's self-signature does not verify")
-    return TrustedKey(statement.serial, statement.public_key, data)
+        fail(EXIT_FILE, f"{path}: not an audit key file (as `cmsim audit pubkey --out` writes): {exc}")
+    known = KnownDevices()
+    try:
+        statement, newly = key_file.trust(known, c.expect_fingerprint)
+    except UnvouchedKeyError as exc:
+        fail(EXIT_VERIFY, f"{path}: {exc}")
+    if newly:
+        click.echo(f"cmsim: pinned device {statement.serial} with identity fingerprint {key_file.fingerprint} "
+                   f"in {known.path} (from {path})", err=True)
+    return TrustedKey(statement.serial, statement.public_key, key_file.statement, data)
 
 
 def _is_archive(db: str) -> bool:
@@ -169,7 +182,7 @@ def _failure(result: VerifyResult, trusted: bytes | None = None) -> str:
 
 @audit.command("verify")
 @click.argument("export_file", required=False, type=INPUT_FILE)
-@click.option("--pubkey", type=INPUT_FILE, help="Key statement from `audit pubkey`.")
+@click.option("--pubkey", type=INPUT_FILE, help="Audit key file from `audit pubkey --out` (checked against the pinned identity).")
 @click.option("--nonce", type=HEX, help="Require a checkpoint binding this nonce (hex).")
 @click.option("--db", type=INPUT_FILE, help="Re-verify a whole archive instead.")
 @click.option("--allow-lab", is_flag=True, help="Accept a lab-mode (fault injection) trail; reported as such.")
@@ -184,7 +197,7 @@ def audit_verify(c: Ctx, export_file: str | None, pubkey: str | None, nonce: byt
         return
     if not export_file or not pubkey:
         raise click.UsageError("give EXPORT_FILE and --pubkey, or --db")
-    trusted = _load_pubkey(pubkey)
+    trusted = _load_pubkey(c, pubkey)
     size = Path(export_file).stat().st_size
     with open(export_file, "rb") as f, c.progress("verify", unit="bytes") as bar:
         counted = io.BufferedReader(_Counting(f, lambda n: bar(n, size)))
@@ -223,7 +236,7 @@ def audit_ack(c: Ctx, s: CommandSession, export_file: str, pubkey: str) -> Emit 
 
     The device frees records only through a checkpoint this session asked for with its own nonce,
     so the records after the file's last checkpoint are exported and verified again up to one."""
-    trusted = _load_pubkey(pubkey)
+    trusted = _load_pubkey(c, pubkey)
     with open(export_file, "rb") as f:
         result = verify_export(f, trusted.public_key, expected_serial=trusted.serial)
     if not result.ok or result.verified_through is None or result.verified_head is None:
@@ -305,7 +318,7 @@ def _records_out(c: Ctx, records: list[Any]) -> None:
 @click.option("--import", "import_file", type=INPUT_FILE,
               help="Offline: take this export file instead of the device (nothing is acknowledged).")
 @click.option("--pubkey", type=INPUT_FILE,
-              help="Key statement to bind a new archive to (default: fetched from the device).")
+              help="Audit key file to bind a new archive to (default: fetched from the device).")
 @click.option("--allow-lab", is_flag=True, help="Store a lab-mode (fault injection) trail.")
 @pass_ctx
 def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None, allow_lab: bool) -> None:
@@ -313,7 +326,7 @@ def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None, 
     started = time.perf_counter()
     with _archive(db, create=True) as archive:
         if archive.trusted_key() is None:  # trust on first use, from a self-signed statement
-            archive.bind(_load_pubkey(pubkey) if pubkey else fetch_public_key(c.device()))
+            archive.bind(_load_pubkey(c, pubkey) if pubkey else fetch_public_key(c.device()))
         trusted = archive.trusted_key()
         assert trusted is not None
         try:
