@@ -351,6 +351,12 @@ def test_device_start_keeps_a_stable_port_and_a_serial_per_state_directory(seal_
     assert serials["one"] != serials["two"] and serials["one"] != "CMSIM-0001"
     taken = _run(home, "device", "start", "--state", str(tmp_path / "one"), "--serial", "OTHER-1", *args)
     assert taken.returncode == EXIT_USAGE and "belongs to serial" in taken.stderr
+    sock = tmp_path / "d.sock"  # on a socket, which several hosts may use at once: its URL is the port
+    started = _run(home, "--json", "device", "start", "--state", str(tmp_path / "two"), f"--arg=--unix={sock}", *args)
+    assert started.returncode == 0 and json.loads(started.stdout)["port"] == f"unix://{sock}"
+    assert not (home / "device.tty").exists()
+    assert json.loads(_run(home, "--json", "status").stdout)["serial"] == serials["two"]
+    assert _run(home, "device", "stop").returncode == 0
 
 
 def test_device_status_is_not_fooled_by_a_dead_or_reused_pid(tmp_path: Path) -> None:

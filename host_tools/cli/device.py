@@ -71,15 +71,21 @@ def device_start(c: Ctx, state_dir: str | None, serial: str | None, extra: tuple
     if not pty:
         fail(EXIT_NO_DEVICE, f"the device did not start; see {home / 'device.log'}")
     link = tty_link()
-    tmp = link.with_name(f".{link.name}.new")
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(pty)
-    os.replace(tmp, link)  # atomically: a reader sees the old link or the new one
-    info = {"pid": proc.pid, "started": process_start_time(proc.pid), "port": str(link), "pty": pty,
+    if "://" in pty:  # a socket (--arg=--unix=PATH or --tcp): its URL is already stable
+        link.unlink(missing_ok=True)
+        port = pty
+    else:
+        tmp = link.with_name(f".{link.name}.new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(pty)
+        os.replace(tmp, link)  # atomically: a reader sees the old link or the new one
+        port = str(link)
+    info = {"pid": proc.pid, "started": process_start_time(proc.pid), "port": port, "pty": pty,
             "state": str(state), "serial": serial}
     device_file().write_text(json.dumps(info), encoding="utf-8")
-    c.emit(info, lambda: click.echo(f"device {serial} started: port {link} -> {pty} (pid {proc.pid}, state {state})\n"
-                                    f"later commands use it; or: export CMSIM_PORT={link}"))
+    c.emit(info, lambda: click.echo(f"device {serial} started: port {port}" + (f" -> {pty}" if port != pty else "")
+                                    + f" (pid {proc.pid}, state {state})\nlater commands use it; or: export "
+                                    f"CMSIM_PORT={port}"))
 
 
 def _remembered() -> dict[str, Any]:
@@ -113,20 +119,33 @@ def device_stop(c: Ctx) -> None:
     if pid is None:
         _forget()
         fail(EXIT_NO_DEVICE, "the remembered device is no longer running (forgotten now)")
+    started = _remembered().get("started")
     try:
         os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
+        for _ in range(100):  # until it is gone, reaped by its parent (init, once `start` has exited)
             _reap(pid)
-            if _running() is None:
+            if _gone(pid, started):
                 break
             time.sleep(0.05)
         else:
-            os.kill(pid, signal.SIGKILL)
-            _reap(pid)
+            if _running() is not None:  # not merely waiting to be reaped
+                os.kill(pid, signal.SIGKILL)
+                _reap(pid)
     except ProcessLookupError:
         pass
     _forget()
     c.emit({"stopped": pid})
+
+
+def _gone(pid: int, started: int | None) -> bool:
+    """Whether the process is no more (reaped, not a zombie still waiting for its parent)."""
+    if started is not None:
+        return process_start_time(pid) != started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _reap(pid: int) -> None:
