@@ -176,22 +176,25 @@ def test_archive_shows_progress_on_a_terminal(device: DeviceProcess, tmp_path: P
     """stderr on a pty, as a person's terminal: the bar with its rate is drawn there."""
     master, slave = os.openpty()
     env = {**os.environ, "CMSIM_PORT": device.port, "CMSIM_PASSWORD": AUDREY_PW, "COLUMNS": "120"}
+    drawn = b""
     try:
-        done = subprocess.run([*EXE, "--operator", "audrey", "audit", "archive", "--db", str(tmp_path / "p.db")],
-                              env=env, stdout=subprocess.PIPE, stderr=slave, text=True, timeout=WAIT)
+        proc = subprocess.Popen([*EXE, "--operator", "audrey", "audit", "archive", "--db", str(tmp_path / "p.db")],
+                                env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
         os.close(slave)
-        drawn = b""
-        while select.select([master], [], [], 0)[0]:
+        while True:  # read the terminal as it is drawn (a full one would stall the command)
+            ready, _, _ = select.select([master], [], [], WAIT)
+            assert ready, f"nothing on the terminal within {WAIT} s"
             try:
                 chunk = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's other side is closed and everything was read
+            except OSError:  # EIO: the command closed its side of the terminal
                 break
             if not chunk:
                 break
             drawn += chunk
+        out, _ = proc.communicate(timeout=WAIT)
     finally:
         os.close(master)
-    assert done.returncode == 0 and "records archived" in done.stdout
+    assert proc.returncode == 0 and "records archived" in out
     assert b"archive" in drawn and b"records/s" in drawn
 
 
