@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,19 +33,17 @@ EXE = [sys.executable, "-m", "host_tools.cli"]
 WAIT = 60.0  # the most any one step below may take on a loaded machine (a bound, never a pause)
 
 
-def _until(condition: Callable[[], bool], what: str, alive: subprocess.Popen[Any] | None = None) -> None:
+def _until(condition: Callable[[], bool], what: str, alive: subprocess.Popen[Any]) -> None:
     """Poll a condition a bounded number of times (rsyslogd and a file on disk give no signal to
     wait on), failing if ``alive`` ends first; each look waits on that process's exit, not a sleep."""
     for _ in range(int(WAIT / 0.05)):
         if condition():
             return
-        if alive is not None:
-            try:
-                alive.wait(0.05)
-            except subprocess.TimeoutExpired:
-                continue
-            raise AssertionError(f"{what}: the process ended ({alive.returncode})")
-        select.select([], [], [], 0.05)
+        try:
+            alive.wait(0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"{what}: the process ended ({alive.returncode})")
     raise AssertionError(f"{what}: not within {WAIT} s")
 
 
@@ -202,8 +201,15 @@ def test_archive_shows_progress_on_a_terminal(device: DeviceProcess, tmp_path: P
 RSYSLOGD = Path("/usr/sbin/rsyslogd")
 
 
+@dataclass(frozen=True)
+class Rsyslog:
+    port: int
+    out: Path  # what it received, one line per message: APP-NAME|MSGID|STRUCTURED-DATA|MSG
+    process: subprocess.Popen[bytes]
+
+
 @pytest.fixture
-def rsyslog(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+def rsyslog(tmp_path: Path) -> Iterator[Rsyslog]:
     """A real rsyslogd on loopback (imtcp on a free port, omfile to a file), as this user, with its
     own config, pid file and work directory."""
     assert RSYSLOGD.exists(), "rsyslogd is missing: `make syslog-deps` installs Debian's rsyslog"
@@ -231,18 +237,19 @@ input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="cmsim")
 
     try:
         _until(listening, "rsyslogd listening", proc)
-        yield port, out
+        yield Rsyslog(port, out, proc)
     finally:
         proc.terminate()
         proc.wait(WAIT)
 
 
-def _received(out: Path, proc_count: int) -> list[tuple[int, str, str]]:
-    """(seq, hash, app|msgid) of what rsyslogd wrote, once it has written ``proc_count`` messages."""
+def _received(server: Rsyslog, count: int) -> list[tuple[int, str, str]]:
+    """(seq, hash, app|msgid) of what rsyslogd wrote, once it has written ``count`` messages."""
+    out = server.out
     def lines() -> list[str]:
         return out.read_text(encoding="utf-8").splitlines() if out.exists() else []
 
-    _until(lambda: len(lines()) >= proc_count, f"rsyslogd writing {proc_count} messages")
+    _until(lambda: len(lines()) >= count, f"rsyslogd writing {count} messages", server.process)
     found = []
     for line in lines():
         app, msgid, sd, _ = line.split("|", 3)
@@ -253,15 +260,15 @@ def _received(out: Path, proc_count: int) -> list[tuple[int, str, str]]:
 
 
 def test_forward_sends_each_record_once_in_order_with_seq_and_hash(device: DeviceProcess, tmp_path: Path,
-                                                                   rsyslog: tuple[int, Path]) -> None:
-    port, out = rsyslog
+                                                                   rsyslog: Rsyslog) -> None:
+    port = rsyslog.port
     db, url = tmp_path / "fwd.db", f"tcp://127.0.0.1:{port}"
     assert cli(device.port, "--operator", "audrey", "audit", "archive", "--db", str(db), password=AUDREY_PW).exit_code == 0
     first = cli(None, "--json", "audit", "forward", "--db", str(db), "--syslog", url)
     assert first.exit_code == 0, first.output
     archived = _archived(db)
     assert json.loads(first.output)["sent"] == len(archived)
-    got = _received(out, len(archived))
+    got = _received(rsyslog, len(archived))
     assert [(seq, h) for seq, h, _ in got] == archived  # every record once, in order, with its hash
     assert all(tag.startswith("cmsim|") for _, _, tag in got)  # parsed as RFC 5424 (APP-NAME, MSGID)
     # More records, archived again: a second run sends only those; a third sends nothing.
@@ -271,12 +278,12 @@ def test_forward_sends_each_record_once_in_order_with_seq_and_hash(device: Devic
     archived = _archived(db)
     assert json.loads(second.output)["sent"] == len(archived) - len(got) > 0
     assert json.loads(cli(None, "--json", "audit", "forward", "--db", str(db), "--syslog", url).output)["sent"] == 0
-    assert [(seq, h) for seq, h, _ in _received(out, len(archived))] == archived
+    assert [(seq, h) for seq, h, _ in _received(rsyslog, len(archived))] == archived
 
 
 def test_forward_follow_keeps_sending_and_resumes_without_duplicates(device: DeviceProcess, tmp_path: Path,
-                                                                    rsyslog: tuple[int, Path]) -> None:
-    port, out = rsyslog
+                                                                    rsyslog: Rsyslog) -> None:
+    port, out = rsyslog.port, rsyslog.out
     db = tmp_path / "live.db"
     env = {**os.environ, "CMSIM_PORT": device.port, "CMSIM_PASSWORD": AUDREY_PW}
     proc = subprocess.Popen([*EXE, "--operator", "audrey", "audit", "forward", "--db", str(db), "--syslog",
@@ -290,11 +297,17 @@ def test_forward_follow_keeps_sending_and_resumes_without_duplicates(device: Dev
     finally:
         proc.kill()
         proc.wait()
-    sent = len(_received(out, 1))
+    con = sqlite3.connect(db)
+    try:
+        (cursor,), = con.execute("SELECT last_seq FROM forwarded").fetchall()
+    finally:
+        con.close()
+    sent = sum(1 for seq, _ in _archived(db) if seq <= cursor)  # what the follower sent before its Ctrl-C
+    assert len(_received(rsyslog, sent)) == sent
     rerun = cli(None, "--json", "audit", "forward", "--db", str(db), "--syslog", f"tcp://127.0.0.1:{port}")
     archived = _archived(db)
     assert json.loads(rerun.output)["sent"] == len(archived) - sent
-    assert [(seq, h) for seq, h, _ in _received(out, len(archived))] == archived
+    assert [(seq, h) for seq, h, _ in _received(rsyslog, len(archived))] == archived
 
 
 def test_forward_errors_are_one_line(tmp_path: Path, device: DeviceProcess) -> None:
