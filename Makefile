@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: pkcs11-deps demo test seal bench soak docs fuzz lab typecheck clean mutate
+.PHONY: pkcs11-deps syslog-deps demo test seal bench soak docs fuzz lab typecheck clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,16 @@ pkcs11-deps:
 		apt-get install -y --no-install-recommends $$missing || { apt-get update && apt-get install -y --no-install-recommends $$missing; }; \
 	fi
 
-test: $(STAMP) pkcs11-deps
+# The syslog server the `cmsim audit forward --syslog` tests start on loopback (rsyslogd), likewise.
+SYSLOG_DEBS := rsyslog
+syslog-deps:
+	@missing=$$(for p in $(SYSLOG_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		apt-get install -y --no-install-recommends $$missing || { apt-get update && apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
+test: $(STAMP) pkcs11-deps syslog-deps
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q -m "not soak"

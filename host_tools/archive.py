@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from host_tools.audit_drain import TrustedKey, export_through
+from host_tools.audit_drain import PAGE, TrustedKey, export_through
 from host_tools.audit_verify import ExportVerifier, Reason, VerifyResult
 from host_tools.client import OperatorSession
 from host_tools.errors import CmsimError
@@ -36,7 +36,7 @@ from module.wire.audit.export import Anchor, ExportEnd, ExportFormat, ExportHead
 from module.wire.audit.record import AuditRecord, RecordKind, decode_record
 from module.wire.defs import Command, Role, Status
 
-__all__ = ["Archive", "ArchiveRefused", "ArchiveResult", "QueryFilter"]
+__all__ = ["Archive", "ArchiveRefused", "ArchiveResult", "Follower", "QueryFilter"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ CREATE TABLE IF NOT EXISTS anchors (seq INTEGER PRIMARY KEY, head BLOB NOT NULL)
 -- Every acknowledgement the device accepted from this archive: a device that later names records
 -- at or before the newest one as lost has forgotten it (restored from a backup): a fork.
 CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY);
+-- How far each syslog destination (`cmsim audit forward`) has been sent: the one table that is
+-- updated, a cursor over the append-only records, never part of what the archive proves.
+CREATE TABLE IF NOT EXISTS forwarded (destination TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
 CREATE TRIGGER IF NOT EXISTS acks_no_delete BEFORE DELETE ON acks
     BEGIN SELECT RAISE(ABORT, 'the audit archive is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS anchors_no_update BEFORE UPDATE ON anchors
@@ -170,6 +173,15 @@ class Archive:
         row = self.db.execute("SELECT max(seq) FROM acks").fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    def forwarded(self, destination: str) -> int | None:
+        """The last seq sent to ``destination`` (None before the first)."""
+        row = self.db.execute("SELECT last_seq FROM forwarded WHERE destination = ?", (destination,)).fetchone()
+        return int(row[0]) if row else None
+
+    def set_forwarded(self, destination: str, seq: int) -> None:
+        self.db.execute("INSERT INTO forwarded (destination, last_seq) VALUES (?, ?) ON CONFLICT (destination) "
+                        "DO UPDATE SET last_seq = excluded.last_seq", (destination, seq))
+
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM records").fetchone()[0])
 
@@ -191,8 +203,10 @@ class Archive:
 
     # --------------------------------------------------------------- archive
     def archive(self, session: OperatorSession, key: TrustedKey, *, acknowledge: bool = True,
-                after_store: Callable[[], None] | None = None, allow_lab: bool = False) -> ArchiveResult:
-        """Pull, verify, store and acknowledge what the device has beyond the archive's head."""
+                after_store: Callable[[], None] | None = None, allow_lab: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> ArchiveResult:
+        """Pull, verify, store and acknowledge what the device has beyond the archive's head
+        (``progress(done, total)`` as the records arrive)."""
         trusted = self.trusted_key()
         if trusted is None:
             raise CmsimError("bind the archive to the device's audit key first")
@@ -204,7 +218,7 @@ class Archive:
             raise ArchiveRefused(Reason.FORK, f"the device's chain ends at seq {cp.seq}, before the archive's "
                                  f"{start - 1}: rolled back, or not the module this archive belongs to")
         with tempfile.TemporaryFile() as tmp:
-            export_through(session, tmp, trusted.serial, cp.seq, from_seq=start)
+            export_through(session, tmp, trusted.serial, cp.seq, from_seq=start, progress=progress)
             tmp.seek(0)
             stored, result = self.ingest(tmp, expected_nonce=nonce, allow_lab=allow_lab)
         assert result.verified_through is not None and result.verified_head is not None
@@ -358,6 +372,50 @@ class Archive:
             sql += f" LIMIT {int(f.limit)}"
         for record, h in self.db.execute(sql, args):
             yield decode_record(bytes(record)), bytes(h)
+
+    def records_after(self, seq: int | None, limit: int = -1) -> list[tuple[AuditRecord, bytes]]:
+        """Archived records after ``seq`` (from the first for None), at most ``limit`` of them (all
+        for -1), with their chain values, in order."""
+        rows = self.db.execute("SELECT record, hash FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                               (-1 if seq is None else seq, limit)).fetchall()
+        return [(decode_record(bytes(record)), bytes(h)) for record, h in rows]
+
+    def last_records(self, count: int) -> list[tuple[AuditRecord, bytes]]:
+        """The newest ``count`` archived records, in order."""
+        rows = self.db.execute("SELECT record, hash FROM (SELECT seq, record, hash FROM records ORDER BY seq DESC "
+                               "LIMIT ?) ORDER BY seq", (count,)).fetchall()
+        return [(decode_record(bytes(record)), bytes(h)) for record, h in rows]
+
+
+@dataclass
+class Follower:
+    """Keeps an archive drained from a running device, one :meth:`step` at a time (`cmsim audit
+    follow` loops over it; tests drive it step by step).
+
+    The follower's own calls are records too, so a step that drained on every look would never be
+    idle: a step reads one page past the archive's head and drains only when a record there is not
+    of the follower's session, or a page of its own has piled up."""
+
+    archive: Archive
+    session: OperatorSession
+    key: TrustedKey
+    allow_lab: bool = False
+    progress: Callable[[int, int], None] | None = None
+
+    def pending(self) -> bool:
+        """Whether the device holds records past the archive's head that call for a drain."""
+        head = self.archive.head()
+        page = self.session.audit.export(head[0] + 1 if head else 0, PAGE)
+        own = self.session.session_id
+        return len(page.records) >= PAGE or any(decode_record(r).session_id != own for r in page.records)
+
+    def step(self) -> list[tuple[AuditRecord, bytes]]:
+        """Drain if there is anything new; the records this step archived (none when idle)."""
+        if not self.pending():
+            return []
+        head = self.archive.head()
+        self.archive.archive(self.session, self.key, allow_lab=self.allow_lab, progress=self.progress)
+        return self.archive.records_after(head[0] if head else None)
 
 
 def _sql_int(value: int) -> int:

@@ -22,7 +22,7 @@ from module.wire.audit.export import Anchor, RecordItem, iter_export
 from module.wire.audit.record import AuditRecord, LossReason, RecordKind, decode_record
 from module.wire.defs import AuditEvent, Command, Role, Status
 
-__all__ = ["FORMATS", "code_name", "one_line", "cell", "record_dict", "write_records", "export_file_records"]
+__all__ = ["FORMATS", "code_name", "one_line", "cell", "record_dict", "write_records", "syslog_message", "export_file_records"]
 
 # What would end or split a line in a log pipeline or a terminal: escaped wherever text goes out.
 _LINE_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
@@ -85,7 +85,7 @@ def _body_detail(rec: AuditRecord) -> str:
     return f"records {loss.first_seq}..{loss.last_seq} lost, {loss.count} by this drop (total {loss.total})"
 
 
-def _syslog(rec: AuditRecord, h: bytes) -> str:
+def syslog_message(rec: AuditRecord, h: bytes) -> str:
     """RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG. Facility 13 (log audit)."""
     severity = 6 if rec.status == 0 else 4  # informational, or warning for a refusal or failure
     d = record_dict(rec, h)
@@ -113,7 +113,7 @@ def write_records(records: Iterable[tuple[AuditRecord, bytes]], out: TextIO, fmt
             n += 1
         return n
     for rec, h in records:
-        out.write((json.dumps(record_dict(rec, h), separators=(",", ":")) if fmt == "jsonl" else _syslog(rec, h)) + "\n")
+        out.write((json.dumps(record_dict(rec, h), separators=(",", ":")) if fmt == "jsonl" else syslog_message(rec, h)) + "\n")
         n += 1
     return n
 

@@ -3,8 +3,9 @@
 Exit codes: 0 ok; 1 declined at a confirmation prompt; 2 usage error (including a malformed value
 such as hex or a time); 3 the device refused (status code named on stderr); 4 authentication
 failed; 5 verification failed (an audit export or archive does not verify, or a signature, MAC or
-GCM tag does not); 6 no device (none configured, cannot open, or no answer); 7 a file cannot be
-read or written, or is not what the option needs (a key statement, an export, an archive); 8
+GCM tag does not); 6 no device (none configured, cannot open, no answer, or a followed one went away); 7 a file
+cannot be read or written, or is not what the option needs (a key statement, an export, an
+archive), or `audit forward`'s syslog server cannot be reached or drops the connection; 8
 the device's identity key is not the one pinned for its serial (or given with
 ``--expect-fingerprint``); 9 an audit export verified without ``--nonce``: what it holds is
 signed, but its freshness and tail are unproven; 130 interrupted by Ctrl-C (outputs are written to a temporary name and renamed, so none is left

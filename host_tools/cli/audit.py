@@ -1,10 +1,13 @@
 """`cmsim audit`: the audit trail's public key, export, offline verification, acknowledgement,
-checkpoint, policy, tail, SQLite archive, query and show."""
+checkpoint, policy, tail, SQLite archive (once, or following a running device), syslog forwarding,
+query and show."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -13,18 +16,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import click
 from rich.table import Table
 
-from host_tools.archive import Archive, ArchiveRefused, QueryFilter
+from host_tools.archive import Archive, ArchiveRefused, Follower, QueryFilter
 from host_tools.audit_key_file import AuditKeyFile, UnvouchedKeyError
 from host_tools.audit_drain import TrustedKey, export_through, fetch_public_key
 from host_tools.audit_formats import FORMATS, cell, code_name, export_file_records, record_dict, write_records
 from host_tools.audit_verify import Reason, VerifyResult, verify_export
 from host_tools.cli.context import (
     EXIT_FILE,
+    EXIT_INTERRUPTED,
+    EXIT_NO_DEVICE,
     EXIT_UNPROVEN,
     EXIT_VERIFY,
     HEX,
@@ -35,14 +40,17 @@ from host_tools.cli.context import (
     Emit,
     atomic_output,
     fail,
+    jsonable,
     pass_ctx,
     with_session,
 )
 from host_tools.cli.names import ROLES
+from host_tools.errors import TransportError
 from host_tools.known_devices import KnownDevices
+from host_tools.syslog_forward import SyslogTarget, forward
 from module.wire.audit.common import AuditFormatError
 from module.wire.audit.export import ExportFormat
-from module.wire.audit.record import decode_record
+from module.wire.audit.record import AuditRecord, decode_record
 from module.wire.defs import AuditPolicy, Command, Role, Status
 
 __all__ = ["COMMANDS", "audit"]
@@ -325,28 +333,199 @@ def audit_archive(c: Ctx, db: str, import_file: str | None, pubkey: str | None, 
     """Pull new records, verify them against the archive, store them, then acknowledge them."""
     started = time.perf_counter()
     with _archive(db, create=True) as archive:
-        if archive.trusted_key() is None:  # trust on first use, from a self-signed statement
-            archive.bind(_load_pubkey(c, pubkey) if pubkey else fetch_public_key(c.device()))
-        trusted = archive.trusted_key()
-        assert trusted is not None
-        try:
+        trusted = _bound(c, archive, pubkey)
+        with _whose_refusal(c, archive, trusted, import_file):
             if import_file:
                 with open(import_file, "rb") as f, _not_an_export(import_file):
                     stored, verified = archive.ingest(f, allow_lab=allow_lab)
                 last, acked = verified.verified_through, False
             else:
-                with c.session() as s:
-                    result = archive.archive(s, trusted, allow_lab=allow_lab)
+                with c.session() as s, c.progress("archive") as bar:
+                    result = archive.archive(s, trusted, allow_lab=allow_lab, progress=bar)
                 stored, last, acked = result.stored, result.last_seq, result.acknowledged
-        except ArchiveRefused as exc:
-            whose = _another_module(c, archive, trusted, exc, import_file)
-            if whose is None:
-                raise
-            fail(EXIT_VERIFY, f"archive refused the export, nothing stored: {whose} ({exc})")
     elapsed = time.perf_counter() - started
     c.emit({"stored": stored, "last_seq": last, "acknowledged": acked, "seconds": round(elapsed, 3)},
            lambda: click.echo(f"{stored} records archived in {elapsed:.2f} s, through seq {last}"
                               + (", acknowledged on the device" if acked else "")))
+
+
+def _bound(c: Ctx, archive: Archive, pubkey: str | None) -> TrustedKey:
+    """The archive's trusted key: on first use the audit key file given, else the device's (vouched for by its pinned identity)."""
+    if archive.trusted_key() is None:
+        archive.bind(_load_pubkey(c, pubkey) if pubkey else fetch_public_key(c.device()))
+    trusted = archive.trusted_key()
+    assert trusted is not None
+    return trusted
+
+
+@contextmanager
+def _whose_refusal(c: Ctx, archive: Archive, trusted: TrustedKey, import_file: str | None = None) -> Iterator[None]:
+    """An archive refusal that is another module's trail is said so (exit 5 either way)."""
+    try:
+        yield
+    except ArchiveRefused as exc:
+        whose = _another_module(c, archive, trusted, exc, import_file)
+        if whose is None:
+            raise
+        fail(EXIT_VERIFY, f"archive refused the export, nothing stored: {whose} ({exc})")
+
+
+class _Interrupted(Exception):
+    """Raised by the Ctrl-C handler into a wait between steps (never into a step)."""
+
+
+class _StopRequest:
+    """Ctrl-C as a request to stop a loop of steps: a wait between steps ends at once, a step in
+    progress (a drain, a batch sent) finishes first, so the archive, the device's acknowledgement and
+    the syslog cursor agree; a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._waiting = False
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if self._waiting:
+            raise _Interrupted
+
+    def wait(self, seconds: float) -> None:
+        """The poll interval (a command's own pause between looks at the device, not a test's)."""
+        try:
+            self._waiting = True
+            if not self.requested:
+                time.sleep(seconds)
+        except _Interrupted:
+            pass
+        finally:
+            self._waiting = False
+
+    @contextmanager
+    def installed(self) -> Iterator[_StopRequest]:
+        previous = signal.signal(signal.SIGINT, self._handler)
+        try:
+            yield self
+        except _Interrupted:  # the handler ran in the instant a wait began or ended
+            self.requested = True
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _follow(c: Ctx, archive: Archive, trusted: TrustedKey, *, interval: float, allow_lab: bool,
+            on_start: Callable[[Follower], None], on_new: Callable[[Follower, list[Any]], None],
+            stop_with: _StopRequest) -> NoReturn:
+    """Catch up (with progress), then step the follower every ``interval`` seconds until Ctrl-C (exit
+    130) or until the device goes away (exit 6); the archive is consistent either way."""
+    with c.session() as s:
+        follower = Follower(archive, s, trusted, allow_lab=allow_lab)
+        with c.progress("archive") as bar, _whose_refusal(c, archive, trusted):
+            archive.archive(s, trusted, allow_lab=allow_lab, progress=bar)  # a Ctrl-C here rolls back
+        on_start(follower)
+        try:
+            with stop_with.installed() as stop:
+                while not stop.requested:
+                    on_new(follower, follower.step())
+                    stop.wait(interval)
+        except (TransportError, OSError) as exc:
+            fail(EXIT_NO_DEVICE, f"the device went away ({exc}); {_through(archive)}")
+    fail(EXIT_INTERRUPTED, f"stopped; {_through(archive)}")
+
+
+def _through(archive: Archive) -> str:
+    head = archive.head()
+    return f"the archive holds everything through seq {head[0]}" if head else "the archive is empty"
+
+
+def _record_line(c: Ctx, record: AuditRecord, h: bytes) -> None:
+    """One record as it arrives: a table-like line on a terminal, else (and with --json) a JSON line."""
+    d = record_dict(record, h)
+    if c.tty:
+        click.echo(f"{record.seq:>8} {d['time'][11:23]} {record.kind.name:<10} {code_name(record):<18} "
+                   f"{cell(record.operator) or '-':<10} {d['status']} {cell(record.detail[:60])}".rstrip())
+    else:
+        click.echo(json.dumps(jsonable(d), separators=(",", ":")))
+    sys.stdout.flush()
+
+
+@audit.command("follow")
+@click.option("--db", required=True, type=OUTPUT_FILE, help="SQLite archive (created on first use).")
+@click.option("-n", "lines", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Archived records to show before following.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="Seconds between looks at the device.")
+@click.option("--all", "show_all", is_flag=True, help="Show the follower's own calls too (archived either way).")
+@click.option("--pubkey", type=INPUT_FILE, help="Key statement to bind a new archive to (default: the device's).")
+@click.option("--allow-lab", is_flag=True, help="Store a lab-mode (fault injection) trail.")
+@pass_ctx
+def audit_follow(c: Ctx, db: str, lines: int, interval: float, show_all: bool, pubkey: str | None,
+                 allow_lab: bool) -> None:
+    """Keep draining a running device into the archive, printing new records as they come (as
+    `journalctl -f`): each is verified, stored and acknowledged first (Auditor or CO).
+
+    Ctrl-C stops it (exit 130) once the step in progress is done; a device that goes away ends it
+    (exit 6). Either way the archive holds every record it printed, and the next run goes on from there."""
+    with _archive(db, create=True) as archive:
+        trusted = _bound(c, archive, pubkey)
+
+        def show(follower: Follower, records: list[Any]) -> None:
+            for record, h in records:
+                if show_all or record.session_id != follower.session.session_id:
+                    _record_line(c, record, h)
+
+        _follow(c, archive, trusted, interval=interval, allow_lab=allow_lab,
+                on_start=lambda f: show(f, archive.last_records(lines) if lines else []),
+                on_new=show, stop_with=_StopRequest())
+
+
+@audit.command("forward")
+@click.option("--db", required=True, type=OUTPUT_FILE, help="The SQLite archive whose records are sent.")
+@click.option("--syslog", "url", required=True, metavar="tcp://HOST:PORT",
+              help="Syslog server: RFC 5424 messages over TCP, octet-counted (RFC 6587).")
+@click.option("--follow", "live", is_flag=True,
+              help="Keep draining the device into the archive (as `audit follow`) and forward as records come.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="With --follow: seconds between looks at the device.")
+@click.option("--pubkey", type=INPUT_FILE, help="With --follow: key statement to bind a new archive to.")
+@click.option("--allow-lab", is_flag=True, help="With --follow: store a lab-mode (fault injection) trail.")
+@pass_ctx
+def audit_forward(c: Ctx, db: str, url: str, live: bool, interval: float, pubkey: str | None,
+                  allow_lab: bool) -> None:
+    """Send the archive's records to a syslog server, each once and in order, with its seq and chain
+    hash in the structured data; the archive keeps how far each server got, so a rerun goes on from
+    there and sends nothing twice. Exit 7 when the server cannot be reached or drops the connection,
+    130 on Ctrl-C (after the batch in progress), 6 when the followed device goes away."""
+    try:
+        target = SyslogTarget.parse(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--syslog")
+    with _archive(db, create=live) as archive:
+        try:
+            sock = target.connect(c.timeout)
+        except OSError as exc:
+            fail(EXIT_FILE, f"syslog server {target.destination}: cannot connect: {exc.strerror or exc}")
+        with sock:
+            stop = _StopRequest()
+
+            def send(*_: object) -> None:
+                try:
+                    sent = forward(archive, sock, target.destination, stop=lambda: stop.requested)
+                except OSError as exc:
+                    fail(EXIT_FILE, f"syslog server {target.destination}: {exc.strerror or exc}; "
+                                    f"sent through seq {archive.forwarded(target.destination)}")
+                if sent and not c.as_json and sys.stderr.isatty():
+                    click.echo(f"{sent} records -> {target.destination}", err=True)
+
+            if live:
+                _follow(c, archive, _bound(c, archive, pubkey), interval=interval, allow_lab=allow_lab,
+                        on_start=send, on_new=send, stop_with=stop)
+            with stop.installed():
+                before = archive.forwarded(target.destination)
+                sent = forward(archive, sock, target.destination, stop=lambda: stop.requested)
+        last = archive.forwarded(target.destination)
+    if stop.requested:
+        fail(EXIT_INTERRUPTED, f"stopped; sent through seq {last}")
+    c.emit({"sent": sent, "through_seq": last, "destination": target.destination, "previously_through": before},
+           lambda: click.echo(f"{sent} records sent to {target.destination}, through seq {last}"))
 
 
 def _another_module(c: Ctx, archive: Archive, trusted: TrustedKey, exc: ArchiveRefused,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 
 import click
-from rich.table import Table
 
 from host_tools.cli.context import (
     EXIT_DEVICE,
@@ -27,23 +26,27 @@ __all__ = ["COMMANDS"]
 @click.command()
 @pass_ctx
 def status(c: Ctx) -> None:
-    """State, counters, audit fill and the identity fingerprint, checked against the pin (no login)."""
+    """State, counters, the identity fingerprint (checked against the pin), and the audit trail's fill:
+    high water reached, acknowledged through (no login)."""
     data = c.device().status()
     if data.get("identity_fingerprint") and data.get("state_name") in ("UNINITIALISED", "OPERATIONAL"):
         data["identity_fingerprint"] = c.device().identity().fingerprint  # signed, and checked against the pin
         c.identity_notice()
 
-    def human() -> None:
+    def human() -> None:  # aligned lines, not a table a narrow terminal would crop (the fingerprint)
         audit = data.get("audit", {})
-        table = Table(show_header=False, box=None)
-        for key in ("module", "version", "serial", "identity_fingerprint", "state_name", "approved_mode",
-                    "boot_counter", "sessions", "keys", "last_error", "self_test_ms"):
-            table.add_row(key, human_value(data.get(key)))
+        rows = [(key, data.get(key)) for key in ("module", "version", "serial", "identity_fingerprint", "state_name",
+                                                 "approved_mode", "boot_counter", "sessions", "keys", "last_error",
+                                                 "self_test_ms")]
         for key in ("policy", "used", "capacity", "high_water_permille", "high_water_reached", "next_seq",
                     "oldest_retained", "records_lost", "records_refused", "would_block"):
             if key in audit:
-                table.add_row(f"audit.{key}", human_value(audit[key]))
-        c.console.print(table)
+                rows.append((f"audit.{key}", audit[key]))
+            if key == "high_water_reached" and "next_seq" in audit:  # the device omits it before the first ack
+                rows.append(("audit.acknowledged_through", audit.get("acked_through", "none yet")))
+        width = max(len(key) for key, _ in rows)
+        for key, value in rows:
+            click.echo(f"{key:<{width}}  {human_value(value)}")
 
     c.emit(data, human)
 
