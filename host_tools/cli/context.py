@@ -155,8 +155,10 @@ class Ctx:
             port = self.port or remembered_port()
             if not port:
                 fail(EXIT_NO_DEVICE, "no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
-            self._device = _IndicatedDevice.open(port, timeout=self.timeout, expect_fingerprint=self.expect_fingerprint)
-            self._device.indicator = self.indicator
+            opened = _IndicatedDevice.open(port, timeout=self.timeout, expect_fingerprint=self.expect_fingerprint)
+            assert isinstance(opened, _IndicatedDevice)  # Device.open makes its class
+            opened.indicator = self.indicator
+            self._device = opened
         return self._device
 
     def identity_notice(self) -> None:
@@ -215,7 +217,10 @@ def indicator_line(indicator: list[dict[str, Any]]) -> str:
     runs: list[tuple[str, int]] = []  # a service called again and again (key list) is said once, with a count
     for i in indicator:
         text = f"{i['service']} {'approved' if i['approved'] else 'NOT APPROVED'}"
-        runs[-1:] = [(text, runs[-1][1] + 1)] if runs and runs[-1][0] == text else [*runs[-1:], (text, 1)]
+        if runs and runs[-1][0] == text:
+            runs[-1] = (text, runs[-1][1] + 1)
+        else:
+            runs.append((text, 1))
     return "approved-service indicator: " + ", ".join(text + (f" (x{n})" if n > 1 else "") for text, n in runs)
 
 
