@@ -52,7 +52,8 @@ def _options(command: click.Command, ctx: click.Context, everywhere: frozenset[s
     lines: list[str] = []
     for param in command.get_params(ctx):
         record = param.get_help_record(ctx)
-        if record is None or param.name in everywhere:
+        is_help = "--help" in getattr(param, "opts", ())
+        if record is None or param.name in everywhere or (is_help and "help" in everywhere):
             continue
         names, help_text = record
         lines += [".TP", f"\\fB{_roff(names)}\\fR", _roff(help_text) if help_text else ""]
@@ -77,9 +78,12 @@ def render() -> str:
         ".SH DESCRIPTION",
         _paragraphs(cli_main.help or ""),
         ".SH GLOBAL OPTIONS",
-        *_options(cli_main, root_ctx),
+        # help is left out everywhere: click keeps one help option per command, made by whichever
+        # context asked first, so its names would depend on what ran before in this process.
+        *_options(cli_main, root_ctx, everywhere=frozenset({"help"})),
         ".PP",
-        "\\fB\\-\\-json\\fR and \\fB\\-h\\fR, \\fB\\-\\-help\\fR are also taken after any command.",
+        "\\fB\\-h\\fR, \\fB\\-\\-help\\fR shows the help, here and after any command;"
+        " \\fB\\-\\-json\\fR is also taken after any command.",
         ".SH COMMANDS",
     ]
     for path, command in commands(cli_main):

@@ -113,6 +113,7 @@ def test_real_outputs_follow_the_schema(device: DeviceProcess, tmp_path: Path) -
     check("decrypt", cli(p, *co, "decrypt", "--key", "box", "--in", str(tmp_path / "c")))
     check("key pubkey", cli(p, *co, "key", "pubkey", str(ec_key["key_id"]), "--out", str(tmp_path / "pub.pem")))
     check("key delete", cli(p, *co, "key", "delete", str(hmac_key["key_id"])))
+    check("audit pubkey", cli(p, "--json", "audit", "pubkey", "--out", str(tmp_path / "audit.pub")))
 
 
 def test_errors_follow_the_schema_with_their_exit_codes(device: DeviceProcess, tmp_path: Path) -> None:
