@@ -73,3 +73,8 @@ clean:
 # runs the suite once per surviving mutant). Prints the score, the survivors and any stale entry.
 mutate: $(STAMP)
 	$(PY) mutate/run.py
+
+# docs/cmsim.1, the man page, from the click commands themselves (tests/test_cli_man.py checks it is current).
+.PHONY: man
+man: $(STAMP)
+	$(PY) docs/man.py

@@ -7,6 +7,7 @@ import importlib.machinery
 import importlib.util
 import platform
 import ssl
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -15,11 +16,11 @@ from pathlib import Path
 import click
 
 import module
-from module.integrity import check_compiled, compute_seal
+from module.integrity import check_compiled, check_seal, compute_seal
 from module.ports import CompiledFile
 
 __all__ = ["PackageCodeImage", "DEFAULT_SEAL_PATH", "BoundLibrary", "bound_libraries", "read_seal", "write_seal",
-           "main"]
+           "main", "EXIT_SEAL_MISMATCH"]
 
 MODULE_DIR = Path(module.__file__).resolve().parent
 DEFAULT_SEAL_PATH = MODULE_DIR / "integrity.seal"
@@ -125,12 +126,30 @@ def write_seal(path: Path = DEFAULT_SEAL_PATH, root: Path = MODULE_DIR) -> bytes
     return seal
 
 
+EXIT_SEAL_MISMATCH = 1  # --verify: the seal is missing or stale, or compiled code is not the sealed source
+
+
 @click.command(name="cmsim-seal", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_SEAL_PATH,
-              show_default=True, help="Seal file to write.")
-def main(out: Path) -> None:
-    """Seal the installed module code (HMAC-SHA-256), as `openssl fipsinstall` does."""
-    problem = check_compiled(PackageCodeImage())
+              show_default=True, help="Seal file to write (with --verify: to check).")
+@click.option("--verify", is_flag=True, help="Check the seal instead of writing it, as `openssl fipsinstall -verify`: "
+                                             "exit 0 when it matches the installed module code, else 1 and one line "
+                                             "saying why.")
+def main(out: Path, verify: bool) -> None:
+    """Seal the installed module code (HMAC-SHA-256), as `openssl fipsinstall` does; or with --verify
+    check that the seal still matches it, which the device checks at every power-on.
+
+    Exit codes: 0 sealed (or, with --verify, the seal matches); 1 not sealed, or with --verify the seal
+    is missing or does not match the code; 2 usage."""
+    code = PackageCodeImage()
+    if verify:
+        problem = check_seal(code, read_seal(out)) or check_compiled(code)
+        if problem is not None:
+            click.echo(f"cmsim-seal: {out}: VERIFY FAILED: {problem}", err=True)
+            sys.exit(EXIT_SEAL_MISMATCH)
+        click.echo(f"{out}: seal matches {MODULE_DIR} (VERIFY PASSED)")
+        return
+    problem = check_compiled(code)
     if problem is not None:
         raise click.ClickException(f"not sealed: {problem}")
     seal = write_seal(out)

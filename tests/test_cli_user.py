@@ -198,7 +198,7 @@ def test_password_file_and_no_password_option(device: DeviceProcess, tmp_path: P
 
 def test_random_hex(device: DeviceProcess) -> None:
     r = cli(device.port, "--operator", "co", "random", "16", "--hex", password=CO_PW)
-    assert r.exit_code == 0 and re.fullmatch(r"[0-9a-f]{32}\n", r.output)
+    assert r.exit_code == 0 and re.fullmatch(r"[0-9a-f]{32}\n", r.stdout)  # the indicator line is on stderr
 
 
 def test_the_approved_service_indicator_is_in_the_json(device: DeviceProcess, tmp_path: Path) -> None:

@@ -96,6 +96,7 @@ from module.wire.handshake import (  # noqa: E402
 __all__ = [
     "POLICY_MD",
     "POLICY_JSON",
+    "POLICY_PACKAGE_JSON",
     "Declarations",
     "SECTIONS",
     "SP800_140B_SECTIONS",
@@ -110,6 +111,8 @@ __all__ = [
 POLICY_MD = HERE / "security-policy.md"
 POLICY_JSON = HERE / "security-policy.json"
 POLICY_AMVP = HERE / "security-policy.amvp.json"
+# The same JSON as package data, so an installed `cmsim lab run` finds the published tables without this tree.
+POLICY_PACKAGE_JSON = ROOT / "host_tools" / "lab" / "security-policy.json"
 DEFS_SOURCE = ROOT / "module" / "wire" / "defs.py"
 FSM_SOURCE = ROOT / "module" / "fsm.py"
 PYPROJECT = ROOT / "pyproject.toml"
@@ -1485,7 +1488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     recorded = committed_environment() if check else None
     d = Declarations(environment=recorded) if recorded else Declarations()
     wanted = {POLICY_MD: render(POLICY_MD.read_text(encoding="utf-8"), d), POLICY_JSON: policy_json_text(d),
-              POLICY_AMVP: amvp_json_text(d)}
+              POLICY_PACKAGE_JSON: policy_json_text(d), POLICY_AMVP: amvp_json_text(d)}
     stale = [path for path, content in wanted.items()
              if not path.exists() or path.read_text(encoding="utf-8") != content]
     if check:
@@ -1494,7 +1497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if stale else 0
     for path in stale:
         path.write_text(wanted[path], encoding="utf-8")
-    print(f"{POLICY_MD.relative_to(ROOT)}, {POLICY_JSON.relative_to(ROOT)}, {POLICY_AMVP.relative_to(ROOT)}: "
+    print(f"{POLICY_MD.relative_to(ROOT)}, {POLICY_JSON.relative_to(ROOT)} (and {POLICY_PACKAGE_JSON.relative_to(ROOT)}), "
+          f"{POLICY_AMVP.relative_to(ROOT)}: "
           f"{'rewrote ' + str(len(stale)) if stale else 'already current'}")
     return 0
 

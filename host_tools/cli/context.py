@@ -28,7 +28,7 @@ __all__ = [
     "EXIT_DEVICE", "EXIT_AUTH", "EXIT_VERIFY", "EXIT_NO_DEVICE", "EXIT_IDENTITY", "EXIT_UNPROVEN", "FACTORY_OPERATOR", "FACTORY_PASSWORD",
     "Ctx", "pass_ctx", "with_session", "CommandSession", "Output", "Emit", "Binary", "Failure", "fail",
     "state_home", "device_file", "remembered_port", "jsonable", "read_input", "write_output",
-    "human_value", "json_option", "EXIT_USAGE", "EXIT_FILE", "EXIT_INTERRUPTED", "HEX", "INPUT_FILE", "OUTPUT_FILE", "atomic_output",
+    "human_value", "json_option", "indicator_line", "EXIT_USAGE", "EXIT_FILE", "EXIT_INTERRUPTED", "HEX", "INPUT_FILE", "OUTPUT_FILE", "atomic_output",
 ]
 
 EXIT_USAGE, EXIT_DEVICE, EXIT_AUTH, EXIT_VERIFY, EXIT_NO_DEVICE, EXIT_FILE, EXIT_IDENTITY = 2, 3, 4, 5, 6, 7, 8
@@ -98,9 +98,10 @@ class Ctx:
     password: str | None
     timeout: float
     expect_fingerprint: str | None = None
+    quiet: bool = False  # -q: only the data and errors; no notices, indicator line or progress on stderr
     console: Console = field(default_factory=lambda: Console(highlight=False))
     _device: Device | None = None
-    # The approved-service indicator of each service a command called in its session, in order.
+    # The approved-service indicator of each service a command called, in order (not the login's own calls).
     indicator: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -109,8 +110,9 @@ class Ctx:
 
     def emit(self, data: dict[str, Any], human: Callable[[], None] | None = None) -> None:
         """One JSON document with --json; otherwise the human rendering (or key: value lines). The
-        approved-service indicator of the command's services goes with it: under "indicator" in the
-        JSON, and as a line on a terminal's stderr."""
+        approved-service indicator of the services the command called goes with it: under "indicator"
+        in the JSON, and as an "approved-service indicator:" line on stderr (not with -q), so it
+        never mixes with data on stdout."""
         if self.as_json:
             click.echo(json.dumps(jsonable({**data, "indicator": self.indicator} if self.indicator else data),
                                   sort_keys=True))
@@ -120,14 +122,19 @@ class Ctx:
         else:
             for key, value in data.items():
                 click.echo(f"{key}: {human_value(value)}")
-        if self.indicator and sys.stderr.isatty():
-            click.echo("approved-service indicator: " + ", ".join(
-                f"{i['service']} {'approved' if i['approved'] else 'NOT APPROVED'}" for i in self.indicator), err=True)
+        if self.indicator:
+            self.note(indicator_line(self.indicator))
+
+    def note(self, message: str) -> None:
+        """A line for the person on stderr (what was written where, a first contact, the indicator);
+        none with -q or --json, whose stdout carries the whole answer."""
+        if not self.quiet and not self.as_json:
+            click.echo(message, err=True)
 
     @contextmanager
     def progress(self, what: str, unit: str = "records") -> Iterator[Callable[[int, int], None]]:
         """A progress bar with rate and ETA on a terminal's stderr; a no-op otherwise (and with --json)."""
-        if self.as_json or not sys.stderr.isatty():
+        if self.as_json or self.quiet or not sys.stderr.isatty():
             yield lambda done, total: None
             return
         from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn
@@ -148,13 +155,16 @@ class Ctx:
             port = self.port or remembered_port()
             if not port:
                 fail(EXIT_NO_DEVICE, "no device: give --port (or CMSIM_PORT), or run `cmsim device start`")
-            self._device = Device.open(port, timeout=self.timeout, expect_fingerprint=self.expect_fingerprint)
+            opened = _IndicatedDevice.open(port, timeout=self.timeout, expect_fingerprint=self.expect_fingerprint)
+            assert isinstance(opened, _IndicatedDevice)  # Device.open makes its class
+            opened.indicator = self.indicator
+            self._device = opened
         return self._device
 
     def identity_notice(self) -> None:
-        """The visible notice of a first contact: the fingerprint just pinned, on stderr."""
+        """The visible notice of a first contact: the fingerprint just pinned, on stderr (not with -q)."""
         ident = self.device().identity()
-        if ident.newly_pinned:
+        if ident.newly_pinned and not self.quiet:
             click.echo(f"cmsim: pinned device {ident.serial} with identity fingerprint {ident.fingerprint} "
                        f"in {self.device().known_devices.path}", err=True)
 
@@ -184,6 +194,34 @@ class Ctx:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+# The calls a login, a logout and the identity pin make for any command: not services the command named.
+_SESSION_PLUMBING = frozenset({Command.IDENTITY, Command.AUTH_BEGIN, Command.AUTH_FINISH, Command.LOGOUT})
+
+
+class _IndicatedDevice(Device):
+    """A device that notes the approved-service indicator of every answered service a command called,
+    with or without a session (status, version and selftest too)."""
+
+    indicator: list[dict[str, Any]]
+
+    def call(self, command: Command, params: Mapping[str, Any] | None = None, session_id: int = 0) -> Reply:
+        reply = super().call(command, params, session_id)
+        if command not in _SESSION_PLUMBING:
+            self.indicator.append({"service": command.name, "approved": reply.approved})
+        return reply
+
+
+def indicator_line(indicator: list[dict[str, Any]]) -> str:
+    """The human form of the indicator: each service called, approved or NOT APPROVED."""
+    runs: list[tuple[str, int]] = []  # a service called again and again (key list) is said once, with a count
+    for i in indicator:
+        text = f"{i['service']} {'approved' if i['approved'] else 'NOT APPROVED'}"
+        if runs and runs[-1][0] == text:
+            runs[-1] = (text, runs[-1][1] + 1)
+        else:
+            runs.append((text, 1))
+    return "approved-service indicator: " + ", ".join(text + (f" (x{n})" if n > 1 else "") for text, n in runs)
 
 
 def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -257,9 +295,7 @@ class CommandSession(SessionServices):
         return self._login()
 
     def call(self, command: Command, params: Mapping[str, Any] | None = None) -> Reply:
-        reply = self._login().call(command, params)
-        self._c.indicator.append({"service": command.name, "approved": reply.approved})
-        return reply
+        return self._login().call(command, params)  # the device notes its indicator
 
 
 def with_session(func: Callable[..., Output | None]) -> Callable[..., None]:
@@ -352,9 +388,22 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
         raise
 
 
-def read_input(path: str) -> bytes:
-    """Binary input from a file, or stdin for -."""
-    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+def read_input(path: str, limit: int | None = None, what: str = "input") -> bytes:
+    """Binary input from a file, or stdin for -. With ``limit``, more than that many bytes is refused
+    here (exit 7), before the device is asked anything, so nothing reaches it or its audit trail."""
+    if path != "-":
+        if limit is not None and (size := Path(path).stat().st_size) > limit:
+            fail(EXIT_FILE, _too_large(f"{path}: {size:,} bytes,", limit, what))
+        return Path(path).read_bytes()
+    data = sys.stdin.buffer.read() if limit is None else sys.stdin.buffer.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        fail(EXIT_FILE, _too_large("stdin:", limit, what))
+    return data
+
+
+def _too_large(where: str, limit: int, what: str) -> str:
+    return (f"{where} more than the {limit:,} bytes {what} takes (the module's 64 KiB parameter limit; "
+            "nothing is sent in parts); nothing was sent to the device")
 
 
 def write_output(c: Ctx, path: str, data: bytes, key: str) -> None:
@@ -362,9 +411,11 @@ def write_output(c: Ctx, path: str, data: bytes, key: str) -> None:
     if path != "-":
         with atomic_output(path) as f:
             f.write(data)
-        c.emit({key: len(data), "out": path}, lambda: click.echo(f"{len(data)} bytes -> {path}", err=True))
+        c.emit({key: len(data), "out": path}, lambda: c.note(f"{len(data)} bytes -> {path}"))
     elif c.as_json:
         c.emit({key: data})
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
+        if c.indicator:
+            c.note(indicator_line(c.indicator))

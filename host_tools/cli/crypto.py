@@ -1,6 +1,11 @@
 """The cryptographic services as top-level commands: encrypt, decrypt, sign, verify, mac, digest,
 random, derive, encapsulate, decapsulate. Binary input and output through files or stdin/stdout;
-keys by number or label."""
+keys by number or label.
+
+Inputs are one service parameter each, so at most the module's 64 KiB parameter limit
+(``MAX_PARAM_LEN``); a larger file is refused before the device is asked anything (exit 7), never
+sent in parts: the module has no streaming digest or GCM, and chunks sealed one by one would be a
+format of this tool's own that no other tool reads."""
 
 from __future__ import annotations
 
@@ -31,14 +36,31 @@ from host_tools.cli.context import (
 from host_tools.cli.formats import SIGNATURE_FORMATS, FormatError, signature_in, signature_out
 from host_tools.cli.key import KEY_REF, key_data, read_public_key, resolve_key
 from host_tools.cli.names import DIGESTS, KDFS, KEY_TYPES
-from module.wire.defs import Command, KeyType
+from module.wire.defs import MAX_PARAM_LEN, Command, KeyType
 
 __all__ = ["COMMANDS"]
 
 
-def _io_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--out", "outfile", type=OUTPUT_FILE, default="-", help="Output file; - for stdout (binary).")(f)
-    return click.option("--in", "infile", type=INPUT_FILE, default="-", help="Input file; - for stdin (binary).")(f)
+GCM_IV, GCM_TAG = 12, 16
+MESSAGE_LIMIT = MAX_PARAM_LEN  # sign, verify, mac, digest: the message is one parameter
+# Encrypt leaves room for the tag, so that `cmsim decrypt` takes any output back (its ciphertext
+# parameter holds ciphertext and tag); decrypt's input is the IV, then that parameter.
+ENCRYPT_LIMIT = MAX_PARAM_LEN - GCM_TAG
+DECRYPT_LIMIT = GCM_IV + MAX_PARAM_LEN
+
+
+def _in_option(limit: int, what: str = "Input file; - for stdin (binary)") -> Callable[..., Any]:
+    return click.option("--in", "infile", type=INPUT_FILE, default="-",
+                        help=f"{what}. At most {limit:,} bytes (the module's 64 KiB parameter limit): a larger "
+                             "input is refused before the device is called (exit 7).")
+
+
+def _io_options(limit: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def apply(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option("--out", "outfile", type=OUTPUT_FILE, default="-",
+                         help="Output file; - for stdout (binary).")(f)
+        return _in_option(limit)(f)
+    return apply
 
 
 def _sig_format(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,11 +84,12 @@ def _verdict(valid: bool) -> Emit:
 @click.command()
 @click.option("--key", "key_id", type=KEY_REF, required=True, help="Key number or label.")
 @click.option("--aad", default="", help="Additional authenticated data (text).")
-@_io_options
+@_io_options(ENCRYPT_LIMIT)
 @with_session
 def encrypt(c: Ctx, s: CommandSession, key_id: str, aad: str, infile: str, outfile: str) -> Binary:
-    """AES-256-GCM. Output: IV (12 bytes) || ciphertext || tag (16 bytes)."""
-    data = read_input(infile)
+    """AES-256-GCM. Output: IV (12 bytes) || ciphertext || tag (16 bytes). At most 65,520 bytes in (64 KiB
+    less the tag, so `cmsim decrypt` takes the output back); larger files are refused, not chunked."""
+    data = read_input(infile, ENCRYPT_LIMIT, "encrypt")
     box = s.encrypt(resolve_key(s, key_id), data, aad.encode())
     return Binary(outfile, box.iv + box.ciphertext, "ciphertext")
 
@@ -74,11 +97,11 @@ def encrypt(c: Ctx, s: CommandSession, key_id: str, aad: str, infile: str, outfi
 @click.command()
 @click.option("--key", "key_id", type=KEY_REF, required=True, help="Key number or label.")
 @click.option("--aad", default="")
-@_io_options
+@_io_options(DECRYPT_LIMIT)
 @with_session
 def decrypt(c: Ctx, s: CommandSession, key_id: str, aad: str, infile: str, outfile: str) -> Binary:
     """AES-256-GCM; input as `cmsim encrypt` wrote it."""
-    data = read_input(infile)
+    data = read_input(infile, DECRYPT_LIMIT, "decrypt")
     if len(data) < 28:
         raise click.UsageError("input shorter than IV and tag")
     plain = s.decrypt(resolve_key(s, key_id), Ciphertext(data[:12], data[12:]), aad.encode())
@@ -88,12 +111,12 @@ def decrypt(c: Ctx, s: CommandSession, key_id: str, aad: str, infile: str, outfi
 @click.command()
 @click.option("--key", "key_id", type=KEY_REF, required=True, help="Key number or label.")
 @_sig_format
-@_io_options
+@_io_options(MESSAGE_LIMIT)
 @with_session
 def sign(c: Ctx, s: CommandSession, key_id: str, fmt: str, infile: str, outfile: str) -> Binary:
     """Sign the input (ECDSA, Ed25519, ML-DSA-65 by key type). ECDSA signatures are r || s (raw) or,
     with --format der, X9.62 DER as `openssl dgst -verify` reads."""
-    data = read_input(infile)
+    data = read_input(infile, MESSAGE_LIMIT, "sign")
     number = resolve_key(s, key_id)
     signature = s.sign(number, data)
     if fmt != "raw":
@@ -107,12 +130,12 @@ def sign(c: Ctx, s: CommandSession, key_id: str, fmt: str, infile: str, outfile:
 @click.option("--type", "key_type", type=click.Choice(sorted(KEY_TYPES)), help="...of this type.")
 @click.option("--signature", "sigfile", type=INPUT_FILE, required=True)
 @_sig_format
-@click.option("--in", "infile", type=INPUT_FILE, default="-")
+@_in_option(MESSAGE_LIMIT, "The signed message; - for stdin")
 @with_session
 def verify(c: Ctx, s: CommandSession, key_id: str | None, pubkey: str | None, key_type: str | None, sigfile: str,
            fmt: str, infile: str) -> Emit:
     """Verify a signature; exit 0 valid, 5 invalid."""
-    data, signature = read_input(infile), Path(sigfile).read_bytes()
+    data, signature = read_input(infile, MESSAGE_LIMIT, "verify"), Path(sigfile).read_bytes()
     if (key_id is None) == (pubkey is None) or (pubkey is not None and key_type is None):
         raise click.UsageError("give --key, or --pubkey with --type")
     if pubkey is not None and key_type is not None:
@@ -130,11 +153,11 @@ def verify(c: Ctx, s: CommandSession, key_id: str | None, pubkey: str | None, ke
 @click.command()
 @click.option("--key", "key_id", type=KEY_REF, required=True, help="Key number or label.")
 @click.option("--verify", "macfile", type=INPUT_FILE, help="Check this MAC instead.")
-@_io_options
+@_io_options(MESSAGE_LIMIT)
 @with_session
 def mac(c: Ctx, s: CommandSession, key_id: str, macfile: str | None, infile: str, outfile: str) -> Emit | None:
     """HMAC of the input, or with --verify check one (exit 5 when it does not match)."""
-    data = read_input(infile)
+    data = read_input(infile, MESSAGE_LIMIT, "mac")
     number = resolve_key(s, key_id)
     if macfile is None:
         write_output(c, outfile, s.mac(number, data), "mac")  # before the logout, as it always was
@@ -144,12 +167,12 @@ def mac(c: Ctx, s: CommandSession, key_id: str, macfile: str | None, infile: str
 
 @click.command()
 @click.option("--alg", type=click.Choice([*DIGESTS, "sha1"]), default="sha256", show_default=True,
-              help="sha1 is the module's non-approved legacy service: its indicator says so.")
-@_io_options
+              help="sha1 is the module's legacy SHA-1 service (approved for non-signature uses only).")
+@_io_options(MESSAGE_LIMIT)
 @with_session
 def digest(c: Ctx, s: CommandSession, alg: str, infile: str, outfile: str) -> None:
-    """A digest of the input (SHA-2, SHA-3; or legacy SHA-1, not approved)."""
-    data = read_input(infile)
+    """A digest of the input (SHA-2, SHA-3; or legacy SHA-1). One DIGEST call: at most 65,536 bytes."""
+    data = read_input(infile, MESSAGE_LIMIT, "digest")
     if alg == "sha1":
         value = bytes(s.call(Command.DIGEST_SHA1, {"message": data}).data["digest"])
     else:
@@ -209,7 +232,7 @@ class _Encapsulated:
             return
         self.ciphertext.show(c)
         if not c.as_json:
-            click.echo(f"key {self.info.key_id} (shared secret) stored", err=True)
+            c.note(f"key {self.info.key_id} (shared secret) stored")
 
 
 @click.command()

@@ -37,13 +37,16 @@ def lab() -> None:
               help="Extra cmsim-device option for the device the harness starts (repeatable), "
                    "e.g. --device-arg=--seal=PATH.")
 @click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False),
-              help="The published security-policy JSON (default: docs/security_policy/security-policy.json).")
+              help="The published security-policy JSON (default: the copy installed with the package, "
+                   "host_tools/lab/security-policy.json, the same as docs/security_policy/security-policy.json).")
+@click.option("--strict", is_flag=True, help="A test that did not run fails the run (always so with --plan full).")
 @pass_ctx
 def lab_run(c: Ctx, plan: str, seed: int | None, report_dir: Path | None, data_port: str | None,
-            lab_port: str | None, device_args: tuple[str, ...], policy_path: str | None) -> None:
+            lab_port: str | None, device_args: tuple[str, ...], policy_path: str | None, strict: bool) -> None:
     """Run the lab battery (algorithm vectors, self-tests, fault injection, role x service matrix, audit
     completeness, state machine) through the wire and the lab port; exit 0 when everything passed, 5
-    when anything failed. With --port the device must be factory-fresh, or give a Crypto Officer's
+    when anything failed or, with --strict or --plan full, did not run (the summary line names each
+    test not run and why). With --port the device must be factory-fresh, or give a Crypto Officer's
     --operator (and CMSIM_PASSWORD); the run zeroises and re-initialises it."""
     from host_tools.lab.harness import run_lab
     from host_tools.lab.report import summary_text, write_report
@@ -51,9 +54,10 @@ def lab_run(c: Ctx, plan: str, seed: int | None, report_dir: Path | None, data_p
     if bool(data_port) != bool(lab_port):
         raise click.UsageError("give --port and --lab-port together, or neither (the harness then starts a device)")
     officer = (c.operator, c.secret(f"Password for {c.operator}")) if data_port and c.operator else None
-    show = (lambda m: click.echo(f"cmsim lab: {m}", err=True)) if sys.stderr.isatty() and not c.as_json else None
+    show = (lambda m: c.note(f"cmsim lab: {m}")) if sys.stderr.isatty() else None
     report = run_lab(plan=plan, seed=seed, port=data_port, lab_port=lab_port, device_args=device_args,
                      policy_path=policy_path, officer=officer, progress=show)
+    report.strict = strict or plan == "full"
     if report_dir is not None:
         write_report(report, report_dir)
     if c.as_json:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -136,23 +138,51 @@ class Main(click.Group):
                    "without echo; never the command line, where other users see it (ps).")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for an answer.")
 @click.option("--expect-fingerprint", help="The device's identity fingerprint (64 hex digits): pin it, refuse another.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the data and errors: no notices, indicator line or progress "
+                                                  "on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Log the host's side on stderr: opening and closing the line, "
+                                                    "logins, logouts, retransmits.")
 @click.pass_context
 def main(ctx: click.Context, port: str | None, as_json: bool, operator: str | None, password_file: str | None,
-         timeout: float, expect_fingerprint: str | None) -> None:
+         timeout: float, expect_fingerprint: str | None, quiet: bool, verbose: bool) -> None:
     """Drive a cmsim device (a simulated FIPS 140-3 module; not a validated one).
 
     Exit codes: 0 ok, 1 declined at a prompt, 2 usage, 3 device refused, 4 authentication failed,
     5 verification failed (an export, archive, signature, MAC or GCM tag), 6 no device, 7 a file cannot
     be read or written or is not what it should be, 8 identity mismatch (not the pinned device),
     9 audit export verified without --nonce (freshness and tail unproven),
-    130 interrupted (Ctrl-C)."""
+    130 interrupted (Ctrl-C).
+
+    --json: one JSON document per command on stdout, an error too ({"error": {...}}); the schema is
+    host_tools/cli/cmsim-json.schema.json. File inputs of the crypto commands are one service
+    parameter: at most 64 KiB (65,536 bytes; 65,520 for encrypt), refused before the device is called."""
+    if quiet and verbose:
+        raise click.UsageError("-q and -v contradict each other: give one")
     password = os.environ.get("CMSIM_PASSWORD") or None
     if password_file:
         lines = Path(password_file).read_text(encoding="utf-8").splitlines()
         password = lines[0] if lines else ""
-    c = Ctx(port, as_json, operator, password, timeout, expect_fingerprint)
+    c = Ctx(port, as_json, operator, password, timeout, expect_fingerprint, quiet=quiet)
     ctx.obj = c
-    ctx.call_on_close(c.close)
+    if verbose:
+        ctx.call_on_close(_log_to_stderr())
+    ctx.call_on_close(c.close)  # runs first (callbacks run last in, first out): the close is logged too
+
+
+def _log_to_stderr() -> Callable[[], None]:
+    """-v: the host tools' log (open, close, login, logout, retransmit) on stderr for this command;
+    returns what undoes it."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("cmsim: %(name)s: %(message)s"))
+    logger = logging.getLogger("host_tools")
+    before = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+    return undo
 
 
 for _module in (lifecycle, operator, key, crypto, audit, device, lab, pkcs11):

@@ -85,6 +85,7 @@ class LabReport:
     audit: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    strict: bool = False  # a test that did not run fails the run too (--strict, and always the full plan)
 
     @property
     def passed(self) -> int:
@@ -100,7 +101,7 @@ class LabReport:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and not self.errors
+        return self.failed == 0 and not self.errors and not (self.strict and self.not_run)
 
     def result(self, result_id: str) -> Result:
         return next(r for r in self.results if r.id == result_id)
@@ -110,7 +111,7 @@ class LabReport:
             "format": "cmsim-lab-report", "version": 1, "plan": self.plan, "seed": self.seed,
             "started": self.started, "seconds": round(self.seconds, 2), "device": self.device,
             "summary": {"ok": self.ok, "passed": self.passed, "failed": self.failed, "not_run": self.not_run,
-                        "errors": self.errors},
+                        "errors": self.errors, "strict": self.strict},
             "results": [r.as_dict() for r in sorted(self.results, key=lambda r: r.step)],
             "vectors": self.vectors, "vector_calls": self.vector_calls, "vectors_package": self.vectors_package, "audit": self.audit,
             "not_covered": self.not_covered, "notes": self.notes,
@@ -118,8 +119,14 @@ class LabReport:
 
     def summary_line(self) -> str:
         verdict = "PASSED" if self.ok else "FAILED"
-        return (f"lab run ({self.plan} plan, seed {self.seed}): {verdict}: {self.passed} passed, {self.failed} "
-                f"failed, {self.not_run} not run, in {self.seconds:.1f} s")
+        line = (f"lab run ({self.plan} plan, seed {self.seed}): {verdict}: {self.passed} passed, {self.failed} "
+                f"failed, {self.not_run} not run{' (strict: fails the run)' if self.strict and self.not_run else ''}"
+                f", in {self.seconds:.1f} s")
+        why: dict[str, list[str]] = {}  # the tests not run, grouped by their reason, in step order
+        for r in sorted(self.results, key=lambda r: r.step):
+            if r.outcome is Outcome.NOT_RUN:
+                why.setdefault(r.not_run_reason or "no reason recorded", []).append(f"{r.test} (step {r.step})")
+        return line + "".join(f"; not run: {', '.join(tests)}: {reason}" for reason, tests in why.items())
 
 
 def run_lab(*, plan: str = "quick", seed: int | None = None, port: str | None = None, lab_port: str | None = None,

@@ -1,4 +1,7 @@
-"""The module's published tables, as the lab reads them: ``docs/security_policy/security-policy.json``.
+"""The module's published tables, as the lab reads them: ``docs/security_policy/security-policy.json``,
+installed with this package as ``host_tools/lab/security-policy.json`` (package data, written by
+``make docs`` beside the docs copy; a test keeps the two the same), so ``pip install .`` alone gives a
+working ``cmsim lab run``.
 
 The harness never imports the module's service catalogue or state machine: like a real lab it
 works from what the vendor published (the JSON is generated from the module's own declarations,
@@ -17,7 +20,7 @@ from host_tools.errors import CmsimError
 
 __all__ = ["Policy", "ServiceEntry", "PolicyError", "DEFAULT_POLICY_PATH", "CONTROL_SERVICES"]
 
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "docs" / "security_policy" / "security-policy.json"
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "security-policy.json"
 
 # Services that output no data (status, or a control action): the only ones an error state may serve.
 CONTROL_SERVICES = frozenset({"GET_STATUS", "GET_VERSION", "SELF_TEST", "LOGOUT", "ZEROISE"})

@@ -89,7 +89,13 @@ def _compact(spans: list[tuple[int, int]]) -> str:
 
 def summary_text(report: LabReport, report_dir: Path | None = None) -> str:
     lines = [report.summary_line()]
-    for r in report.results:
+    ordered = sorted(report.results, key=lambda r: r.step)  # stable: a step's tests keep their order
+    for step in sorted({r.step for r in ordered}):
+        of_step = [r for r in ordered if r.step == step]
+        counts = {o: sum(r.outcome is o for r in of_step) for o in Outcome}
+        lines.append(f"  step {step} ({STEP_TITLES.get(step, '')}): {counts[Outcome.PASSED]} passed, "
+                     f"{counts[Outcome.FAILED]} failed, {counts[Outcome.NOT_RUN]} not run")
+    for r in ordered:
         if r.outcome is Outcome.FAILED:
             first = r.failures[0] if r.failures else ""
             lines.append(f"  FAILED step {r.step} [{r.clause}] {r.test}: {r.failed} of {r.run} failed; {first}")

@@ -17,7 +17,7 @@ from typing import Any
 
 from module.errors import ServiceError
 from module.services.context import CallContext, ServicePorts
-from module.wire.defs import Command, Role, SspAccess, State, Status
+from module.wire.defs import MAX_PARAM_LEN, Command, Role, SspAccess, State, Status
 
 __all__ = [
     "ParamType",
@@ -60,7 +60,7 @@ class Param:
     required: bool = True
     secret: bool = False
     enum: builtins.type[IntEnum] | None = None
-    max_len: int = 65536  # bytes or characters
+    max_len: int = MAX_PARAM_LEN  # bytes or characters
     min_len: int = 0
     max_value: int = 2**32 - 1
     doc: str = ""

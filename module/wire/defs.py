@@ -21,7 +21,11 @@ __all__ = [
     "KdfAlg",
     "SspAccess",
     "ASYMMETRIC_KEY_TYPES",
+    "MAX_PARAM_LEN",
 ]
+
+# The longest bytes or text parameter a service takes (64 KiB) where its declaration names no smaller one.
+MAX_PARAM_LEN = 65536
 
 
 @unique
