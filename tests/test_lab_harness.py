@@ -5,8 +5,10 @@ a precise message. A harness that cannot fail is worthless, so the second half m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +20,12 @@ from host_tools.cli import EXIT_VERIFY, main
 from host_tools.device_process import DeviceProcess, running_device
 from host_tools.lab import vectors
 from host_tools.lab.harness import run_lab
-from host_tools.lab.results import Outcome
+from host_tools.lab.policy import Policy
+from host_tools.lab.results import Outcome, Result
+from host_tools.lab.steps.audit import match
+from host_tools.lab.steps.base import AuditView, finalize
+from host_tools.lab.steps.output import OutputStep
+from host_tools.lab.world import World
 from host_tools.lab.steps.algorithms import AlgorithmStep
 from host_tools.lab_port import LabPort
 from module.cast import CAST_NAMES
@@ -27,6 +34,7 @@ from module.operators import AuthPolicy
 from module.ports import Flash
 from module.wire.audit.record import RecordKind, decode_record
 from module.wire.defs import AuditEvent, Command, State, Status
+import lab_defects
 
 DEVICE_ARGS = ["--pbkdf2-iterations", "1000"]
 
@@ -181,3 +189,72 @@ def test_no_break_is_on_by_default(seal_file: Path, tmp_path: Path) -> None:
     assert module.state is State.SOFT_ERROR
     assert not any(d.startswith("break") for d in events(module, AuditEvent.FAULT_INJECTED))
 
+
+
+# ------------------------------------- the issue-16 steps against broken devices
+def defect_device(seal_file: Path, tmp_path: Path, defect: str) -> AbstractContextManager[DeviceProcess]:
+    return running_device(tmp_path / "state", args=[*DEVICE_ARGS, "--seal", str(seal_file), "--lab"],
+                          python=lab_defects.wrapper(tmp_path, defect))
+
+
+def run_step(proc: DeviceProcess, make: Callable[[World], Any]) -> dict[str, Result]:
+    """One step against a lab-mode device, with its live checks and its audit checks (the trail
+    collected and verified afterwards, as the whole run does)."""
+    assert proc.lab_port is not None
+    world = World(proc.port, proc.lab_port, Policy.load())
+    try:
+        world.setup()
+        step = make(world)
+        results = step.run()
+        world.drain()
+        world.drain()
+        assert world.collector is not None
+        view = AuditView(world.collector, world.calls)
+        match(world.calls, [r for r in world.collector.service_records() if r.seq <= world.collector.verified_through],
+              view, Result("audit", 5, "P.audit", "completeness"))
+        finalize(step.cases, view)
+        if hasattr(step, "finish"):
+            step.finish(view)
+        return {r.id: r for r in results}
+    finally:
+        world.close()
+
+
+def test_stale_retransmits_fail_the_output_step(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "stale-retransmits") as proc:
+        results = run_step(proc, OutputStep)
+    for result_id, state in (("output.soft-error", "SOFT_ERROR"), ("output.hard-error", "HARD_ERROR")):
+        result = results[result_id]
+        assert result.outcome is Outcome.FAILED, result_id
+        assert f"the retransmitted RANDOM in {state} answered OK with data" in result.failures[0]
+    zeroised = results["output.zeroised"]
+    assert zeroised.outcome is Outcome.FAILED
+    assert "the repeated RANDOM in ZEROISED answered OK with data" in zeroised.failures[0]
+    assert results["factory.scope"].outcome is Outcome.PASSED
+
+
+def test_signed_checkpoints_in_an_error_state_fail_the_checkpoint_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "signed-error-checkpoints") as proc:
+        results = run_step(proc, OutputStep)
+    checkpoint = results["output.checkpoint"]
+    assert checkpoint.outcome is Outcome.FAILED
+    assert any(f.startswith("checkpoint at seq ") and "is signed, after ERROR_ENTERED at seq " in f
+               for f in checkpoint.failures), checkpoint.failures
+
+
+def test_a_factory_credential_that_reaches_the_audit_services_fails_the_scope_check(seal_file: Path,
+                                                                                   tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "factory-drains-audit") as proc:
+        results = run_step(proc, OutputStep)
+    scope = results["factory.scope"]
+    assert scope.outcome is Outcome.FAILED
+    assert "AUDIT_EXPORT with the factory credential answered" in scope.failures[0]
+    assert results["output.soft-error"].outcome is Outcome.PASSED
+
+
+def test_a_zeroisation_that_keeps_keys_fails_the_completeness_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "zeroise-keeps-keys") as proc:
+        results = run_step(proc, OutputStep)
+    complete = results["zeroise.completeness"]
+    assert complete.outcome is Outcome.FAILED
+    assert "after re-initialisation KEY_LIST answered OK with 4 keys" in complete.failures[0]

@@ -31,6 +31,7 @@ from host_tools.lab.steps.base import AuditView, Case, finalize
 from host_tools.lab.steps.faults import FaultStep
 from host_tools.lab.steps.fsm import StateWalkStep
 from host_tools.lab.steps.matrix import IndicatorCheck, MatrixStep
+from host_tools.lab.steps.output import OutputStep
 from host_tools.lab.steps.selftests import SelfTestStep
 from host_tools.lab.world import World
 
@@ -45,6 +46,7 @@ STEP_TITLES = {
     4: "Roles and services",
     5: "Audit completeness",
     6: "State-machine conformance",
+    7: "Data output in error and zeroised states; zeroisation completeness",
 }
 NOT_COVERED = [
     "ACVP (step 1, acvp.*): only what the wrapper registers (docs/lab.md); SHA Monte Carlo tests run one "
@@ -166,6 +168,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         matrix = MatrixStep(world)
         indicator = IndicatorCheck(world)
         walk = StateWalkStep(world, plan, seed)
+        output = OutputStep(world)
         audit = AuditStep(world)
 
         def guarded(step: int, name: str, fn: Callable[[], object]) -> None:
@@ -190,14 +193,16 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         guarded(4, "role x service matrix", lambda: report.results.extend(matrix.run()))
         guarded(4, "approved indicator", lambda: report.results.append(indicator.run()))
         guarded(6, "state walk", lambda: report.results.extend(walk.run()))
+        guarded(7, "data output and zeroisation", lambda: report.results.extend(output.run()))
         guarded(5, "audit completeness", audit.run_live)
         report.results.extend(audit.results())
-        cases = selftests.cases + faults.cases + matrix.cases + walk.cases
+        cases = selftests.cases + faults.cases + matrix.cases + walk.cases + output.cases
         assert world.collector is not None
         view = AuditView(world.collector, world.calls)
         audit.finish(view)
         finalize(cases, view)
         indicator.finish(view)
+        output.finish(view)
         _evidence(report.results, view)
         if view.call_to_seq:
             audit.completeness.evidence = [(min(view.call_to_seq.values()), max(view.call_to_seq.values()))]
@@ -222,7 +227,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
     return report
 
 
-_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11"}
+_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11", 7: "7.3"}
 
 
 def _evidence(results: list[Result], view: AuditView) -> None:
