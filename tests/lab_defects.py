@@ -8,6 +8,7 @@ executable that :func:`host_tools.device_process.running_device` can take as its
 
 from __future__ import annotations
 
+import os
 import runpy
 import sys
 from collections.abc import Callable
@@ -74,11 +75,19 @@ def zeroise_keeps_keys() -> None:
     keystore.KeyStore.zeroise = lambda self: None  # type: ignore[method-assign]
 
 
+def integrity_skips_bytecode() -> None:
+    """The integrity test's old blind spot: compiled files are not looked at."""
+    from firmware_sim import integrity
+
+    integrity.PackageCodeImage.compiled = lambda self: iter(())  # type: ignore[method-assign]
+
+
 DEFECTS: dict[str, Callable[[], None]] = {
     "stale-retransmits": stale_retransmits,
     "signed-error-checkpoints": signed_error_checkpoints,
     "factory-drains-audit": factory_drains_audit,
     "zeroise-keeps-keys": zeroise_keeps_keys,
+    "integrity-skips-bytecode": integrity_skips_bytecode,
 }
 
 
@@ -96,6 +105,7 @@ def main() -> None:
     defect, rest = sys.argv[1], sys.argv[2:]
     if rest[:2] != ["-m", "firmware_sim"]:
         raise SystemExit("usage: lab_defects.py DEFECT -m firmware_sim ARGS...")
+    sys.path.insert(0, os.getcwd())  # as ``python -m`` would: a device booted from a copied image imports it
     DEFECTS[defect]()
     sys.argv = ["firmware_sim", *rest[2:]]
     runpy.run_module("firmware_sim", run_name="__main__", alter_sys=True)

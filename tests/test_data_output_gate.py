@@ -16,7 +16,7 @@ from module.services.catalog import SERVICES
 from module.services.context import CallContext, ServicePorts
 from module.services.registry import ServiceResult
 from module.wire.defs import Command, State, Status
-from tests.conftest import PASSWORDS, ModuleFactory, initialise
+from conftest import PASSWORDS, ModuleFactory, initialise
 
 
 def _entering_error_mid_call(module: Module) -> None:

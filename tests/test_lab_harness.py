@@ -24,6 +24,7 @@ from host_tools.lab.policy import Policy
 from host_tools.lab.results import Outcome, Result
 from host_tools.lab.steps.audit import match
 from host_tools.lab.steps.base import AuditView, finalize
+from host_tools.lab.steps.image import EVIL_VERSION, IntegrityImageStep
 from host_tools.lab.steps.output import OutputStep
 from host_tools.lab.world import World
 from host_tools.lab.steps.algorithms import AlgorithmStep
@@ -258,3 +259,15 @@ def test_a_zeroisation_that_keeps_keys_fails_the_completeness_check(seal_file: P
     complete = results["zeroise.completeness"]
     assert complete.outcome is Outcome.FAILED
     assert "after re-initialisation KEY_LIST answered OK with 4 keys" in complete.failures[0]
+
+
+def test_an_integrity_test_blind_to_bytecode_fails_the_image_step(tmp_path: Path) -> None:
+    step = IntegrityImageStep(Policy.load(), python=lab_defects.wrapper(tmp_path, "integrity-skips-bytecode"))
+    results = {r.id: r for r in step.run()}
+    assert results["integrity.pyc"].outcome is Outcome.FAILED
+    assert results["integrity.pyc"].failures[0].startswith(
+        f"the image with bytecode reporting {EVIL_VERSION} planted for module/version.py (the source's size and "
+        "mtime) booted into UNINITIALISED")
+    assert results["integrity.pyc"].notes[0].endswith(f"version {EVIL_VERSION!r}")  # the planted code ran
+    for passing in ("integrity.control", "integrity.py", "integrity.seal"):
+        assert results[passing].outcome is Outcome.PASSED, results[passing].failures

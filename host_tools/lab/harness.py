@@ -30,6 +30,7 @@ from host_tools.lab.steps.audit import AuditStep
 from host_tools.lab.steps.base import AuditView, Case, finalize
 from host_tools.lab.steps.faults import FaultStep
 from host_tools.lab.steps.fsm import StateWalkStep
+from host_tools.lab.steps.image import IntegrityImageStep
 from host_tools.lab.steps.matrix import IndicatorCheck, MatrixStep
 from host_tools.lab.steps.output import OutputStep
 from host_tools.lab.steps.selftests import SelfTestStep
@@ -47,6 +48,7 @@ STEP_TITLES = {
     5: "Audit completeness",
     6: "State-machine conformance",
     7: "Data output in error and zeroised states; zeroisation completeness",
+    8: "Integrity test against a modified code image",
 }
 NOT_COVERED = [
     "ACVP (step 1, acvp.*): only what the wrapper registers (docs/lab.md); SHA Monte Carlo tests run one "
@@ -169,6 +171,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         indicator = IndicatorCheck(world)
         walk = StateWalkStep(world, plan, seed)
         output = OutputStep(world)
+        image = IntegrityImageStep(policy)
         audit = AuditStep(world)
 
         def guarded(step: int, name: str, fn: Callable[[], object]) -> None:
@@ -194,6 +197,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         guarded(4, "approved indicator", lambda: report.results.append(indicator.run()))
         guarded(6, "state walk", lambda: report.results.extend(walk.run()))
         guarded(7, "data output and zeroisation", lambda: report.results.extend(output.run()))
+        guarded(8, "integrity against a modified image", lambda: report.results.extend(image.run()))
         guarded(5, "audit completeness", audit.run_live)
         report.results.extend(audit.results())
         cases = selftests.cases + faults.cases + matrix.cases + walk.cases + output.cases
@@ -227,7 +231,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
     return report
 
 
-_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11", 7: "7.3"}
+_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11", 7: "7.3", 8: "7.10"}
 
 
 def _evidence(results: list[Result], view: AuditView) -> None:
