@@ -82,12 +82,28 @@ def integrity_skips_bytecode() -> None:
     integrity.PackageCodeImage.compiled = lambda self: iter(())  # type: ignore[method-assign]
 
 
+def no_failure_delay() -> None:
+    """Failed logins counted but neither delayed nor locked: the auth key is judged at once."""
+    from module.services import auth
+
+    auth._delayed_or_locked = lambda module, name, now: None  # type: ignore[assignment]
+
+
+def enumerable_ids() -> None:
+    """An unknown id gets a fresh random salt at every AUTH_BEGIN (a real id's is stable)."""
+    from module.core import Module
+
+    Module.enumeration_salt = lambda self, operator: os.urandom(16)  # type: ignore[method-assign]
+
+
 DEFECTS: dict[str, Callable[[], None]] = {
     "stale-retransmits": stale_retransmits,
     "signed-error-checkpoints": signed_error_checkpoints,
     "factory-drains-audit": factory_drains_audit,
     "zeroise-keeps-keys": zeroise_keeps_keys,
     "integrity-skips-bytecode": integrity_skips_bytecode,
+    "no-failure-delay": no_failure_delay,
+    "enumerable-ids": enumerable_ids,
 }
 
 

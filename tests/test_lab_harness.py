@@ -23,6 +23,7 @@ from host_tools.lab.harness import run_lab
 from host_tools.lab.policy import Policy
 from host_tools.lab.results import Outcome, Result
 from host_tools.lab.steps.audit import match
+from host_tools.lab.steps.auth import AuthStep
 from host_tools.lab.steps.base import AuditView, finalize
 from host_tools.lab.steps.image import EVIL_VERSION, IntegrityImageStep
 from host_tools.lab.steps.output import OutputStep
@@ -271,3 +272,23 @@ def test_an_integrity_test_blind_to_bytecode_fails_the_image_step(tmp_path: Path
     assert results["integrity.pyc"].notes[0].endswith(f"version {EVIL_VERSION!r}")  # the planted code ran
     for passing in ("integrity.control", "integrity.py", "integrity.seal"):
         assert results[passing].outcome is Outcome.PASSED, results[passing].failures
+
+
+def test_logins_without_a_failure_delay_fail_the_delay_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "no-failure-delay") as proc:
+        results = run_step(proc, lambda world: AuthStep(world, "quick"))
+    delay = results["auth.delay"]
+    assert delay.outcome is Outcome.FAILED
+    assert delay.failures[0].startswith("right password within the failure delay: within 1 s of a failure the right "
+                                        "password answered OK")
+    assert results["auth.lockout"].outcome is Outcome.NOT_RUN  # full plan only
+    for passing in ("auth.parallel", "auth.enumeration", "auth.factory"):
+        assert results[passing].outcome is Outcome.PASSED, results[passing].failures
+
+
+def test_a_salt_that_changes_for_unknown_ids_fails_the_enumeration_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "enumerable-ids") as proc:
+        results = run_step(proc, lambda world: AuthStep(world, "quick"))
+    enumeration = results["auth.enumeration"]
+    assert enumeration.outcome is Outcome.FAILED
+    assert "a salt changes between logins for the same id" in enumeration.failures[0]

@@ -27,6 +27,7 @@ from host_tools.lab.results import Outcome, Result, ranges
 from host_tools.lab.steps.acvp import AcvpStep
 from host_tools.lab.steps.algorithms import AlgorithmStep
 from host_tools.lab.steps.audit import AuditStep
+from host_tools.lab.steps.auth import AuthStep
 from host_tools.lab.steps.base import AuditView, Case, finalize
 from host_tools.lab.steps.faults import FaultStep
 from host_tools.lab.steps.fsm import StateWalkStep
@@ -49,6 +50,7 @@ STEP_TITLES = {
     6: "State-machine conformance",
     7: "Data output in error and zeroised states; zeroisation completeness",
     8: "Integrity test against a modified code image",
+    9: "Authentication under attack",
 }
 NOT_COVERED = [
     "ACVP (step 1, acvp.*): only what the wrapper registers (docs/lab.md); SHA Monte Carlo tests run one "
@@ -172,6 +174,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         walk = StateWalkStep(world, plan, seed)
         output = OutputStep(world)
         image = IntegrityImageStep(policy)
+        auth = AuthStep(world, plan)
         audit = AuditStep(world)
 
         def guarded(step: int, name: str, fn: Callable[[], object]) -> None:
@@ -198,9 +201,10 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         guarded(6, "state walk", lambda: report.results.extend(walk.run()))
         guarded(7, "data output and zeroisation", lambda: report.results.extend(output.run()))
         guarded(8, "integrity against a modified image", lambda: report.results.extend(image.run()))
+        guarded(9, "authentication", lambda: report.results.extend(auth.run()))
         guarded(5, "audit completeness", audit.run_live)
         report.results.extend(audit.results())
-        cases = selftests.cases + faults.cases + matrix.cases + walk.cases + output.cases
+        cases = selftests.cases + faults.cases + matrix.cases + walk.cases + output.cases + auth.cases
         assert world.collector is not None
         view = AuditView(world.collector, world.calls)
         audit.finish(view)
@@ -231,7 +235,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
     return report
 
 
-_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11", 7: "7.3", 8: "7.10"}
+_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11", 7: "7.3", 8: "7.10", 9: "7.4"}
 
 
 def _evidence(results: list[Result], view: AuditView) -> None:
