@@ -96,6 +96,35 @@ def enumerable_ids() -> None:
     Module.enumeration_salt = lambda self, operator: os.urandom(16)  # type: ignore[method-assign]
 
 
+def key_use_unchecked() -> None:
+    """A stored key's uses are never checked."""
+    from module import keystore
+
+    keystore.StoredKey.require = lambda self, use: None  # type: ignore[method-assign]
+
+
+def nothing_known_outside() -> None:
+    """The module forgets which keys the host can know, so a host-known KEK wraps anything."""
+    from module import keystore
+
+    keystore.StoredKey.known_outside = property(lambda self: False, lambda self, value: None)  # type: ignore[assignment]
+
+
+def indicator_always_set() -> None:
+    """Every served call answers "approved", the non-approved services' too."""
+    from module import dispatch
+
+    original = dispatch.Dispatcher._run
+
+    def run(self: Any, *args: Any) -> Any:
+        outcome = original(self, *args)
+        if outcome.status.name == "OK":
+            outcome.approved = True
+        return outcome
+
+    dispatch.Dispatcher._run = run  # type: ignore[method-assign]
+
+
 DEFECTS: dict[str, Callable[[], None]] = {
     "stale-retransmits": stale_retransmits,
     "signed-error-checkpoints": signed_error_checkpoints,
@@ -104,6 +133,9 @@ DEFECTS: dict[str, Callable[[], None]] = {
     "integrity-skips-bytecode": integrity_skips_bytecode,
     "no-failure-delay": no_failure_delay,
     "enumerable-ids": enumerable_ids,
+    "key-use-unchecked": key_use_unchecked,
+    "nothing-known-outside": nothing_known_outside,
+    "indicator-always-set": indicator_always_set,
 }
 
 

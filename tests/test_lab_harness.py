@@ -26,6 +26,7 @@ from host_tools.lab.steps.audit import match
 from host_tools.lab.steps.auth import AuthStep
 from host_tools.lab.steps.base import AuditView, finalize
 from host_tools.lab.steps.image import EVIL_VERSION, IntegrityImageStep
+from host_tools.lab.steps.keys import KeyRulesStep
 from host_tools.lab.steps.output import OutputStep
 from host_tools.lab.world import World
 from host_tools.lab.steps.algorithms import AlgorithmStep
@@ -292,3 +293,30 @@ def test_a_salt_that_changes_for_unknown_ids_fails_the_enumeration_check(seal_fi
     enumeration = results["auth.enumeration"]
     assert enumeration.outcome is Outcome.FAILED
     assert "a salt changes between logins for the same id" in enumeration.failures[0]
+
+
+def test_unchecked_key_uses_fail_the_usage_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "key-use-unchecked") as proc:
+        results = run_step(proc, KeyRulesStep)
+    usage = results["keys.usage"]
+    assert usage.outcome is Outcome.FAILED
+    assert "ENCRYPT with a wrapping key answered OK with data" in usage.failures[0]
+
+
+def test_a_host_known_kek_that_wraps_a_generated_key_fails_the_export_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "nothing-known-outside") as proc:
+        results = run_step(proc, KeyRulesStep)
+    export = results["keys.export"]
+    assert export.outcome is Outcome.FAILED
+    assert "KEY_EXPORT of a generated key under the host-known KEK answered OK with data" in export.failures[0]
+    assert results["keys.usage"].outcome is Outcome.PASSED
+
+
+def test_an_indicator_set_on_non_approved_services_fails_the_per_service_check(seal_file: Path,
+                                                                               tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "indicator-always-set") as proc:
+        results = run_step(proc, KeyRulesStep)
+    indicator = results["indicator.per-service"]
+    assert indicator.outcome is Outcome.FAILED
+    assert indicator.failures == ["ENCAPSULATE: 1 of 1 served calls answered with the indicator set, the table says "
+                                  "not approved"]

@@ -32,6 +32,7 @@ from host_tools.lab.steps.base import AuditView, Case, finalize
 from host_tools.lab.steps.faults import FaultStep
 from host_tools.lab.steps.fsm import StateWalkStep
 from host_tools.lab.steps.image import IntegrityImageStep
+from host_tools.lab.steps.keys import KeyRulesStep
 from host_tools.lab.steps.matrix import IndicatorCheck, MatrixStep
 from host_tools.lab.steps.output import OutputStep
 from host_tools.lab.steps.selftests import SelfTestStep
@@ -51,6 +52,7 @@ STEP_TITLES = {
     7: "Data output in error and zeroised states; zeroisation completeness",
     8: "Integrity test against a modified code image",
     9: "Authentication under attack",
+    10: "Key management and the indicator per service",
 }
 NOT_COVERED = [
     "ACVP (step 1, acvp.*): only what the wrapper registers (docs/lab.md); SHA Monte Carlo tests run one "
@@ -175,6 +177,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         output = OutputStep(world)
         image = IntegrityImageStep(policy)
         auth = AuthStep(world, plan)
+        keys = KeyRulesStep(world)
         audit = AuditStep(world)
 
         def guarded(step: int, name: str, fn: Callable[[], object]) -> None:
@@ -202,15 +205,17 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         guarded(7, "data output and zeroisation", lambda: report.results.extend(output.run()))
         guarded(8, "integrity against a modified image", lambda: report.results.extend(image.run()))
         guarded(9, "authentication", lambda: report.results.extend(auth.run()))
+        guarded(10, "key management", lambda: report.results.extend(keys.run()))
         guarded(5, "audit completeness", audit.run_live)
         report.results.extend(audit.results())
-        cases = selftests.cases + faults.cases + matrix.cases + walk.cases + output.cases + auth.cases
+        cases = selftests.cases + faults.cases + matrix.cases + walk.cases + output.cases + auth.cases + keys.cases
         assert world.collector is not None
         view = AuditView(world.collector, world.calls)
         audit.finish(view)
         finalize(cases, view)
         indicator.finish(view)
         output.finish(view)
+        keys.finish(view)
         _evidence(report.results, view)
         if view.call_to_seq:
             audit.completeness.evidence = [(min(view.call_to_seq.values()), max(view.call_to_seq.values()))]
@@ -235,7 +240,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
     return report
 
 
-_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11", 7: "7.3", 8: "7.10", 9: "7.4"}
+_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11", 7: "7.3", 8: "7.10", 9: "7.4", 10: "7.9"}
 
 
 def _evidence(results: list[Result], view: AuditView) -> None:
