@@ -132,14 +132,15 @@ class AuthStep:
                 r.fail(f"OPERATOR_CREATE {PROBE} answered {made.status.name}: {made.message}")
             return self.results()
         try:
-            self._parallel()  # no failure counted: no delay to wait out after it
-            self._oracle()  # ends with a successful login
-            self._enumeration()  # waits out each id's delay
-            if self.plan == "full":
-                self._lockout()
-            else:
-                self.lockout.skip(f"full plan only ({self.threshold} failures {self.delay:g} s apart)")
-            self._factory()
+            # _parallel counts no failure (nothing to wait out after it); _oracle ends with a successful
+            # login; _enumeration waits out each id's delay.
+            for check in (self._parallel, self._oracle, self._enumeration, self._lockout, self._factory):
+                if check == self._lockout and self.plan != "full":
+                    self.lockout.skip(f"full plan only ({self.threshold} failures {self.delay:g} s apart)")
+                    continue
+                first = w.mark()
+                check()
+                self.cases[-1].calls += range(first, w.mark())  # the requests are the evidence
         finally:
             w.raw(Command.OPERATOR_DELETE, {"operator": PROBE}, officer)
         for r in self.results():

@@ -124,8 +124,11 @@ class IntegrityImageStep:
             shutil.copytree(Path(module.wire.__file__).resolve().parents[1], image / "module", ignore=ignore)
             shutil.copytree(_package_dir("firmware_sim"), image / "firmware_sim", ignore=ignore)
             seal = Path(tmp) / "integrity.seal"
-            subprocess.run([sys.executable, "-c", "from firmware_sim.integrity import main; main()", "--out",
-                            str(seal)], cwd=image, check=True, capture_output=True, timeout=120)
+            try:
+                subprocess.run([sys.executable, "-c", "from firmware_sim.integrity import main; main()", "--out",
+                                str(seal)], cwd=image, check=True, capture_output=True, timeout=120)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                raise CmsimError(f"cmsim-seal on the copied image failed: {exc}: {exc.stderr!r}") from None
             self._what = change(image, seal) if change is not None else "no change"
             args = ["--seal", str(seal), "--pbkdf2-iterations", str(LAB_MIN_ITERATIONS)]
             with running_device(Path(tmp) / "state", args=args, python=self.python, cwd=image) as proc:

@@ -31,6 +31,7 @@ from host_tools.lab.steps.base import AuditView, Case
 from host_tools.lab.world import AUDITOR, FACTORY_OPERATOR, FACTORY_PASSWORD, USER, World
 from module.wire.audit.record import AuditRecord, RecordKind
 from module.wire.defs import AuditEvent, Command, KeyType, KeyUse, Status
+from module.wire.messages import Reply
 
 __all__ = ["OutputStep", "signed_checkpoints_in_error"]
 
@@ -84,7 +85,7 @@ class OutputStep:
         self.cases.append(case)
         return case
 
-    def _data_bearing(self, case: Case) -> list[SentFrame]:
+    def _data_bearing(self, case: Case) -> list[tuple[SentFrame, Reply]]:
         """One data-bearing request on each lab operator's session; their frames, to repeat."""
         w = self.world
         officer = w.officer_name
@@ -92,7 +93,7 @@ class OutputStep:
                      officer)
         key = w.raw(Command.KEY_GENERATE, {"key_type": int(KeyType.AES_256), "exportable": True,
                                            "uses": int(KeyUse.ENCRYPT | KeyUse.DECRYPT)}, officer)
-        frames: list[SentFrame] = []
+        frames: list[tuple[SentFrame, Reply]] = []
         if not case.expect(wrap.status is Status.OK and key.status is Status.OK,
                            f"KEY_GENERATE for the export answered {wrap.status.name}/{key.status.name}"):
             return frames
@@ -107,7 +108,7 @@ class OutputStep:
             reply, frame = w.sent(command, params, who)
             if case.expect(reply.status is Status.OK and bool(reply.data),
                            f"{Command(command).name} in OPERATIONAL answered {reply.status.name} without data"):
-                frames.append(frame)
+                frames.append((frame, reply))
         return frames
 
     def _expect_refused(self, case: Case, answer: Answer, what: str, allowed: tuple[Status, ...]) -> None:
@@ -123,13 +124,13 @@ class OutputStep:
         case = self._case(result, label)
         for name in (USER, AUDITOR, w.officer_name):
             w.session(name)
-        frames = self._data_bearing(case)
-        if frames:  # control: before the fault a retransmit is answered from the cache, unchanged
-            again = w.resend(frames[0], recorded=False)
-            first = w.calls[case.calls[0]]
-            case.expect(again.protected and again.reply.status is Status.OK and again.reply.approved == first.approved,
-                        f"in OPERATIONAL the retransmitted RANDOM answered {again.reply.status.name} "
-                        "(expected its cached answer): the retransmits do not reach the cache")
+        sent = self._data_bearing(case)
+        frames = [frame for frame, _ in sent]
+        for frame, reply in sent[:1]:  # control: before the fault a retransmit gets the cached answer
+            again = w.resend(frame, recorded=False)
+            case.expect(again.protected and again.reply == reply,
+                        f"in OPERATIONAL the retransmitted {Command(frame.command).name} answered "
+                        f"{again.reply.status.name}, not its cached answer: the retransmits do not reach the cache")
         w.lab.command(inject[0], **inject[1])
         reply = w.raw(Command.SELF_TEST)
         state = w.state()
@@ -162,6 +163,7 @@ class OutputStep:
         w = self.world
         case = self._case(self.zeroised, label)
         complete = self._case(self.zeroise, label)
+        first = w.mark()
         state = w.state()
         complete.expect(state == "ZEROISED", f"after ZEROISE the module is {state}")
         for when in ("in ZEROISED", "after the power cycle"):
@@ -198,6 +200,7 @@ class OutputStep:
             complete.expect(reply.status is Status.KEY_NOT_FOUND,
                             f"key {key_id} from before the zeroisation: KEY_ATTRIBUTES answered {reply.status.name}")
         self.key_ids = []
+        complete.calls += range(first, w.mark())
 
     def _factory_scope(self, label: str) -> None:
         w = self.world
@@ -251,7 +254,7 @@ class OutputStep:
         case = self._case(self.zeroised, "before ZEROISE in OPERATIONAL")
         for name in (USER, AUDITOR, w.officer_name):
             w.session(name)
-        frames = self._data_bearing(case)
+        frames = [frame for frame, _ in self._data_bearing(case)]
         reply, zeroise = w.sent(Command.ZEROISE, {}, w.officer_name)
         if case.expect(reply.status is Status.OK, f"ZEROISE in OPERATIONAL answered {reply.status.name}"):
             self._zeroised("zeroised from OPERATIONAL", [*frames, zeroise], passwords)
