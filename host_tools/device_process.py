@@ -134,15 +134,18 @@ def running_device(
     *,
     args: Sequence[str] = (),
     python: str = sys.executable,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> Iterator[DeviceProcess]:
-    """A device on a new pty with ``state_dir`` (a temporary one when None); stopped on exit."""
+    """A device on a new pty with ``state_dir`` (a temporary one when None); stopped on exit.
+    ``cwd``: where it runs (``-m`` imports from there first: the lab boots copies of the code image)."""
     temp = None
     if state_dir is None:
         temp = tempfile.TemporaryDirectory(prefix="cmsim-state-")
         state_dir = temp.name
     cmd = [python, "-m", "firmware_sim", "--state", os.fspath(state_dir), *args]
     # Unbuffered: the port lines are read one by one with select, so none may hide in a buffer.
-    process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                               cwd=cwd)
     try:
         port = _first_line(process)
         lab = _first_line(process).removeprefix("lab: ") if "--lab" in args else None

@@ -15,7 +15,7 @@ from typing import Any
 from module.audit.ring import AuditError, AuditRingCorrupted
 from module.audit.sink import AuditEntry, RecordKind
 from module.errors import SelfTestFailure, ServiceError
-from module.fsm import ERROR_STATES
+from module.fsm import ERROR_STATES, data_output_allowed
 from module.lab import LabBreaks
 from module.ports import Clock, FlashError
 from module.recorder import AuditRecorder
@@ -91,6 +91,9 @@ class Dispatcher:
         self._expire_sessions(now)
         ctx = CallContext(session=None, operator="", role=Role.NONE, command=command)
         outcome = self._run(spec, command, params, ctx, session_id, now)
+        if outcome.result.data and not data_output_allowed(self.states.state, spec.states if spec else frozenset()):
+            outcome = _Outcome(Status.MODULE_ERROR, outcome.public_params,
+                               message=f"data output inhibited in {self.states.state.name}")
         response = Reply(outcome.status, outcome.approved, outcome.result.data, outcome.message)
         entry = self._service_record(command, session_id, ctx, outcome, response)
         return self._release(entry, response, drains)

@@ -13,7 +13,8 @@ from types import MappingProxyType
 
 from module.wire.defs import State
 
-__all__ = ["Trigger", "TRANSITIONS", "IllegalTransition", "next_state", "ERROR_STATES", "DATA_OUTPUT_STATES"]
+__all__ = ["Trigger", "TRANSITIONS", "IllegalTransition", "next_state", "ERROR_STATES", "DATA_OUTPUT_STATES",
+           "data_output_allowed"]
 
 
 @unique
@@ -63,6 +64,13 @@ TRANSITIONS: Mapping[tuple[State, Trigger], State] = MappingProxyType(
 ERROR_STATES = frozenset({State.SOFT_ERROR, State.HARD_ERROR})
 # States in which anything but status may leave the module (ISO/IEC 19790 7.3.3 data output).
 DATA_OUTPUT_STATES = frozenset({State.UNINITIALISED, State.OPERATIONAL})
+
+
+def data_output_allowed(state: State, service_states: frozenset[State]) -> bool:
+    """Whether an answer carrying data may leave now: in a data-output state, or from a status
+    service (one declared for a state without data output: status, self-test, logout, zeroise);
+    dispatch withholds any other, so no data leaves a call that ended in an error state."""
+    return state in DATA_OUTPUT_STATES or bool(service_states - DATA_OUTPUT_STATES)
 
 
 class IllegalTransition(Exception):

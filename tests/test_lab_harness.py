@@ -5,8 +5,10 @@ a precise message. A harness that cannot fail is worthless, so the second half m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +20,15 @@ from host_tools.cli import EXIT_VERIFY, main
 from host_tools.device_process import DeviceProcess, running_device
 from host_tools.lab import vectors
 from host_tools.lab.harness import run_lab
-from host_tools.lab.results import Outcome
+from host_tools.lab.policy import Policy
+from host_tools.lab.results import Outcome, Result
+from host_tools.lab.steps.audit import match
+from host_tools.lab.steps.auth import AuthStep
+from host_tools.lab.steps.base import AuditView, finalize
+from host_tools.lab.steps.image import EVIL_VERSION, IntegrityImageStep
+from host_tools.lab.steps.keys import KeyRulesStep
+from host_tools.lab.steps.output import OutputStep
+from host_tools.lab.world import World
 from host_tools.lab.steps.algorithms import AlgorithmStep
 from host_tools.lab_port import LabPort
 from module.cast import CAST_NAMES
@@ -27,6 +37,7 @@ from module.operators import AuthPolicy
 from module.ports import Flash
 from module.wire.audit.record import RecordKind, decode_record
 from module.wire.defs import AuditEvent, Command, State, Status
+import lab_defects
 
 DEVICE_ARGS = ["--pbkdf2-iterations", "1000"]
 
@@ -47,8 +58,12 @@ def test_quick_plan_passes_from_the_cli_and_writes_its_report(seal_file: Path, t
     assert result.output.startswith("lab run (quick plan, seed 11): PASSED")
     doc = json.loads((out / "lab-report.json").read_text())
     assert doc["summary"]["ok"] and doc["summary"]["failed"] == 0
-    assert {r["step"] for r in doc["results"]} == {1, 2, 3, 4, 5, 6}
-    assert {r["clause"] for r in doc["results"]} >= {"7.2", "7.4", "7.10", "7.11"}
+    assert {r["step"] for r in doc["results"]} == set(range(1, 11))
+    assert {r["clause"] for r in doc["results"]} >= {"7.2", "7.3", "7.4", "7.9", "7.10", "7.11"}
+    # ISO/IEC 19790 has no audit-trail clause at levels 1-3: the audit results say so.
+    audit = [r for r in doc["results"] if r["id"].startswith("audit.")]
+    assert audit and {r["clause"] for r in audit} == {"P.audit"}
+    assert all("not ISO/IEC 19790" in r["clause_title"] for r in audit)
     by_id = {r["id"]: r for r in doc["results"]}
     assert by_id["fault.cast-on-demand"]["vectors"] == len(CAST_NAMES) and by_id["fault.cast-on-demand"]["outcome"] == "passed"
     assert by_id["audit.completeness"]["vectors"] > 3000 and by_id["audit.completeness"]["evidence"]
@@ -58,8 +73,8 @@ def test_quick_plan_passes_from_the_cli_and_writes_its_report(seal_file: Path, t
         assert doc["vectors"]["SHA2-256"] == 129 and doc["vectors"]["EdDSA Ed25519 SigVer"] == 1152
         assert doc["vectors"]["ECDSA P-256 SHA2-256 SigVer"] == 15
     markdown = (out / "lab-report.md").read_text()
-    assert "| ISO/IEC 19790:2012 clause | test | vectors run | passed | failed | outcome | evidence (audit seq) |" \
-        in markdown
+    assert ("| ISO/IEC 19790:2012 clause (P.audit: product requirement) | test | vectors run | passed | failed | "
+            "outcome | evidence (audit seq) |") in markdown
     assert "7.10 Self-tests" in markdown and "## Not covered, and why" in markdown
 
 
@@ -74,6 +89,10 @@ def test_full_plan_passes(seal_file: Path) -> None:
     assert report.result("fault.cast-power-on").run == len(CAST_NAMES)
     assert report.result("fault.pct").run == 6  # every key-pair type at generation, and one import
     assert report.result("fsm.transitions").run == 400
+    assert report.result("auth.lockout").outcome is Outcome.PASSED  # full plan only
+    for result_id in ("output.soft-error", "output.hard-error", "output.zeroised", "output.checkpoint",
+                      "zeroise.completeness", "factory.scope", "integrity.pyc", "keys.export", "indicator.per-service"):
+        assert report.result(result_id).outcome is Outcome.PASSED, result_id
 
 
 def test_without_the_vectors_package_the_algorithm_step_reports_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,3 +200,131 @@ def test_no_break_is_on_by_default(seal_file: Path, tmp_path: Path) -> None:
     assert module.state is State.SOFT_ERROR
     assert not any(d.startswith("break") for d in events(module, AuditEvent.FAULT_INJECTED))
 
+
+
+# ------------------------------------- the issue-16 steps against broken devices
+def defect_device(seal_file: Path, tmp_path: Path, defect: str) -> AbstractContextManager[DeviceProcess]:
+    return running_device(tmp_path / "state", args=[*DEVICE_ARGS, "--seal", str(seal_file), "--lab"],
+                          python=lab_defects.wrapper(tmp_path, defect))
+
+
+def run_step(proc: DeviceProcess, make: Callable[[World], Any]) -> dict[str, Result]:
+    """One step against a lab-mode device, with its live checks and its audit checks (the trail
+    collected and verified afterwards, as the whole run does)."""
+    assert proc.lab_port is not None
+    world = World(proc.port, proc.lab_port, Policy.load())
+    try:
+        world.setup()
+        step = make(world)
+        results = step.run()
+        world.drain()
+        world.drain()
+        assert world.collector is not None
+        view = AuditView(world.collector, world.calls)
+        match(world.calls, [r for r in world.collector.service_records() if r.seq <= world.collector.verified_through],
+              view, Result("audit", 5, "P.audit", "completeness"))
+        finalize(step.cases, view)
+        if hasattr(step, "finish"):
+            step.finish(view)
+        return {r.id: r for r in results}
+    finally:
+        world.close()
+
+
+def test_stale_retransmits_fail_the_output_step(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "stale-retransmits") as proc:
+        results = run_step(proc, OutputStep)
+    for result_id, state in (("output.soft-error", "SOFT_ERROR"), ("output.hard-error", "HARD_ERROR")):
+        result = results[result_id]
+        assert result.outcome is Outcome.FAILED, result_id
+        assert f"the retransmitted RANDOM in {state} answered OK with data" in result.failures[0]
+    zeroised = results["output.zeroised"]
+    assert zeroised.outcome is Outcome.FAILED
+    assert "the repeated RANDOM in ZEROISED answered OK with data" in zeroised.failures[0]
+    assert results["factory.scope"].outcome is Outcome.PASSED
+
+
+def test_signed_checkpoints_in_an_error_state_fail_the_checkpoint_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "signed-error-checkpoints") as proc:
+        results = run_step(proc, OutputStep)
+    checkpoint = results["output.checkpoint"]
+    assert checkpoint.outcome is Outcome.FAILED
+    assert any(f.startswith("checkpoint at seq ") and "is signed, after ERROR_ENTERED at seq " in f
+               for f in checkpoint.failures), checkpoint.failures
+
+
+def test_a_factory_credential_that_reaches_the_audit_services_fails_the_scope_check(seal_file: Path,
+                                                                                   tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "factory-drains-audit") as proc:
+        results = run_step(proc, OutputStep)
+    scope = results["factory.scope"]
+    assert scope.outcome is Outcome.FAILED
+    assert "AUDIT_EXPORT with the factory credential answered" in scope.failures[0]
+    assert results["output.soft-error"].outcome is Outcome.PASSED
+
+
+def test_a_zeroisation_that_keeps_keys_fails_the_completeness_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "zeroise-keeps-keys") as proc:
+        results = run_step(proc, OutputStep)
+    complete = results["zeroise.completeness"]
+    assert complete.outcome is Outcome.FAILED
+    assert "after re-initialisation KEY_LIST answered OK with 4 keys" in complete.failures[0]
+
+
+def test_an_integrity_test_blind_to_bytecode_fails_the_image_step(tmp_path: Path) -> None:
+    step = IntegrityImageStep(Policy.load(), python=lab_defects.wrapper(tmp_path, "integrity-skips-bytecode"))
+    results = {r.id: r for r in step.run()}
+    assert results["integrity.pyc"].outcome is Outcome.FAILED
+    assert results["integrity.pyc"].failures[0].startswith(
+        f"the image with bytecode reporting {EVIL_VERSION} planted for module/version.py (the source's size and "
+        "mtime) booted into UNINITIALISED")
+    assert results["integrity.pyc"].notes[0].endswith(f"version {EVIL_VERSION!r}")  # the planted code ran
+    for passing in ("integrity.control", "integrity.py", "integrity.seal"):
+        assert results[passing].outcome is Outcome.PASSED, results[passing].failures
+
+
+def test_logins_without_a_failure_delay_fail_the_delay_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "no-failure-delay") as proc:
+        results = run_step(proc, lambda world: AuthStep(world, "quick"))
+    delay = results["auth.delay"]
+    assert delay.outcome is Outcome.FAILED
+    assert delay.failures[0].startswith("right password within the failure delay: within 1 s of a failure the right "
+                                        "password answered OK")
+    assert results["auth.lockout"].outcome is Outcome.NOT_RUN  # full plan only
+    for passing in ("auth.parallel", "auth.enumeration", "auth.factory"):
+        assert results[passing].outcome is Outcome.PASSED, results[passing].failures
+
+
+def test_a_salt_that_changes_for_unknown_ids_fails_the_enumeration_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "enumerable-ids") as proc:
+        results = run_step(proc, lambda world: AuthStep(world, "quick"))
+    enumeration = results["auth.enumeration"]
+    assert enumeration.outcome is Outcome.FAILED
+    assert "a salt changes between logins for the same id" in enumeration.failures[0]
+
+
+def test_unchecked_key_uses_fail_the_usage_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "key-use-unchecked") as proc:
+        results = run_step(proc, KeyRulesStep)
+    usage = results["keys.usage"]
+    assert usage.outcome is Outcome.FAILED
+    assert "ENCRYPT with a wrapping key answered OK with data" in usage.failures[0]
+
+
+def test_a_host_known_kek_that_wraps_a_generated_key_fails_the_export_check(seal_file: Path, tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "nothing-known-outside") as proc:
+        results = run_step(proc, KeyRulesStep)
+    export = results["keys.export"]
+    assert export.outcome is Outcome.FAILED
+    assert "KEY_EXPORT of a generated key under the host-known KEK answered OK with data" in export.failures[0]
+    assert results["keys.usage"].outcome is Outcome.PASSED
+
+
+def test_an_indicator_set_on_non_approved_services_fails_the_per_service_check(seal_file: Path,
+                                                                               tmp_path: Path) -> None:
+    with defect_device(seal_file, tmp_path, "indicator-always-set") as proc:
+        results = run_step(proc, KeyRulesStep)
+    indicator = results["indicator.per-service"]
+    assert indicator.outcome is Outcome.FAILED
+    assert indicator.failures == ["ENCAPSULATE: 1 of 1 served calls answered with the indicator set, the table says "
+                                  "not approved"]

@@ -3,10 +3,14 @@
     report = run_lab(plan="quick", seed=1)                  # starts its own lab-mode device
     report = run_lab(port="/dev/pts/5", lab_port="/dev/pts/6")   # or one that runs already
 
-Steps (each result mapped to its ISO/IEC 19790:2012 clause): 1 algorithm testing with NIST CAVP
-vectors and ACVP vector sets (through the acvp-wrapper code path), 2 self-tests, 3 fault injection, 4 role x service matrix, 5 audit completeness, 6
-state-machine conformance. Steps 1-4 and 6 run first; step 5 then collects the whole trail and
-every step's audit checks run against it. See docs/lab.md.
+Steps (each result mapped to its ISO/IEC 19790:2012 clause; the audit trail's to this product's
+own requirement, as the standard has none at levels 1-3): 1 algorithm testing with NIST CAVP
+vectors and ACVP vector sets (through the acvp-wrapper code path), 2 self-tests, 3 fault
+injection, 4 role x service matrix, 5 audit completeness, 6 state-machine conformance, 7 data
+output in error and zeroised states and zeroisation completeness, 8 the integrity test against a
+modified code image, 9 authentication under attack, 10 key management and the indicator per
+service. Steps 1-4 and 6-10 run first; step 5 then collects the whole trail and every step's
+audit checks run against it. See docs/lab.md.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ from host_tools.device_process import running_device
 from host_tools.errors import CmsimError
 from host_tools.lab import vectors
 from host_tools.lab.policy import Policy
-from host_tools.lab.results import Outcome, Result, ranges
+from host_tools.lab.results import PRODUCT_AUDIT, Outcome, Result, ranges
 from host_tools.lab.steps.acvp import AcvpStep
 from host_tools.lab.steps.algorithms import AlgorithmStep
 from host_tools.lab.steps.audit import AuditStep
+from host_tools.lab.steps.auth import AuthStep
 from host_tools.lab.steps.base import AuditView, Case, finalize
 from host_tools.lab.steps.faults import FaultStep
 from host_tools.lab.steps.fsm import StateWalkStep
+from host_tools.lab.steps.image import IntegrityImageStep
+from host_tools.lab.steps.keys import KeyRulesStep
 from host_tools.lab.steps.matrix import IndicatorCheck, MatrixStep
+from host_tools.lab.steps.output import OutputStep
 from host_tools.lab.steps.selftests import SelfTestStep
 from host_tools.lab.world import World
 
@@ -45,6 +53,10 @@ STEP_TITLES = {
     4: "Roles and services",
     5: "Audit completeness",
     6: "State-machine conformance",
+    7: "Data output in error and zeroised states; zeroisation completeness",
+    8: "Integrity test against a modified code image",
+    9: "Authentication under attack",
+    10: "Key management and the indicator per service",
 }
 NOT_COVERED = [
     "ACVP (step 1, acvp.*): only what the wrapper registers (docs/lab.md); SHA Monte Carlo tests run one "
@@ -65,6 +77,9 @@ NOT_COVERED = [
     "Lab-port faults not injected here: failed flash write, flipped audit bit, power cut at a flash write "
     "(tests/test_lab_mode.py and tests/test_power_loss.py exercise them); a flipped audit bit makes the "
     "module stop in HARD_ERROR for good, by design.",
+    "Step 8 boots modified copies of the code image as devices of their own: their requests are not part of "
+    "this run's audit trail; only their state, last error and version are reported.",
+    "Step 9's lockout needs ten failures a second apart: full plan only.",
     "ISO/IEC 19790 7.5-7.8 (software security, operational environment, physical and non-invasive security) and "
     "7.12 have no interface-level test in a simulation.",
 ]
@@ -173,6 +188,10 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         matrix = MatrixStep(world)
         indicator = IndicatorCheck(world)
         walk = StateWalkStep(world, plan, seed)
+        output = OutputStep(world)
+        image = IntegrityImageStep(policy)
+        auth = AuthStep(world, plan)
+        keys = KeyRulesStep(world)
         audit = AuditStep(world)
 
         def guarded(step: int, name: str, fn: Callable[[], object]) -> None:
@@ -197,14 +216,20 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         guarded(4, "role x service matrix", lambda: report.results.extend(matrix.run()))
         guarded(4, "approved indicator", lambda: report.results.append(indicator.run()))
         guarded(6, "state walk", lambda: report.results.extend(walk.run()))
+        guarded(7, "data output and zeroisation", lambda: report.results.extend(output.run()))
+        guarded(8, "integrity against a modified image", lambda: report.results.extend(image.run()))
+        guarded(9, "authentication", lambda: report.results.extend(auth.run()))
+        guarded(10, "key management", lambda: report.results.extend(keys.run()))
         guarded(5, "audit completeness", audit.run_live)
         report.results.extend(audit.results())
-        cases = selftests.cases + faults.cases + matrix.cases + walk.cases
+        cases = selftests.cases + faults.cases + matrix.cases + walk.cases + output.cases + auth.cases + keys.cases
         assert world.collector is not None
         view = AuditView(world.collector, world.calls)
         audit.finish(view)
         finalize(cases, view)
         indicator.finish(view)
+        output.finish(view)
+        keys.finish(view)
         _evidence(report.results, view)
         if view.call_to_seq:
             audit.completeness.evidence = [(min(view.call_to_seq.values()), max(view.call_to_seq.values()))]
@@ -229,7 +254,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
     return report
 
 
-_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.4", 6: "7.11"}
+_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: PRODUCT_AUDIT, 6: "7.11", 7: "7.3", 8: "7.10", 9: "7.4", 10: "7.9"}
 
 
 def _evidence(results: list[Result], view: AuditView) -> None:

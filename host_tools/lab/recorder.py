@@ -108,6 +108,18 @@ class RecordingTransport:
             self.on_call(record)
         return reply
 
+    def note(self, command: int, session_id: int, reply: Reply, *, live: bool) -> CallRecord:
+        """A request the harness put on the line itself (a retransmit or a stale frame), so the
+        trail's record of its refusal has its request. ``live``: the module still holds the
+        session (recorded against its operator); otherwise no operator. Digests are not predicted."""
+        operator, role = self.sessions.get(session_id, (None, None)) if live else ("", Role.NONE)
+        record = CallRecord(len(self.calls), int(command), session_id, operator, role, reply.status, reply.approved,
+                            None, None, self.step, time.monotonic())
+        self.calls.append(record)
+        if self.on_call is not None:
+            self.on_call(record)
+        return record
+
     # ------------------------------------------------------ pass-through
     def bind_session(self, session_id: int, keys: SessionKeys) -> None:
         self.inner.bind_session(session_id, keys)

@@ -37,7 +37,7 @@ def markdown(report: LabReport) -> str:
     lines += [
         "## Summary",
         "",
-        "| ISO/IEC 19790:2012 clause | test | vectors run | passed | failed | outcome | evidence (audit seq) |",
+        "| ISO/IEC 19790:2012 clause (P.audit: product requirement) | test | vectors run | passed | failed | outcome | evidence (audit seq) |",
         "|---|---|---:|---:|---:|---|---|",
     ]
     for r in sorted(report.results, key=lambda r: (r.step, r.clause)):

@@ -1,4 +1,5 @@
-"""What a lab run produces: one :class:`Result` per test, mapped to its ISO/IEC 19790:2012 clause."""
+"""What a lab run produces: one :class:`Result` per test, mapped to its ISO/IEC 19790:2012 clause (or,
+for the audit trail, to this product's own requirement: :data:`PRODUCT_AUDIT`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["CLAUSES", "Outcome", "Result", "ranges", "range_text"]
+__all__ = ["CLAUSES", "PRODUCT_AUDIT", "Outcome", "Result", "ranges", "range_text"]
+
+PRODUCT_AUDIT = "P.audit"  # the clause label of the audit-trail results
 
 # ISO/IEC 19790:2012 section 7 (the FIPS 140-3 requirements; SP 800-140B follows the same order).
 CLAUSES: dict[str, str] = {
@@ -21,6 +24,10 @@ CLAUSES: dict[str, str] = {
     "7.10": "Self-tests",
     "7.11": "Life-cycle assurance",
     "7.12": "Mitigation of other attacks",
+    # Not a clause of ISO/IEC 19790: at security levels 1-3 the standard has no audit-trail requirement.
+    # The audit steps test this product's own requirements, derived from the audit duties it promises.
+    PRODUCT_AUDIT: "Product requirement, not ISO/IEC 19790 (no audit-trail clause at levels 1-3): the audit "
+                   "duties cmsim promises",
 }
 
 MAX_FAILURES_KEPT = 50  # per result: the first ones, with the total count

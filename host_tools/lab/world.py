@@ -21,6 +21,7 @@ from host_tools.errors import CmsimError
 from host_tools.lab.collector import AuditCollector, DrainInfo
 from host_tools.lab.policy import Policy
 from host_tools.lab.recorder import CallRecord, RecordingTransport
+from host_tools.lab.replay import Answer, SentFrame, TapTransport, forge, resend, snapshot
 from host_tools.lab_port import LabPort
 from host_tools.link import WireTransport
 from host_tools.transport import SerialTransport
@@ -49,7 +50,8 @@ class World:
         self.policy = policy
         line = SerialTransport(port)
         line.open()
-        self.wire = WireTransport(line, timeout=timeout, retries=1)
+        self.tap = TapTransport(line)  # keeps the last frame, for the lab's retransmits
+        self.wire = WireTransport(self.tap, timeout=timeout, retries=1)
         self.recorder = RecordingTransport(self.wire, {s.code: s.secret_params for s in policy.services})
         self.recorder.on_call = self._counted
         # The lab tests the module, not the line: a pin store of its own for this run (a lab device
@@ -105,6 +107,31 @@ class World:
         if reply.status is Status.OK and int(command) == Command.LOGOUT and who:
             self.forget(who)
         return reply
+
+    def sent(self, command: Command | int, params: Mapping[str, Any] | None = None,
+             who: str | None = None) -> tuple[Reply, SentFrame]:
+        """:meth:`raw`, and the request as it went on the line (to repeat it later)."""
+        sid = self.session(who).session_id if who else 0
+        reply = self.recorder.call(int(command), dict(params or {}), sid)
+        frame = snapshot(self.wire, self.tap, int(command), sid)
+        if reply.status is Status.OK and int(command) in (Command.INITIALISE, Command.ZEROISE):
+            self.drop_sessions()
+        return reply, frame
+
+    def resend(self, frame: SentFrame, *, recorded: bool = True, live: bool = True) -> Answer:
+        """The same frame again. ``recorded``: the module is expected to record its refusal (a cached
+        answer is not recorded again); ``live``: against the session's operator (it still exists)."""
+        answer = resend(self.wire, self.tap, frame)
+        if recorded:
+            self.recorder.note(frame.command, frame.session_id, answer.reply, live=live)
+        return answer
+
+    def forge(self, frame: SentFrame, command: Command | int, params: Mapping[str, Any] | None = None) -> Answer:
+        """A new request on ``frame``'s (forgotten) session under its old keys; its refusal is recorded
+        with no operator."""
+        answer = forge(self.wire, self.tap, frame, int(command), dict(params or {}))
+        self.recorder.note(int(command), frame.session_id, answer.reply, live=False)
+        return answer
 
     def raw_session(self, command: Command | int, session_id: int, params: Mapping[str, Any] | None = None) -> Reply:
         return self.recorder.call(int(command), dict(params or {}), session_id)
