@@ -407,3 +407,33 @@ def test_wrong_pin_is_pin_incorrect(token: Token) -> None:
     assert r.returncode != 0 and "CKR_PIN_INCORRECT" in r.stdout + r.stderr
     r = token.tool("--login", "--pin", "alice-without-a-colon", "--list-objects", check=False)
     assert r.returncode != 0 and "CKR_PIN_INCORRECT" in r.stdout + r.stderr
+
+
+# ------------------------------------------------------------------ the README, pasted
+def test_the_readmes_token_block_runs_as_pasted(tmp_path: Path) -> None:
+    """The "use it as a PKCS#11 token" block in a new `bash`, as tests/test_readme_paste.py pastes the
+    README's first block: a system PATH, a fresh HOME and CMSIM_HOME, no CMSIM_* variables."""
+    import json
+    import re
+
+    from test_readme_paste import README, _fresh_env, _paste
+
+    client_module(), tool()  # the Debian packages the block needs (make pkcs11-deps)
+    blocks = re.findall(r"<!-- test: pkcs11 -->\n```sh\n(.*?)^```", README.read_text(encoding="utf-8"),
+                        flags=re.S | re.M)
+    assert len(blocks) == 1
+    env = _fresh_env(tmp_path)
+    del env["CMSIM_HOME"]  # the block makes its own
+    result = _paste(blocks[0], env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "command not found" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "cmsim CMSIM-0001" in result.stdout  # --list-slots
+    assert "Signature is valid" in result.stdout  # pkcs11-tool --verify
+    assert "Verified OK" in result.stdout  # openssl dgst -verify with the token's public key
+    home = [p for p in tmp_path.iterdir() if p.name.startswith("tmp.")]
+    assert len(home) == 1
+    assert {"token.sock"} & {p.name for p in home[0].iterdir()} == set()  # the server removed its socket
+    assert {"sig", "sig.der", "pub.der", "audit.db"} <= {p.name for p in home[0].iterdir()}
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"seq"')]
+    # `audit query --service sign`: the block's two C_Sign calls, one SIGN record each, under alice
+    assert [(r["name"], r["status"], r["operator"], r["role"]) for r in records] == [("SIGN", "OK", "alice", "USER")] * 2
