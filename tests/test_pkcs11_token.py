@@ -554,6 +554,10 @@ def _with_module_config(config_dir: Path, home: Path, command: list[str]) -> lis
 def test_a_p11_kit_remote_module_config_starts_the_server_per_application(token: Token, tmp_path: Path) -> None:
     """`remote: |cmsim pkcs11-server --stdio`: p11-kit's proxy module spawns the server for pkcs11-tool,
     speaks the RPC over the server's stdin/stdout, and ends it when the application finalizes."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+
     config_dir, home = tmp_path / "modules", tmp_path / "home"
     config_dir.mkdir()
     home.mkdir()
@@ -576,12 +580,9 @@ def test_a_p11_kit_remote_module_config_starts_the_server_per_application(token:
     key_id, point = _tool_key(token, "remote-k")
     digest = tmp_path / "data.sha256"
     digest.write_bytes(hashlib.sha256(b"through a remote: module").digest())
+    cka_id = key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big").hex()
     run("--token-label", "cmsim CMSIM-0001", "--login", "--pin", ALICE_PIN, "--sign", "--mechanism", "ECDSA",
-        "--label", "remote-k", "-i", str(digest), "-o", str(tmp_path / "sig"))
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
-    from cryptography.hazmat.primitives import hashes
-
+        "--id", cka_id, "-i", str(digest), "-o", str(tmp_path / "sig"))
     raw = (tmp_path / "sig").read_bytes()
     ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point).verify(
         encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")), digest.read_bytes(),
