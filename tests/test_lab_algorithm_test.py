@@ -95,7 +95,7 @@ def test_in_lab_mode_pbkdf2_matches_cryptography_and_bad_inputs_are_refused(make
                                        "iterations": iterations}, alice.session_id)
         assert reply.status is Status.OK, reply.message
         assert reply.data["output"] == PBKDF2HMAC(hashes.SHA256(), length, salt, iterations).derive(b"pass word")
-    for bad in ({"length": 13}, {"salt": bytes(15)}, {"iterations": 0}, {"iterations": 100_001}, {"password": None}):
+    for bad in ({"length": 13}, {"length": 513}, {"salt": bytes(15)}, {"iterations": 0}, {"iterations": 100_001}, {"password": None}):
         params = {"algorithm": PBKDF2, "length": 32, "salt": salt, "password": "pass word", "iterations": 1, **bad}
         params = {k: v for k, v in params.items() if v is not None}
         reply = client.transport.call(int(Command.LAB_ALGORITHM_TEST), params, alice.session_id)

@@ -24,11 +24,13 @@ from module.services.registry import ServiceResult
 from module.wire.defs import LabAlgorithm, Status
 from module.wire.handshake import derive_auth_key
 
-__all__ = ["algorithm_test", "MAX_OUTPUT_BYTES", "MAX_ITERATIONS", "MIN_PBKDF2_BYTES", "MIN_SALT_BYTES"]
+__all__ = ["algorithm_test", "MAX_OUTPUT_BYTES", "MAX_ITERATIONS", "MIN_PBKDF2_BYTES", "MAX_PBKDF2_BYTES",
+           "MIN_SALT_BYTES"]
 
-MAX_OUTPUT_BYTES = 4096  # DRBG output and PBKDF2 key length, bytes (ACVP asks at most 4,096 bits of PBKDF2)
-MAX_ITERATIONS = 100_000  # the login's own count: a lab's PBKDF2 test costs no more than a login
+MAX_OUTPUT_BYTES = 4096  # DRBG output, bytes (one 2^15-bit request: well inside SP 800-90A's 2^19)
+MAX_ITERATIONS = 100_000  # the login's own count
 MIN_PBKDF2_BYTES = 14  # SP 800-132 5.3: a derived key of at least 112 bits
+MAX_PBKDF2_BYTES = 512  # ACVP's largest PBKDF keyLen (4,096 bits): one call costs at most 16 logins
 MIN_SALT_BYTES = 16  # SP 800-132 5.1: a salt of at least 128 bits
 
 
@@ -56,8 +58,9 @@ def _drbg(params: Mapping[str, Any], length: int) -> bytes:
 
 def _pbkdf2(params: Mapping[str, Any], length: int) -> bytes:
     _need(params, "password", "salt", "iterations")
-    if length < MIN_PBKDF2_BYTES or len(params["salt"]) < MIN_SALT_BYTES or params["iterations"] < 1:
-        raise ServiceError(Status.INVALID_PARAMETER, f"PBKDF2: keys of {MIN_PBKDF2_BYTES}..{MAX_OUTPUT_BYTES} "
+    if not MIN_PBKDF2_BYTES <= length <= MAX_PBKDF2_BYTES or len(params["salt"]) < MIN_SALT_BYTES \
+            or params["iterations"] < 1:
+        raise ServiceError(Status.INVALID_PARAMETER, f"PBKDF2: keys of {MIN_PBKDF2_BYTES}..{MAX_PBKDF2_BYTES} "
                                                      f"bytes, salts of at least {MIN_SALT_BYTES}, 1 or more iterations")
     return derive_auth_key(params["password"], params["salt"], params["iterations"], length)
 
