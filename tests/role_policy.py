@@ -74,7 +74,13 @@ POLICY: dict[C, Rule] = {
     C.ZEROISE: Rule(CO, frozenset({U, O, S, H})),
     C.DIGEST_SHA1: Rule(CO_USER, frozenset({O})),  # SP 800-131A Rev. 2: SHA-1 disallowed for signatures only
     C.SIGN_ECDSA_SHA1: Rule(USER, frozenset({O}), approved=False),
+    # section 4.3: lab mode only (answered UNKNOWN_COMMAND otherwise), not approved (caller-chosen entropy)
+    C.LAB_ALGORITHM_TEST: Rule(CO_USER, frozenset({O}), approved=False),
 }
+
+# Section 4.3: services that exist only on a device started in lab mode. Where the policy above serves
+# them, a device not in lab mode answers UNKNOWN_COMMAND instead (after the role and state checks).
+LAB_ONLY = frozenset({C.LAB_ALGORITHM_TEST})
 
 
 # Section 4.1: in UNINITIALISED the only Crypto Officer is the factory credential, which may call

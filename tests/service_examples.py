@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conftest import PASSWORDS, TEST_CONFIG, begin_params, initialise, with_test_identity
@@ -19,7 +19,7 @@ from host_tools.client import Client
 from module.core import Module
 from module.integrity import compute_seal
 from module.ports import ManualClock, MemoryFlash
-from module.wire.defs import AuditPolicy, Command, DigestAlg, KdfAlg, KeyType, KeyUse, Role, State
+from module.wire.defs import AuditPolicy, Command, DigestAlg, KdfAlg, KeyType, KeyUse, LabAlgorithm, Role, State
 
 SEAL = compute_seal(PackageCodeImage())
 OBSERVABLE_STATES = (State.UNINITIALISED, State.OPERATIONAL, State.SOFT_ERROR, State.HARD_ERROR, State.ZEROISED)
@@ -93,13 +93,16 @@ EXAMPLES: dict[Command, Example] = {
     Command.AUDIT_SET_POLICY: lambda f: {"policy": int(AuditPolicy.BLOCK), "high_water_permille": 900},
     Command.DIGEST_SHA1: lambda f: {"message": b"m"},
     Command.SIGN_ECDSA_SHA1: lambda f: {"key_id": f.legacy, "message": b"m"},
+    Command.LAB_ALGORITHM_TEST: lambda f: {"algorithm": int(LabAlgorithm.HMAC_DRBG_SHA256), "length": 32,
+                                           "entropy": bytes(32), "nonce": bytes(16)},
 }
 
 
-def new_module() -> Module:
+def new_module(*, lab_mode: bool = False) -> Module:
+    config = replace(TEST_CONFIG, audit=replace(TEST_CONFIG.audit, lab_mode=True)) if lab_mode else TEST_CONFIG
     module = Module(
         flash=with_test_identity(MemoryFlash()), clock=ManualClock(), entropy=OsNoiseSource(),
-        code=PackageCodeImage(), seal=SEAL, config=TEST_CONFIG,
+        code=PackageCodeImage(), seal=SEAL, config=config,
     )
     module.power_on()
     return module
@@ -134,9 +137,9 @@ class Prepared:
     fixture: Fixture
 
 
-def prepare(state: State) -> Prepared:
-    """A module in ``state`` with a session per role that can still exist there."""
-    module = new_module()
+def prepare(state: State, *, lab_mode: bool = False) -> Prepared:
+    """A module in ``state`` with a session per role that can still exist there (started in lab mode or not)."""
+    module = new_module(lab_mode=lab_mode)
     client = Client(InProcessTransport(module))
     if state is State.UNINITIALISED:
         factory = client.login(module.config.factory_operator, module.config.factory_password)

@@ -34,7 +34,7 @@ from host_tools.lab.acvp import (
     serve,
 )
 from host_tools.lab.acvp_driver import SetResult, run_file, run_vector_set, shared_files
-from host_tools.lab.acvp_generated import generated_sets
+from host_tools.lab.acvp_generated import generated_sets, nist_drbg_set
 from host_tools.lab.harness import run_lab
 from module.audit.trail import AuditConfig
 from module.core import Module
@@ -42,6 +42,7 @@ from module.wire.defs import Command, Status
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CMSIM_ACVP_VECTORS", ROOT / "tests" / "vectors" / "acvp"))
+NIST_DRBG = ROOT / "tests" / "vectors" / "hmac_drbg_sha256.json"  # NIST CAVP's, shaped as an ACVP set
 # Monte Carlo checkpoints per SHA MCT in the suite (acvptool runs 100, each 1,000 DIGEST calls);
 # CMSIM_ACVP_FULL=1 runs all 100. The checkpoints chain, so 10 still checks the whole inner loop.
 MCT_CHECKPOINTS = 100 if os.environ.get("CMSIM_ACVP_FULL") else 10
@@ -54,8 +55,6 @@ NOT_REGISTERED = {
     ("ML-DSA", "sigGen"): "ACVP gives an expanded private key and the internal interface",
     ("ML-DSA", "sigVer"): "the shared set tests the internal interface; VERIFY is the pure external one",
     ("ML-KEM", "keyGen"): "the module keeps the 64-byte seed; ACVP wants the expanded decapsulation key",
-    ("PBKDF", None): "no service exposes PBKDF2 (a lab-only algorithm-test service is planned)",
-    ("hmacDRBG", None): "no service takes known entropy (a lab-only algorithm-test service is planned)",
     ("EDDSA", "keyVer"): "no service validates an Ed25519 point on its own",
     ("ECDSA", "keyGen"): "the check needs the generated private key, which never leaves the module",
     ("EDDSA", "keyGen"): "the check needs the generated private key, which never leaves the module",
@@ -79,21 +78,25 @@ class Lab:
     user: OperatorSession
     auditor: OperatorSession
     archive: Archive
+    lab_mode: bool
 
     def wrapper(self, dialect: str = "BoringSSL", *, drain: bool = True) -> AcvpWrapper:
         def call(command: Command, params: dict[str, object]):  # type: ignore[no-untyped-def]
             return self.client.transport.call(int(command), params, self.user.session_id)
 
-        return AcvpWrapper(call, archiving_drain(self.archive, self.auditor) if drain else None, dialect)
+        drainer = archiving_drain(self.archive, self.auditor, allow_lab=self.lab_mode) if drain else None
+        return AcvpWrapper(call, drainer, dialect, lab=self.lab_mode)
 
 
-def make_lab(make_module: ModuleFactory, tmp_path: Path, **audit: int) -> Iterator[Lab]:
-    module = make_module(config=with_config(audit=AuditConfig(**audit))) if audit else make_module()
+def make_lab(make_module: ModuleFactory, tmp_path: Path, *, lab_mode: bool = True, **audit: int) -> Iterator[Lab]:
+    """A module in lab mode unless told otherwise (the lab-only algorithm test answers there: hmacDRBG and
+    PBKDF are registered)."""
+    module = make_module(config=with_config(audit=AuditConfig(lab_mode=lab_mode, **audit)))
     client = initialise(module)
     user = client.login("alice", PASSWORDS["alice"])
     auditor = client.login("audrey", PASSWORDS["audrey"])
     with Archive(tmp_path / "acvp-archive.db") as archive:
-        yield Lab(module, client, user, auditor, archive)
+        yield Lab(module, client, user, auditor, archive, lab_mode)
 
 
 @pytest.fixture
@@ -111,9 +114,10 @@ def run_all(lab: Lab, dialect: str) -> list[SetResult]:
     wrapper = lab.wrapper(dialect)
     results: list[SetResult] = []
     for _, vectors, expected in _shared():
-        results += run_file(vectors, expected, wrapper.handle, dialect=dialect, mct_checkpoints=MCT_CHECKPOINTS)
-    for vs, answers in generated_sets(dialect):
-        results.append(run_vector_set(vs, answers, wrapper.handle, dialect=dialect, source="generated"))
+        results += run_file(vectors, expected, wrapper.handle, dialect=dialect, mct_checkpoints=MCT_CHECKPOINTS,
+                            lab=True)
+    for vs, answers in [*generated_sets(dialect), nist_drbg_set(NIST_DRBG)]:
+        results.append(run_vector_set(vs, answers, wrapper.handle, dialect=dialect, source="generated", lab=True))
     wrapper.close()
     return results
 
@@ -128,7 +132,7 @@ def test_every_vector_set_agrees_with_its_answers(lab: Lab, dialect: str) -> Non
     results = run_all(lab, dialect)
     failures = [f"{r.source} {r.algorithm}: {f}" for r in results for f in r.failures]
     assert not failures, failures[:10]
-    registered = {(c["algorithm"], c.get("mode")) for c in registration(dialect)}
+    registered = {(c["algorithm"], c.get("mode")) for c in registration(dialect, lab=True)}
     shared_keys = {key(r) for r in results if r.source != "generated"}
     for r in results:
         if key(r) in NOT_REGISTERED:
@@ -157,7 +161,7 @@ def test_the_shared_trees_are_what_this_suite_expects() -> None:
 
 def test_a_long_run_under_block_keeps_every_record(make_module: ModuleFactory, tmp_path: Path) -> None:
     """A 256-slot ring under `block`: three Monte Carlo checkpoints (3,000 DIGEST calls) need drains."""
-    for lab in make_lab(make_module, tmp_path, capacity=256, reserve=16, checkpoint_every=0):
+    for lab in make_lab(make_module, tmp_path, lab_mode=False, capacity=256, reserve=16, checkpoint_every=0):
         seed = bytes(32)
         without = lab.wrapper(drain=False)
         with pytest.raises(WrapperError) as info:
@@ -292,7 +296,7 @@ def test_the_lab_run_has_an_acvp_step_per_dialect_and_algorithm(seal_file: Path,
     report = run_lab(plan="quick", seed=2, device_args=["--seal", str(seal_file)])
     acvp = {r.id: r for r in report.results if r.id.startswith("acvp.")}
     for dialect in DIALECTS:
-        for c in registration(dialect):
+        for c in registration(dialect, lab=True):
             name = f"{c['algorithm']} {c['mode']}" if c.get("mode") else c["algorithm"]
             r = acvp[f"acvp.{dialect}.{name.replace(' ', '-')}"]
             assert r.step == 1 and r.clause == "7.2" and r.outcome.value == "passed" and r.run > 0, r

@@ -407,3 +407,216 @@ def test_wrong_pin_is_pin_incorrect(token: Token) -> None:
     assert r.returncode != 0 and "CKR_PIN_INCORRECT" in r.stdout + r.stderr
     r = token.tool("--login", "--pin", "alice-without-a-colon", "--list-objects", check=False)
     assert r.returncode != 0 and "CKR_PIN_INCORRECT" in r.stdout + r.stderr
+
+
+# ------------------------------------------------------------------ what the installed p11-kit client forwards
+# Mechanisms a PKCS#11 application might ask this token for (PKCS#11 3.0/3.2 numbers). The client
+# forwards a mechanism only if rpc-message.c lists it as taking no parameter or as one it can
+# serialise (p11_rpc_mechanism_is_supported); it drops the others from C_GetMechanismList
+# (mechanism_list_purge) and refuses them in every C_*Init with CKR_MECHANISM_INVALID, unsent.
+CANDIDATES = {
+    "CKM_ML_KEM_KEY_PAIR_GEN": 0x0F, "CKM_ML_KEM": 0x17, "CKM_ML_DSA_KEY_PAIR_GEN": 0x1C, "CKM_ML_DSA": 0x1D,
+    "CKM_SHA256": 0x250, "CKM_SHA256_HMAC": 0x251, "CKM_SHA384": 0x260, "CKM_SHA384_HMAC": 0x261,
+    "CKM_SHA512": 0x270, "CKM_SHA512_HMAC": 0x271,
+    "CKM_SHA3_256": 0x2B0, "CKM_SHA3_384": 0x2C0, "CKM_SHA3_512": 0x2D0, "CKM_GENERIC_SECRET_KEY_GEN": 0x350,
+    "CKM_EC_KEY_PAIR_GEN": 0x1040, "CKM_ECDSA": 0x1041, "CKM_ECDSA_SHA256": 0x1044, "CKM_ECDSA_SHA384": 0x1045,
+    "CKM_ECDH1_DERIVE": 0x1050, "CKM_EC_EDWARDS_KEY_PAIR_GEN": 0x1055, "CKM_EDDSA": 0x1057,
+    "CKM_AES_KEY_GEN": 0x1080, "CKM_AES_GCM": 0x1087, "CKM_AES_KEY_WRAP_KWP": 0x210B, "CKM_HKDF_DERIVE": 0x402A,
+}
+# What Debian 12's p11-kit 0.24.1 client passes, measured by the test below (the README's table says the
+# same): parameterless mechanisms of its list only. Every parameterised one here (CKM_ECDH1_DERIVE,
+# CKM_HKDF_DERIVE, CKM_AES_GCM, CKM_AES_KEY_WRAP_KWP, CKM_EDDSA's optional one) and every one the list does not
+# know yet (CKM_ECDSA_SHA256/384, Edwards keys, SHA-3, ML-DSA, ML-KEM) is dropped.
+FORWARDED_BY_0_24 = {"CKM_SHA256", "CKM_SHA256_HMAC", "CKM_SHA384", "CKM_SHA384_HMAC", "CKM_SHA512",
+                     "CKM_SHA512_HMAC", "CKM_GENERIC_SECRET_KEY_GEN", "CKM_EC_KEY_PAIR_GEN", "CKM_ECDSA",
+                     "CKM_AES_KEY_GEN"}
+
+
+# C_GetMechanismList through the client library itself (ctypes; python-pkcs11's get_mechanisms reads its
+# whole first-call buffer, including the entries the client purged, so it cannot tell what was forwarded).
+PROBE_SCRIPT = """
+import ctypes, sys
+ul = ctypes.c_ulong
+class FunctionList(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_ubyte * 2), ("f", ctypes.c_void_p * 8)]
+lib = ctypes.CDLL(sys.argv[1])
+table = ctypes.POINTER(FunctionList)()
+assert lib.C_GetFunctionList(ctypes.byref(table)) == 0
+def fn(i, *args):
+    return ctypes.CFUNCTYPE(ul, *args)(table.contents.f[i])
+assert fn(0, ctypes.c_void_p)(None) == 0
+n = ul(0)
+get_slots = fn(4, ctypes.c_ubyte, ctypes.POINTER(ul), ctypes.POINTER(ul))
+assert get_slots(1, None, ctypes.byref(n)) == 0 and n.value == 1
+slot = (ul * 1)()
+assert get_slots(1, slot, ctypes.byref(n)) == 0
+get_mechs = fn(7, ul, ctypes.POINTER(ul), ctypes.POINTER(ul))
+assert get_mechs(slot[0], None, ctypes.byref(n)) == 0
+mechs = (ul * n.value)()
+assert get_mechs(slot[0], mechs, ctypes.byref(n)) == 0
+print(" ".join(str(mechs[i]) for i in range(n.value)))
+fn(1, ctypes.c_void_p)(None)
+"""
+
+
+class _AdvertisingApplication:
+    """A token that advertises every candidate: the server's side of the probe, no device behind it."""
+
+    def __init__(self, link: object) -> None:
+        pass
+
+    def initialize(self) -> None: ...
+
+    def finalize(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def info(self) -> dict[str, str]:
+        return {"manufacturer": "probe", "description": "probe"}
+
+    def slot_list(self) -> list[int]:
+        return [1]
+
+    def slot_info(self, slot: int) -> dict[str, object]:
+        return {"description": "probe", "flags": 1, "firmware": (0, 1)}
+
+    def token_info(self, slot: int) -> dict[str, object]:
+        return {"label": "probe", "model": "probe", "serial": "1", "flags": 0x400, "sessions": 0,
+                "rw_sessions": 0, "firmware": (0, 1)}
+
+    def mechanism_list(self, slot: int) -> list[int]:
+        return sorted(CANDIDATES.values())
+
+    def mechanism_info(self, slot: int, mech: int) -> tuple[int, int, int]:
+        return 0, 0, 0x1
+
+
+def test_which_mechanisms_the_installed_p11_kit_client_forwards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured, not assumed: a server advertising every candidate, and the mechanism list an application
+    gets through the installed p11-kit-client.so."""
+    import threading
+
+    from host_tools.pkcs11 import server as server_module
+
+    monkeypatch.setattr(server_module, "Application", _AdvertisingApplication)
+    sock = tmp_path / "probe.sock"
+    probe = server_module.Pkcs11Server(None, str(sock))  # type: ignore[arg-type]
+    thread = threading.Thread(target=probe.serve_forever, daemon=True)
+    thread.start()
+    try:
+        script = PROBE_SCRIPT
+        r = subprocess.run([sys.executable, "-c", script, client_module()], capture_output=True, text=True,
+                           timeout=60, env={**os.environ, "P11_KIT_SERVER_ADDRESS": f"unix:path={sock}"})
+    finally:
+        probe.close()
+    assert r.returncode == 0, r.stderr
+    forwarded = {int(m) for m in r.stdout.split()}
+    assert forwarded <= set(CANDIDATES.values())
+    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "p11-kit-modules"], capture_output=True, text=True)
+    names = {name for name, value in CANDIDATES.items() if value in forwarded}
+    if version.stdout.startswith("0.24."):
+        assert names == FORWARDED_BY_0_24, sorted(names ^ FORWARDED_BY_0_24)
+    else:  # another client: at least what 0.24 forwards (newer ones serialise more)
+        assert FORWARDED_BY_0_24 <= names, sorted(FORWARDED_BY_0_24 - names)
+
+# ------------------------------------------------------------------ p11-kit's remote: module config
+PROXY_PATHS = ["/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so", "/usr/lib/aarch64-linux-gnu/p11-kit-proxy.so",
+               "/usr/lib/p11-kit-proxy.so"]
+PACKAGE_MODULES = "/usr/share/p11-kit/modules"  # p11-kit's package module config directory (Debian)
+
+
+def proxy_module() -> str:
+    for path in PROXY_PATHS:
+        if os.path.exists(path):
+            return path
+    pytest.fail("p11-kit-proxy.so is missing: run `make pkcs11-deps` (Debian p11-kit-modules)")
+
+
+def _with_module_config(config_dir: Path, home: Path, command: list[str]) -> list[str]:
+    """The command, seeing the module configs of ``config_dir``. p11-kit reads a user's
+    ~/.config/pkcs11/modules, but skips user config when running as root ("skipping user config in
+    program running as root", conf.c): then the command runs in a private mount namespace with
+    ``config_dir`` bound over the package module directory, which nothing outside it sees."""
+    if os.geteuid() != 0:
+        user = home / ".config" / "pkcs11" / "modules"
+        user.mkdir(parents=True, exist_ok=True)
+        for f in config_dir.iterdir():
+            shutil.copy(f, user / f.name)
+        return command
+    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"as root p11-kit ignores user module configs, and this root may not unshare a mount "
+                    f"namespace to show it one: {probe.stderr.strip()}")
+    return ["unshare", "--mount", "--", "sh", "-c", f'mount --bind "$0" {PACKAGE_MODULES} && exec "$@"',
+            str(config_dir), *command]
+
+
+def test_a_p11_kit_remote_module_config_starts_the_server_per_application(token: Token, tmp_path: Path) -> None:
+    """`remote: |cmsim pkcs11-server --stdio`: p11-kit's proxy module spawns the server for pkcs11-tool,
+    speaks the RPC over the server's stdin/stdout, and ends it when the application finalizes."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+
+    config_dir, home = tmp_path / "modules", tmp_path / "home"
+    config_dir.mkdir()
+    home.mkdir()
+    cmsim = Path(sys.executable).with_name("cmsim")
+    (config_dir / "cmsim.module").write_text(f"remote: |{cmsim} pkcs11-server --stdio --port {token.device.port}\n")
+    env = {**os.environ, "HOME": str(home), "CMSIM_HOME": str(tmp_path / "cmsim-home")}
+    env.pop("P11_KIT_SERVER_ADDRESS", None)  # nothing but the module config points at the server
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = _with_module_config(config_dir, home, [tool(), "--module", proxy_module(), *args])
+        r = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+    slots = run("--list-slots").stdout
+    assert "cmsim CMSIM-0001" in slots and "serial num         : CMSIM-0001" in slots
+    before = len([r for r in audit_records(token) if r.code == Command.SIGN and r.operator == "alice"])
+    run("--token-label", "cmsim CMSIM-0001", "--login", "--pin", ALICE_PIN, "--keypairgen", "--key-type",
+        "EC:prime256v1", "--label", "remote-k")
+    key_id, point = _tool_key(token, "remote-k")
+    digest = tmp_path / "data.sha256"
+    digest.write_bytes(hashlib.sha256(b"through a remote: module").digest())
+    cka_id = key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big").hex()
+    run("--token-label", "cmsim CMSIM-0001", "--login", "--pin", ALICE_PIN, "--sign", "--mechanism", "ECDSA",
+        "--id", cka_id, "-i", str(digest), "-o", str(tmp_path / "sig"))
+    raw = (tmp_path / "sig").read_bytes()
+    ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point).verify(
+        encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")), digest.read_bytes(),
+        ec.ECDSA(Prehashed(hashes.SHA256())))
+    signs = [r for r in audit_records(token) if r.code == Command.SIGN and r.operator == "alice"]
+    assert len(signs) == before + 1 and [int(k) for k in signs[-1].key_ids] == [key_id]
+    left = subprocess.run(["pgrep", "-f", f"pkcs11-server --stdio --port {token.device.port}"], capture_output=True)
+    assert left.returncode == 1, left.stdout  # every spawned server ended with its application
+
+# ------------------------------------------------------------------ the README, pasted
+def test_the_readmes_token_block_runs_as_pasted(tmp_path: Path) -> None:
+    """The "use it as a PKCS#11 token" block in a new `bash`, as tests/test_readme_paste.py pastes the
+    README's first block: a system PATH, a fresh HOME and CMSIM_HOME, no CMSIM_* variables."""
+    import json
+    import re
+
+    from test_readme_paste import README, _fresh_env, _paste
+
+    client_module(), tool()  # the Debian packages the block needs (make pkcs11-deps)
+    blocks = re.findall(r"<!-- test: pkcs11 -->\n```sh\n(.*?)^```", README.read_text(encoding="utf-8"),
+                        flags=re.S | re.M)
+    assert len(blocks) == 1
+    env = _fresh_env(tmp_path)
+    del env["CMSIM_HOME"]  # the block makes its own
+    result = _paste(blocks[0], env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "command not found" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "cmsim CMSIM-0001" in result.stdout  # --list-slots
+    assert "Signature is valid" in result.stdout  # pkcs11-tool --verify
+    assert "Verified OK" in result.stdout  # openssl dgst -verify with the token's public key
+    home = [p for p in tmp_path.iterdir() if p.name.startswith("tmp.")]
+    assert len(home) == 1
+    assert {"token.sock"} & {p.name for p in home[0].iterdir()} == set()  # the server removed its socket
+    assert {"sig", "sig.der", "pub.der", "audit.db"} <= {p.name for p in home[0].iterdir()}
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"seq"')]
+    # `audit query --service sign`: the block's two C_Sign calls, one SIGN record each, under alice
+    assert [(r["name"], r["status"], r["operator"], r["role"]) for r in records] == [("SIGN", "OK", "alice", "USER")] * 2

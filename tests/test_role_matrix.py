@@ -17,7 +17,7 @@ from audit_view import sink_of
 from module.audit.sink import RecordKind
 from module.services.catalog import SPECS
 from module.wire.defs import Command, Role, State, Status
-from role_policy import POLICY, expected_status
+from role_policy import LAB_ONLY, POLICY, expected_status
 from service_examples import DISRUPTIVE, EXAMPLES, OBSERVABLE_STATES, Prepared, prepare
 
 POLICY_DOC = Path(__file__).resolve().parent.parent / "docs" / "security_policy" / "security-policy.md"
@@ -47,6 +47,8 @@ NO_AUDIT_KEY_YET = {(Command.AUDIT_PUBKEY, State.UNINITIALISED), (Command.AUDIT_
 
 
 def served_status(command: Command, state: State, role: Role = Role.USER) -> Status:
+    if command in LAB_ONLY:
+        return Status.UNKNOWN_COMMAND  # these modules are not in lab mode (tests/test_lab_algorithm_test.py is)
     if (command, state) in NO_AUDIT_KEY_YET:
         return Status.INVALID_STATE
     if command is Command.OPERATOR_CHANGE_PASSWORD and role is not Role.USER:

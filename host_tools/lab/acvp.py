@@ -18,7 +18,8 @@ under the same KEK, which the module allows only for keys whose value is known o
 module generated is not such a key: keyGen answers a handle for it, sigGen signs with it, and
 :meth:`AcvpWrapper.close` deletes it.
 :data:`COMMANDS` is the one table of commands (both dialects), their argument counts and the
-services they use; :data:`CONFIG` registers only what they can answer.
+services they use; :data:`CONFIG` registers only what they can answer, and :data:`LAB_CONFIG` (hmacDRBG,
+PBKDF: the lab-only LAB_ALGORITHM_TEST) is added only for a device in lab mode.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from host_tools.archive import Archive
 from host_tools.audit_drain import fetch_public_key
 from host_tools.client import OperatorSession
 from host_tools.lab.keytransport import KeyTransport
-from module.wire.defs import Command, DigestAlg, KdfAlg, KeyType, KeyUse, Status
+from module.wire.defs import Command, DigestAlg, KdfAlg, KeyType, KeyUse, LabAlgorithm, Status
 from module.wire.messages import Reply
 
-__all__ = ["CONFIG", "COMMANDS", "DIALECTS", "registration", "CommandSpec", "command_table", "read_request", "read_reply", "write_reply", "encode_request",
+__all__ = ["CONFIG", "LAB_CONFIG", "COMMANDS", "DIALECTS", "registration", "CommandSpec", "command_table", "read_request", "read_reply", "write_reply", "encode_request",
            "AcvpWrapper", "WrapperError", "serve", "archiving_drain", "MAX_ARGS", "MAX_ARG_LENGTH"]
 
 MAX_ARGS = 16
@@ -88,14 +89,15 @@ KDA_PATTERNS = {"BoringSSL": "uPartyInfo||vPartyInfo", "AWS-LC": "uPartyInfo||vP
 DIALECTS = tuple(KDA_PATTERNS)
 
 
-def registration(dialect: str = "BoringSSL") -> list[dict[str, Any]]:
+def registration(dialect: str = "BoringSSL", *, lab: bool = False) -> list[dict[str, Any]]:
     """The getConfig answer for one acvptool: KDA's fixed-info pattern as that tool builds it, and for AWS-LC
     no GCM encryption with an internal IV (its aead.go sends AES-GCM/seal with an empty nonce and reports no
-    IV, which no answer can make verifiable)."""
+    IV, which no answer can make verifiable). ``lab``: the device is in lab mode, so the lab-only algorithm
+    test (:data:`LAB_CONFIG`, hmacDRBG and PBKDF) can be answered and is registered too."""
     if dialect not in KDA_PATTERNS:
         raise ValueError(f"dialect {dialect!r}: one of {DIALECTS}")
     out = []
-    for c in CONFIG:
+    for c in [*CONFIG, *(LAB_CONFIG if lab else [])]:
         if c["algorithm"] == "KDA":
             c = {**c, "fixedInfoPattern": KDA_PATTERNS[dialect]}
         elif c["algorithm"] == "ACVP-AES-GCM" and c["ivGen"] == "internal" and dialect == "AWS-LC":
@@ -130,6 +132,25 @@ CONFIG: list[dict[str, Any]] = [
     {"algorithm": "EDDSA", "mode": "sigVer", "revision": "1.0", "curve": ["ED-25519"], "pure": True, "preHash": False},
     {"algorithm": "ML-KEM", "mode": "encapDecap", "revision": "FIPS203", "parameterSets": ["ML-KEM-768"],
      "functions": ["encapsulationKeyCheck"]},
+]
+
+
+# The module's own HMAC_DRBG (SHA-256, no derivation function, no prediction resistance) and PBKDF2
+# (HMAC-SHA2-256), reachable only through LAB_ALGORITHM_TEST, which exists on a lab-mode device only.
+# The DRBG takes 256-bit entropy and 128-bit nonces here (the module's minimums; ACVP tests one length each);
+# two output lengths, ACVP's own sample (256 bits) and NIST CAVP's (1,024 bits).
+DRBG_HASHES = ("SHA2-256",)
+_DRBG_CAPABILITY = {"mode": "SHA2-256", "derFuncEnabled": False, "entropyInputLen": [256], "nonceLen": [128],
+                    "persoStringLen": [0, 256], "additionalInputLen": [0, 256]}
+PBKDF_HMACS = ("SHA2-256",)
+PBKDF_ITERATIONS_MAX = 100_000  # module/services/labtest.py MAX_ITERATIONS: no more than the login's own count
+LAB_CONFIG: list[dict[str, Any]] = [
+    {"algorithm": "hmacDRBG", "revision": "1.0", "predResistanceEnabled": [False], "reseedImplemented": True,
+     "capabilities": [{**_DRBG_CAPABILITY, "returnedBitsLen": bits} for bits in (256, 1024)]},
+    {"algorithm": "PBKDF", "revision": "1.0", "capabilities": [{
+        "iterationCount": [{"min": 1, "max": PBKDF_ITERATIONS_MAX, "increment": 1}],
+        "keyLen": [{"min": 112, "max": 4096, "increment": 8}], "passwordLen": [{"min": 8, "max": 128, "increment": 1}],
+        "saltLen": [{"min": 128, "max": 4096, "increment": 8}], "hmacAlg": list(PBKDF_HMACS)}]},
 ]
 
 
@@ -241,7 +262,9 @@ class AcvpWrapper:
     """Maps acvptool commands onto service calls; ``call`` runs one call in an authenticated session.
 
     ``dialect`` picks the registration for BoringSSL's or AWS-LC's acvptool (KDA's fixed info, and GCM
-    internal-IV encryption for BoringSSL only); the commands of both are always answered.
+    internal-IV encryption for BoringSSL only); the commands of both are always answered. ``lab`` says the
+    device is in lab mode: only then are hmacDRBG and PBKDF registered (their commands reach LAB_ALGORITHM_TEST,
+    which a device not in lab mode answers UNKNOWN_COMMAND; the wrapper then exits 3).
 
     ``drain``, when given, empties the audit trail into an archive (returning how many records it
     kept). The wrapper then looks at the ring's fill now and then (GET_STATUS, sooner the fuller it
@@ -250,10 +273,11 @@ class AcvpWrapper:
     an AUDIT_FULL answer is drained and the call repeated once.
     """
 
-    def __init__(self, call: Caller, drain: Callable[[], int] | None = None, dialect: str = "BoringSSL") -> None:
+    def __init__(self, call: Caller, drain: Callable[[], int] | None = None, dialect: str = "BoringSSL", *,
+                 lab: bool = False) -> None:
         self.call = call
         self.drain = drain
-        self.config = registration(dialect)
+        self.config = registration(dialect, lab=lab)
         self.requests = 0
         self.drained = 0  # records the drain archived
         self.drains = 0
@@ -652,6 +676,45 @@ class AcvpWrapper:
             message, public, signature = args
         return [self._verify(KeyType.ED25519, public, message, signature)]
 
+    # ------------------------------------------------- lab-only algorithm test
+    def _lab_test(self, algorithm: LabAlgorithm, params: dict[str, Any]) -> bytes:
+        reply = self._raw(Command.LAB_ALGORITHM_TEST, {"algorithm": int(algorithm), **params})
+        if reply.status is Status.UNKNOWN_COMMAND:
+            raise WrapperError(3, "LAB_ALGORITHM_TEST: the device is not in lab mode (hmacDRBG and PBKDF need a "
+                                  "device started with --lab)")
+        if reply.status is not Status.OK:
+            raise WrapperError(3, f"LAB_ALGORITHM_TEST refused: {reply.status.name} {reply.message}")
+        return bytes(reply.data["output"])
+
+    def hmac_drbg(self, name: str, args: list[bytes]) -> list[bytes]:
+        """drbg.go: instantiate (entropy, nonce, personalisation), reseed for the -reseed form, generate twice."""
+        if name not in DRBG_HASHES:
+            raise WrapperError(3, f"hmacDRBG/{name}: the module's HMAC_DRBG is SHA2-256 only")
+        if len(args) == 8:  # hmacDRBG-reseed: output length, entropy, perso, reseed AD, reseed entropy, ad1, ad2, nonce
+            length, entropy, perso, reseed_ad, reseed_entropy, ad1, ad2, nonce = args
+            reseed = {"reseed_entropy": reseed_entropy, "reseed_additional": reseed_ad}
+        else:  # output length, entropy, perso, ad1, ad2, nonce
+            length, entropy, perso, ad1, ad2, nonce = args
+            reseed = {}
+        params = {"length": _u32(length, "the output length"), "entropy": entropy, "nonce": nonce,
+                  "personalization": perso, "additional_1": ad1, "additional_2": ad2, **reseed}
+        return [self._lab_test(LabAlgorithm.HMAC_DRBG_SHA256, params)]
+
+    def pbkdf(self, args: list[bytes]) -> list[bytes]:
+        """pbkdf.go: HMAC name, key length in bits, salt, password, iteration count."""
+        hmac_name, key_bits_raw, salt, password, iterations_raw = args
+        key_bits, iterations = _u32(key_bits_raw, "the key length"), _u32(iterations_raw, "the iteration count")
+        if _text(hmac_name) not in PBKDF_HMACS:
+            raise WrapperError(3, f"PBKDF with {hmac_name!r}: the module's PBKDF2 is HMAC-SHA2-256 only")
+        if key_bits % 8 or iterations > PBKDF_ITERATIONS_MAX:
+            raise WrapperError(3, f"PBKDF: whole-byte keys and at most {PBKDF_ITERATIONS_MAX} iterations (registered)")
+        try:
+            text = password.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WrapperError(3, "PBKDF: the password is not text (ACVP passwords are strings)") from None
+        return [self._lab_test(LabAlgorithm.PBKDF2_HMAC_SHA256, {"length": key_bits // 8, "salt": salt,
+                                                                  "password": text, "iterations": iterations})]
+
     # --------------------------------------------------------------- ML-KEM
     def mlkem_encap_key_check(self, args: list[bytes]) -> list[bytes]:
         """ENCAPSULATE runs FIPS 203's encapsulation-key check; the secret it stores is deleted again."""
@@ -722,6 +785,15 @@ def _commands() -> dict[str, CommandSpec]:
         "EDDSA sigVer", (C.VERIFY,), AcvpWrapper.eddsa_sigver)
     add("EDDSA/ED-25519/sigVer", ("message", "Q", "signature"), "flag", "AWS-LC", "EDDSA sigVer", (C.VERIFY,),
         AcvpWrapper.eddsa_sigver)
+    lab = (C.LAB_ALGORITHM_TEST,)
+    for name in DRBG_HASHES:
+        add(f"hmacDRBG/{name}", ("output length", "entropy", "personalisation", "ad1", "ad2", "nonce"), "output",
+            "both", "hmacDRBG (lab mode only)", lab, _named(AcvpWrapper.hmac_drbg, name))
+        add(f"hmacDRBG-reseed/{name}", ("output length", "entropy", "personalisation", "reseed AD", "reseed entropy",
+                                        "ad1", "ad2", "nonce"), "output", "both", "hmacDRBG, reseed (lab mode only)",
+            lab, _named(AcvpWrapper.hmac_drbg, name))
+    add("PBKDF", ("HMAC name", "key length (bits)", "salt", "password", "iteration count"), "derived key", "both",
+        "PBKDF (lab mode only)", lab, AcvpWrapper.pbkdf)
     for name, dialect in (("ML-KEM-768/encapKeyCheck", "BoringSSL"), ("ML-KEM/ML-KEM-768/encapKeyCheck", "AWS-LC")):
         add(name, ("encapsulation key",), "flag", dialect, "ML-KEM encapDecap (encapsulationKeyCheck)",
             (C.ENCAPSULATE, C.KEY_DELETE), AcvpWrapper.mlkem_encap_key_check)
@@ -742,19 +814,20 @@ def command_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def archiving_drain(archive: Archive, auditor: OperatorSession) -> Callable[[], int]:
+def archiving_drain(archive: Archive, auditor: OperatorSession, *, allow_lab: bool = False) -> Callable[[], int]:
     """A ``drain`` for :class:`AcvpWrapper`: pull the trail into ``archive`` (verified, then acknowledged).
 
     ``auditor`` is a session of an Auditor or Crypto Officer (the drain services are theirs, not the
     User's). The archive is bound to the device's audit key at the first drain, from its self-signed
-    statement, unless it was bound already."""
+    statement, unless it was bound already. ``allow_lab`` accepts a lab-mode device's trail (its checkpoints
+    say lab mode, which the archive otherwise refuses): needed for a run with the lab-only algorithm test."""
 
     def drain() -> int:
         key = archive.trusted_key()
         if key is None:
             key = fetch_public_key(auditor)  # through the session: past the public share a clear call is refused
             archive.bind(key)
-        return archive.archive(auditor, key).stored
+        return archive.archive(auditor, key, allow_lab=allow_lab).stored
 
     return drain
 

@@ -2,15 +2,16 @@
 
 For each vector set (NIST ACVP JSON, as fetched by ``acvptool -fetch``) the driver forms the
 requests of acvptool's ``subprocess`` package (``hash.go``, ``hmac.go``, ``aead.go``,
-``ecdsa.go``, ``eddsa.go``, ``hkdf.go``, ``kas.go``, ``ml_kem.go``; request names and arguments as
+``ecdsa.go``, ``eddsa.go``, ``hkdf.go``, ``kas.go``, ``ml_kem.go``, ``drbg.go``, ``pbkdf.go``; request names and arguments as
 ``util/fipstools/acvp/ACVP.md`` lists them) in the dialect asked for, hands them to ``transact``
 (:meth:`host_tools.lab.acvp.AcvpWrapper.handle`, in process or behind a pty) and checks each
 answer: against the expected file where the server published one, otherwise independently with
 ``cryptography`` the way the ACVP server would (a signature against the returned public key, a
 GCM ciphertext by decrypting it, an ECDH secret from the server's own private key).
 
-A case outside the wrapper's registration (:data:`host_tools.lab.acvp.CONFIG`) is counted as
-"outside", never run: acvptool's server would not send it to a module registered this way.
+A case outside the wrapper's registration (:data:`host_tools.lab.acvp.CONFIG`, and with ``lab`` also
+:data:`host_tools.lab.acvp.LAB_CONFIG`) is counted as "outside", never run: acvptool's server would not
+send it to a module registered this way.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ def _u32(n: int) -> bytes:
     return struct.pack("<I", n)
 
 
-def _registration(algorithm: str, mode: str | None, dialect: str) -> list[dict[str, Any]]:
-    return [c for c in registration(dialect) if c["algorithm"] == algorithm and c.get("mode") == mode]
+def _registration(algorithm: str, mode: str | None, dialect: str, lab: bool = False) -> list[dict[str, Any]]:
+    return [c for c in registration(dialect, lab=lab) if c["algorithm"] == algorithm and c.get("mode") == mode]
 
 
 def _in_range(bits: int, domain: list[Any]) -> bool:
@@ -97,8 +98,9 @@ Runner = Callable[[SetResult, dict[str, Any], dict[str, Any], dict[str, Any] | N
 
 def run_vector_set(vs: dict[str, Any], expected: dict[str, Any] | None, transact: Transact, *,
                    dialect: str = "BoringSSL", limit: int | None = None, mct_checkpoints: int = MCT_CHECKPOINTS,
-                   source: str = "") -> SetResult:
-    """Run one vector set; ``limit`` bounds the cases run per group, ``mct_checkpoints`` each Monte Carlo test."""
+                   source: str = "", lab: bool = False) -> SetResult:
+    """Run one vector set; ``limit`` bounds the cases run per group, ``mct_checkpoints`` each Monte Carlo test;
+    ``lab``: the wrapper registers the lab-only algorithms (a lab-mode device)."""
     if dialect not in DIALECTS:
         raise ValueError(f"dialect {dialect!r}: one of {DIALECTS}")
     algorithm, mode = vs["algorithm"], vs.get("mode")
@@ -110,10 +112,13 @@ def run_vector_set(vs: dict[str, Any], expected: dict[str, Any] | None, transact
     for original in vs["testGroups"]:
         group = dict(original)  # runners keep per-group state (a generated key) in their copy
         tests = group.get("tests") or []
-        if runner is None or not _group_registered(algorithm, mode, group, dialect):
+        if runner is None or not _group_registered(algorithm, mode, group, dialect, lab):
             result.outside += len(tests)
             continue
         for i, test in enumerate(tests):
+            if not _case_registered(algorithm, group, test, dialect, lab):
+                result.outside += 1
+                continue
             if limit is not None and i >= limit:
                 result.bounded += len(tests) - i
                 break
@@ -122,7 +127,7 @@ def run_vector_set(vs: dict[str, Any], expected: dict[str, Any] | None, transact
                 _sha_mct(result, group, test, want, transact, mct_checkpoints)
             else:
                 runner(result, group, test, want, transact, dialect)
-    result.registered = runner is not None and bool(_registration(algorithm, mode, dialect))
+    result.registered = runner is not None and bool(_registration(algorithm, mode, dialect, lab))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -136,10 +141,10 @@ def run_file(vectors: Path, expected: Path | None, transact: Transact, **options
 
 
 # ------------------------------------------------------------- registration
-def _group_registered(algorithm: str, mode: str | None, g: dict[str, Any], dialect: str) -> bool:
+def _group_registered(algorithm: str, mode: str | None, g: dict[str, Any], dialect: str, lab: bool = False) -> bool:
     """Whether acvptool's server could send this group to a module registered as the wrapper registers for the
     dialect (the generated sets include groups one dialect does not register; they count as outside)."""
-    entries = _registration(algorithm, mode, dialect)
+    entries = _registration(algorithm, mode, dialect, lab)
     if not entries:
         return False
     entry = entries[0]
@@ -173,7 +178,26 @@ def _group_registered(algorithm: str, mode: str | None, g: dict[str, Any], diale
         return g["curve"] in entry["curve"] and not g.get("preHash", False)
     if algorithm == "ML-KEM":
         return g["parameterSet"] in entry["parameterSets"] and g.get("function") in entry["functions"]
+    if algorithm == "hmacDRBG":
+        return (g["predResistance"] in entry["predResistanceEnabled"] and (not g["reSeed"] or entry["reseedImplemented"])
+                and any(g["mode"] == c["mode"] and g.get("derFunc", False) == c["derFuncEnabled"]
+                        and g["entropyInputLen"] in c["entropyInputLen"] and g["nonceLen"] in c["nonceLen"]
+                        and g["persoStringLen"] in c["persoStringLen"]
+                        and g["additionalInputLen"] in c["additionalInputLen"]
+                        and g["returnedBitsLen"] == c["returnedBitsLen"] for c in entry["capabilities"]))
+    if algorithm == "PBKDF":
+        return g.get("testType") == "AFT" and any(g["hmacAlg"] in c["hmacAlg"] for c in entry["capabilities"])
     return False
+
+
+def _case_registered(algorithm: str, g: dict[str, Any], t: dict[str, Any], dialect: str, lab: bool) -> bool:
+    """PBKDF's lengths and counts are per case (the group names only the HMAC)."""
+    if algorithm != "PBKDF":
+        return True
+    return any(g["hmacAlg"] in c["hmacAlg"] and _in_range(t["keyLen"], c["keyLen"])
+               and _in_range(t["iterationCount"], c["iterationCount"])
+               and _in_range(len(t["password"]), c["passwordLen"]) and _in_range(4 * len(t["salt"]), c["saltLen"])
+               for e in _registration(algorithm, None, dialect, lab) for c in e["capabilities"])
 
 
 def _runner(algorithm: str, mode: str | None) -> Runner | None:
@@ -381,6 +405,30 @@ def _mlkem(r: SetResult, g: dict[str, Any], t: dict[str, Any], want: dict[str, A
     _compare_flag(r, t, want, flag)
 
 
+def _hmac_drbg(r: SetResult, g: dict[str, Any], t: dict[str, Any], want: dict[str, Any] | None,
+               transact: Transact, dialect: str) -> None:
+    """drbg.go (same in both trees): otherInput is [reSeed,] generate, generate; the answer is the second output."""
+    other = t["otherInput"]
+    out_len = _u32(g["returnedBitsLen"] // 8)
+    head = [out_len, _hex(t["entropyInput"]), _hex(t.get("persoString"))]
+    generates = [_hex(o.get("additionalInput")) for o in other if o["intendedUse"] == "generate"]
+    if g["reSeed"]:
+        reseed = other[0]
+        request = [f"hmacDRBG-reseed/{g['mode']}".encode(), *head, _hex(reseed.get("additionalInput")),
+                   _hex(reseed.get("entropyInput")), *generates, _hex(t["nonce"])]
+    else:
+        request = [f"hmacDRBG/{g['mode']}".encode(), *head, *generates, _hex(t["nonce"])]
+    (out,) = transact(request)
+    r.check(want is not None and out == _hex(want["returnedBits"]), f"tc {t['tcId']}: returned bits differ")
+
+
+def _pbkdf(r: SetResult, g: dict[str, Any], t: dict[str, Any], want: dict[str, Any] | None, transact: Transact,
+           dialect: str) -> None:
+    (key,) = transact([b"PBKDF", g["hmacAlg"].encode(), _u32(t["keyLen"]), _hex(t["salt"]), t["password"].encode(),
+                       _u32(t["iterationCount"])])
+    r.check(want is not None and key == _hex(want["derivedKey"]), f"tc {t['tcId']}: derived key differs")
+
+
 RUNNERS: dict[tuple[str, str | None], Runner] = {
     **{(name, None): _hmac for name in ("HMAC-SHA2-256", "HMAC-SHA2-384", "HMAC-SHA2-512")},
     ("ACVP-AES-GCM", None): _gcm,
@@ -393,6 +441,8 @@ RUNNERS: dict[tuple[str, str | None], Runner] = {
     ("EDDSA", "sigGen"): _eddsa_siggen,
     ("EDDSA", "sigVer"): _eddsa_sigver,
     ("ML-KEM", "encapDecap"): _mlkem,
+    ("hmacDRBG", None): _hmac_drbg,
+    ("PBKDF", None): _pbkdf,
 }
 
 

@@ -12,18 +12,21 @@ carry the server's private key in the answers, as the server keeps it, so Z can 
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import struct
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, keywrap
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from host_tools.lab.acvp import KDA_PATTERNS
 
-__all__ = ["generated_sets"]
+__all__ = ["generated_sets", "nist_drbg_set"]
 
 VectorPair = tuple[dict[str, Any], dict[str, Any]]  # (vector set, expected answers)
 
@@ -207,7 +210,51 @@ def _mlkem_set() -> VectorPair:
     return s.pair()
 
 
+def _pbkdf_set() -> VectorPair:
+    """PBKDF2-HMAC-SHA2-256 (the only HMAC the module's PBKDF2 has; the shared set holds one such case) at the
+    registration's edges: key lengths 112/256/4,096 bits, salts 128..4,096 bits, 1 to 10,000 iterations."""
+    s = _Set("PBKDF")
+    tests, answers = s.group(hmacAlg="SHA2-256", testType="AFT")
+    for key_bits, salt_bytes, iterations, password in ((112, 16, 1, "password"), (256, 32, 1000, "Pa55w0rd-" * 4),
+                                                       (4096, 512, 10, "p" * 128), (1024, 24, 10_000, "acvp-pbkdf2")):
+        salt, tc = os.urandom(salt_bytes), s.tc()
+        derived = PBKDF2HMAC(hashes.SHA256(), key_bits // 8, salt, iterations).derive(password.encode())
+        tests.append({"tcId": tc, "keyLen": key_bits, "salt": _h(salt), "password": password,
+                      "iterationCount": iterations})
+        answers.append({"tcId": tc, "derivedKey": _h(derived)})
+    return s.pair()
+
+
+def nist_drbg_set(path: Path) -> VectorPair:
+    """NIST CAVP's HMAC_DRBG SHA-256 vectors (a JSON of the module's own test data, ``returnedBits`` from NIST),
+    shaped as the ACVP server shapes an hmacDRBG set: one group per reseed / input-length combination."""
+    groups: dict[tuple[bool, int, int], tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    s = _Set("hmacDRBG")
+    for case in json.loads(path.read_text(encoding="utf-8"))["tests"]:
+        reseed = "entropyInputReseed" in case
+        perso = case.get("personalizationString", "")
+        additional = case.get("additionalInput1", "")
+        shape = (reseed, 4 * len(perso), 4 * len(additional))
+        if shape not in groups:
+            groups[shape] = s.group(mode="SHA2-256", derFunc=False, predResistance=False, reSeed=reseed,
+                                    entropyInputLen=4 * len(case["entropyInput"]), nonceLen=4 * len(case["nonce"]),
+                                    persoStringLen=shape[1], additionalInputLen=shape[2],
+                                    returnedBitsLen=4 * len(case["returnedBits"]), testType="AFT")
+        tests, answers = groups[shape]
+        other = [{"intendedUse": "generate", "additionalInput": case.get(f"additionalInput{i}", ""), "entropyInput": ""}
+                 for i in (1, 2)]
+        if reseed:
+            other.insert(0, {"intendedUse": "reSeed", "additionalInput": case.get("additionalInputReseed", ""),
+                             "entropyInput": case["entropyInputReseed"]})
+        tc = s.tc()
+        tests.append({"tcId": tc, "entropyInput": case["entropyInput"], "nonce": case["nonce"], "persoString": perso,
+                      "otherInput": other})
+        answers.append({"tcId": tc, "returnedBits": case["returnedBits"]})
+    return s.pair()
+
+
 def generated_sets(dialect: str = "BoringSSL") -> list[VectorPair]:
-    """Fresh sets (new random inputs each call) for every registered mode the shared sets miss or under-test."""
+    """Fresh sets (new random inputs each call) for every registered mode the shared sets miss or under-test
+    (PBKDF: registered for a lab-mode device only; elsewhere its set counts as not registered)."""
     return [*_hmac_sets(), _gcm_set(), _kwp_set(), _kda_set(dialect), _kas_set(), *_ecdsa_sets(), *_eddsa_sets(),
-            _mlkem_set()]
+            _mlkem_set(), _pbkdf_set()]

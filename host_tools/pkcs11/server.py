@@ -1,4 +1,6 @@
-"""The PKCS#11 RPC server on a Unix socket: p11-kit's ``p11-kit-client.so`` connects here.
+"""The PKCS#11 RPC server on a Unix socket: p11-kit's ``p11-kit-client.so`` connects here; or one
+connection on stdin/stdout (:func:`serve_stdio`), for a p11-kit module config's ``remote: |command``,
+where p11-kit runs the command with both on one end of a socket pair.
 
 Connection: the client sends one byte, the protocol version it wants; the server answers with the
 version it will speak (min of both; this server speaks version 0, the PKCS#11 2.40 calls, which is what
@@ -16,6 +18,7 @@ import socket
 import struct
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from host_tools.pkcs11.codec import CALLS, HANDSHAKE, ProtocolError, Reader, Writer, error_body
 from host_tools.pkcs11.constants import CKR
@@ -23,7 +26,7 @@ from host_tools.pkcs11.objects import P11Error
 from host_tools.pkcs11.token import Application, DeviceLink, ckr_for
 from host_tools.errors import CmsimError
 
-__all__ = ["PROTOCOL_VERSION", "Pkcs11Server", "handle_call"]
+__all__ = ["PROTOCOL_VERSION", "Pkcs11Server", "handle_call", "serve_connection", "serve_stdio"]
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +383,39 @@ def handle_call(app: Application, body: bytes) -> bytes:
     return w.body()
 
 
-def _read_exact(conn: socket.socket, n: int) -> bytes | None:
+class Connection(Protocol):
+    """What a connection needs: a socket, or stdin/stdout (:class:`StdioConnection`)."""
+
+    def recv(self, n: int) -> bytes: ...
+
+    def sendall(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StdioConnection:
+    """Reads file descriptor 0 and writes 1: a socket pair's end under p11-kit's ``remote:``, or pipes."""
+
+    def __init__(self, read_fd: int = 0, write_fd: int = 1) -> None:
+        self.read_fd, self.write_fd = read_fd, write_fd
+
+    def recv(self, n: int) -> bytes:
+        return os.read(self.read_fd, n)
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.write_fd, view):]
+
+    def close(self) -> None:
+        for fd in {self.read_fd, self.write_fd}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # closed by the other side already; nothing is left to flush
+
+
+def _read_exact(conn: Connection, n: int) -> bytes | None:
     chunks, got = [], 0
     while got < n:
         chunk = conn.recv(n - got)
@@ -391,7 +426,7 @@ def _read_exact(conn: socket.socket, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def serve_connection(conn: socket.socket, link: DeviceLink) -> None:
+def serve_connection(conn: Connection, link: DeviceLink) -> None:
     """Version byte, then request after request until the client hangs up."""
     app = Application(link)
     try:
@@ -423,6 +458,12 @@ def serve_connection(conn: socket.socket, link: DeviceLink) -> None:
     finally:
         app.close()
         conn.close()
+
+
+def serve_stdio(link: DeviceLink) -> None:
+    """One client on stdin/stdout, until it hangs up (p11-kit's ``remote: |command`` starts one per
+    application that loads the module)."""
+    serve_connection(StdioConnection(), link)
 
 
 class Pkcs11Server:

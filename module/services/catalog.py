@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from module.cast import CAST_NAMES
-from module.services import audit, auth, crypto, info, keys, lifecycle, nonapproved, operators
+from module.services import audit, auth, crypto, info, keys, labtest, lifecycle, nonapproved, operators
 from module.services.registry import AuditCategory as A
 from module.services.registry import KeyScope, Param, ParamType, ServiceSpec, SspUse
 from module.wire.defs import Command as C
 from module.wire.audit.checkpoint import MAX_NONCE_BYTES
 from module.wire.handshake import AUTH_KEY_SIZE, EPHEMERAL_SIZE, NONCE_SIZE
-from module.wire.defs import AuditPolicy, DigestAlg, KdfAlg, KeyType, Role, SspAccess, State
+from module.wire.defs import AuditPolicy, DigestAlg, KdfAlg, KeyType, LabAlgorithm, Role, SspAccess, State
 
 __all__ = ["SERVICES", "SPECS"]
 
@@ -211,6 +211,25 @@ _SPECS: tuple[ServiceSpec, ...] = (
     ServiceSpec(C.SIGN_ECDSA_SHA1, "ECDSA with SHA-1 (non-approved)", "Legacy signature; not approved.",
                 USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, nonapproved.sign_ecdsa_sha1, params=(KEY_ID, MESSAGE),
                 ssps=(SspUse("stored keys", E),), key_scope=OWN),
+    # Lab mode only (UNKNOWN_COMMAND otherwise, module/services/labtest.py): ACVP's hmacDRBG and PBKDF tests
+    # of the module's own implementations. Not approved: caller-chosen entropy makes no random output. It
+    # touches no SSP: a fresh DRBG instance holds the caller's test inputs only, and is wiped after the call.
+    ServiceSpec(C.LAB_ALGORITHM_TEST, "Lab algorithm test (non-approved)",
+                "Lab mode only: HMAC_DRBG or PBKDF2 on caller-given inputs, for ACVP.",
+                CO_USER, OPERATIONAL_ONLY, False, A.CRYPTOGRAPHIC, labtest.algorithm_test,
+                params=(Param("algorithm", P.UINT, enum=LabAlgorithm),
+                        Param("length", P.UINT, max_value=labtest.MAX_OUTPUT_BYTES, doc="output bytes"),
+                        *(Param(name, P.BYTES, required=False, max_len=1024, doc=doc) for name, doc in (
+                            ("entropy", "DRBG entropy input"), ("nonce", "DRBG nonce"),
+                            ("personalization", "DRBG personalisation string"),
+                            ("reseed_entropy", "DRBG: reseed with this entropy input first"),
+                            ("reseed_additional", "DRBG reseed additional input"),
+                            ("additional_1", "DRBG first generate's additional input"),
+                            ("additional_2", "DRBG second generate's additional input"),
+                            ("salt", "PBKDF2 salt"))),
+                        Param("password", P.STR, required=False, max_len=256, doc="PBKDF2 password (a test vector)"),
+                        Param("iterations", P.UINT, required=False, max_value=labtest.MAX_ITERATIONS,
+                              doc="PBKDF2 iteration count"))),
 )
 
 SPECS: tuple[ServiceSpec, ...] = _SPECS

@@ -19,6 +19,7 @@ __all__ = [
     "KeyUse",
     "DigestAlg",
     "KdfAlg",
+    "LabAlgorithm",
     "SspAccess",
     "ASYMMETRIC_KEY_TYPES",
     "MAX_PARAM_LEN",
@@ -31,7 +32,7 @@ MAX_PARAM_LEN = 65536
 @unique
 class Command(IntEnum):
     """Service codes. Grouped by range: 0x00 public, 0x10 auth, 0x20 operators, 0x30 keys,
-    0x40 crypto, 0x60 audit, 0x70 life cycle, 0xE0 non-approved."""
+    0x40 crypto, 0x60 audit, 0x70 life cycle, 0xE0 non-approved, 0xF0 lab mode only."""
 
     GET_STATUS = 0x01  # state, counters, last error, version
     GET_VERSION = 0x02  # module name, firmware version, format versions
@@ -72,6 +73,7 @@ class Command(IntEnum):
     ZEROISE = 0x70
     DIGEST_SHA1 = 0xE0  # SHA-1 digest (approved for non-signature uses)
     SIGN_ECDSA_SHA1 = 0xE1  # non-approved: ECDSA with SHA-1
+    LAB_ALGORITHM_TEST = 0xF0  # lab mode only: HMAC_DRBG or PBKDF2 on caller-given inputs (ACVP)
 
 
 @unique
@@ -231,6 +233,14 @@ class DigestAlg(IntEnum):
 class KdfAlg(IntEnum):
     HKDF_SHA256 = 1  # RFC 5869 / SP 800-56C
     KBKDF_CTR_HMAC_SHA256 = 2  # SP 800-108 counter mode
+
+
+@unique
+class LabAlgorithm(IntEnum):
+    """What LAB_ALGORITHM_TEST runs: the module's own implementations, on the caller's inputs."""
+
+    HMAC_DRBG_SHA256 = 1  # SP 800-90A HMAC_DRBG (module/drbg.py), a fresh instance
+    PBKDF2_HMAC_SHA256 = 2  # SP 800-132 PBKDF2, the login's derivation
 
 
 class SspAccess(IntFlag):

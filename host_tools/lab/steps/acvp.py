@@ -5,7 +5,9 @@ The requests are those acvptool of BoringSSL and of AWS-LC would send for each v
 its service calls going to the device as the lab's User (keys through the approved key entry).
 The shared sets (acvptool's test data, with the server's answers) are read from
 ``CMSIM_ACVP_VECTORS`` (default ``tests/vectors/acvp`` of the checkout, a copy of them); the generated sets
-(answers by ``cryptography``) always run. One result per dialect and ACVP algorithm. Monte Carlo
+(answers by ``cryptography``) always run, and so do NIST's CAVP HMAC_DRBG vectors (``tests/vectors``) shaped as
+an ACVP set: the harness's device is in lab mode, so the wrapper registers the lab-only algorithm test
+(hmacDRBG, PBKDF through LAB_ALGORITHM_TEST). One result per dialect and ACVP algorithm. Monte Carlo
 tests: full plan only, one checkpoint (1,000 chained DIGEST calls) per SHA set, BoringSSL's requests
 (AWS-LC's are the same).
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from host_tools.lab.acvp import DIALECTS, AcvpWrapper
 from host_tools.lab.acvp_driver import SetResult, run_file, run_vector_set, shared_files
-from host_tools.lab.acvp_generated import generated_sets
+from host_tools.lab.acvp_generated import generated_sets, nist_drbg_set
 from host_tools.lab.results import Result
 from host_tools.lab.world import USER, World
 from module.wire.defs import Command
@@ -41,6 +43,7 @@ class AcvpStep:
         self.world = world
         self.plan = plan
         self.root = root if root is not None else vector_root()
+        self.nist_drbg = self.root.parent / "hmac_drbg_sha256.json"  # beside the ACVP trees, as in tests/vectors
         self.results: list[Result] = []
 
     def _call(self, command: Command, params: dict[str, Any]) -> Reply:
@@ -52,18 +55,21 @@ class AcvpStep:
         by_algorithm: dict[tuple[str, str], Result] = {}
         have_shared = self.root.exists()
         for dialect in DIALECTS:
-            wrapper = AcvpWrapper(self._call, dialect=dialect)
+            wrapper = AcvpWrapper(self._call, dialect=dialect, lab=True)
             checkpoints = 1 if self.plan == "full" and dialect == "BoringSSL" else 0
             runs: list[tuple[str, Any]] = []
             if have_shared:
                 runs += [(v.name, (v, e)) for _, v, e in shared_files(self.root)]
             runs += [("generated", pair) for pair in generated_sets(dialect)]
+            if self.nist_drbg.exists():
+                runs.append(("generated", nist_drbg_set(self.nist_drbg)))
             for source, item in runs:
                 first, started = self.world.mark(), time.perf_counter()
                 if source == "generated":
-                    sets = [run_vector_set(item[0], item[1], wrapper.handle, dialect=dialect, source=source)]
+                    sets = [run_vector_set(item[0], item[1], wrapper.handle, dialect=dialect, source=source, lab=True)]
                 else:
-                    sets = run_file(item[0], item[1], wrapper.handle, dialect=dialect, mct_checkpoints=checkpoints)
+                    sets = run_file(item[0], item[1], wrapper.handle, dialect=dialect, mct_checkpoints=checkpoints,
+                                    lab=True)
                 for s in sets:
                     self._record(by_algorithm, dialect, s, range(first, self.world.mark()),
                                  time.perf_counter() - started)
