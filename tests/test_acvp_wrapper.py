@@ -277,3 +277,40 @@ def proc_fails_on_mct(proc: subprocess.Popen[bytes], seed: bytes) -> bool:
     code = proc.wait(60)
     assert proc.stderr is not None
     return code == 3 and "AUDIT_FULL" in proc.stderr.read().decode()
+
+
+def test_the_lab_only_algorithms_need_a_lab_mode_device(device: DeviceProcess) -> None:
+    """`--lab` against a normal device: one line, the usage exit code, before any request is read."""
+    proc = wrapper_process(device.port, "--lab")
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.close()
+    assert proc.wait(30) == 2
+    err = proc.stderr.read().decode()
+    assert "--lab needs a lab-mode device" in err and "Traceback" not in err
+
+
+def test_a_lab_mode_device_gets_the_lab_only_algorithms_registered(tmp_path: Path) -> None:
+    seal = tmp_path / "integrity.seal"
+    write_seal(seal)
+    with running_device(tmp_path / "state", args=["--pbkdf2-iterations", "1000", "--seal", str(seal), "--lab"]) as lab:
+        with Device.open(lab.port) as dev:
+            with dev.login("co", "cmsim-factory") as factory:
+                factory.initialise("officer", "officer-pass-1")
+            with dev.login("officer", "officer-pass-1") as officer:
+                officer.create_operator("alice", Role.USER, PASSWORD)
+        plain = wrapper_process(lab.port)
+        try:
+            names = {entry["algorithm"] for entry in json.loads(transact(plain, b"getConfig")[0])}
+        finally:
+            assert plain.stdin is not None
+            plain.stdin.close()
+            assert plain.wait(30) == 0
+        assert not names & {"hmacDRBG", "PBKDF"}  # never advertised unless asked for
+        proc = wrapper_process(lab.port, "--lab")
+        try:
+            names = {entry["algorithm"] for entry in json.loads(transact(proc, b"getConfig")[0])}
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            assert proc.wait(30) == 0
+        assert {"hmacDRBG", "PBKDF"} <= names

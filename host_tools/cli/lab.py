@@ -76,9 +76,12 @@ def lab_run(c: Ctx, plan: str, seed: int | None, report_dir: Path | None, data_p
               help="Drain the audit trail into this SQLite archive as the run goes (verified, then acknowledged), "
                    "so a long run needs no `wrap` policy; needs --auditor.")
 @click.option("--auditor", help="Auditor (or Crypto Officer) who drains, with CMSIM_AUDITOR_PASSWORD.")
+@click.option("--lab", "lab_mode", is_flag=True,
+              help="Also register the lab-only algorithm tests (hmacDRBG, PBKDF): the device must run in lab mode "
+                   "(its signed identity says so), and its lab-mode trail is archived as such.")
 @pass_ctx
 def acvp_wrapper(c: Ctx, wrapper_port: str | None, dialect: str, archive_path: Path | None,
-                 auditor: str | None) -> None:
+                 auditor: str | None, lab_mode: bool) -> None:
     """Speak the module-wrapper protocol of BoringSSL's/AWS-LC's acvptool on stdin/stdout and forward each
     request to the device (docs/lab.md). Logs in as --operator, a User, with CMSIM_PASSWORD (never a
     prompt: stdin carries the protocol) at the first request that needs the device."""
@@ -100,6 +103,8 @@ def acvp_wrapper(c: Ctx, wrapper_port: str | None, dialect: str, archive_path: P
             sessions.append(users[0])
         return c.device().transport.call(int(command), params, users[0].session_id)
 
+    if lab_mode and not c.device().identity().lab_mode:
+        raise click.UsageError("--lab needs a lab-mode device (cmsim-device --lab); this one is not")
     drain = None
     archive: Archive | None = None
     if archive_path is not None:
@@ -108,9 +113,9 @@ def acvp_wrapper(c: Ctx, wrapper_port: str | None, dialect: str, archive_path: P
             raise click.UsageError("--archive needs --auditor and CMSIM_AUDITOR_PASSWORD")
         sessions.append(c.device().login(auditor, auditor_password))
         archive = Archive(archive_path)
-        drain = archiving_drain(archive, sessions[-1])
+        drain = archiving_drain(archive, sessions[-1], allow_lab=lab_mode)
     try:
-        code = serve(sys.stdin.buffer, sys.stdout.buffer, AcvpWrapper(call, drain=drain, dialect=dialect))
+        code = serve(sys.stdin.buffer, sys.stdout.buffer, AcvpWrapper(call, drain=drain, dialect=dialect, lab=lab_mode))
     finally:
         for s in sessions:
             try:
