@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from module.wire.audit.common import ZERO_DIGEST
-from module.wire.params import ParamsError, encode_map
+from module.wire.params import ParamsError, digest_map, encode_map
 
 __all__ = [
     "REQUEST_LABEL",
@@ -44,12 +44,11 @@ UNENCODABLE_DIGEST: Final = hashlib.sha256(b"cmsim: unencodable parameters").dig
 
 def _digest(label: bytes, key: bytes | None, values: Mapping[str, Any]) -> bytes:
     try:
-        encoded = encode_map(values)
+        if key is None:
+            return digest_map(values)
+        return hmac.digest(key, label + encode_map(values), "sha256")
     except (ParamsError, TypeError):
         return UNENCODABLE_DIGEST
-    if key is None:
-        return hashlib.sha256(encoded).digest()
-    return hmac.digest(key, label + encoded, "sha256")
 
 
 def request_digest(key: bytes | None, params: Mapping[str, Any]) -> bytes:
