@@ -102,7 +102,7 @@ def handshake_example() -> dict[str, bytes | int]:
         "host_ephemeral": _point(host), "module_ephemeral": _point(module),
         "identity public key": identity.public_key, "fingerprint": bytes.fromhex(identity.fingerprint),
         "TH": th, "Z": z, "host_to_module key": keys.host_to_module, "module_to_host key": keys.module_to_host,
-        "confirm key": keys.confirm, "signature": identity.sign(th), "auth_key": auth_key,
+        "confirm key": keys.confirm, "audit digest key": keys.digest, "signature": identity.sign(th), "auth_key": auth_key,
         "verifier": hs.verifier_of(auth_key), "module_confirm": hs.module_confirm(keys, th),
     }
 

@@ -157,7 +157,7 @@ class Client:
             raise
         role = Role(finish["role"])
         log.info("logged in as %s (session %d, role %s)", operator, session_id, role.name)
-        return OperatorSession(self, session_id, operator, role)
+        return OperatorSession(self, session_id, operator, role, digest_key=keys.digest)
 
 
 # Services after whose success the module holds no session at all (the factory credential is
@@ -167,13 +167,17 @@ ENDS_ALL_SESSIONS = frozenset({Command.INITIALISE, Command.ZEROISE})
 
 class OperatorSession(SessionServices):
     """One operator's logged-in session on the host (the device keeps its own, module/sessions.py); use it
-    as a context manager so it is always logged out."""
+    as a context manager so it is always logged out.
 
-    def __init__(self, client: Client, session_id: int, operator: str, role: Role) -> None:
+    ``digest_key`` is the session's audit digest key, kept after logout: with it this host (and only
+    a holder of it) recomputes its calls' digests in an exported trail (host_tools/audit_digest.py)."""
+
+    def __init__(self, client: Client, session_id: int, operator: str, role: Role, *, digest_key: bytes) -> None:
         self.client = client
         self.session_id = session_id
         self.operator = operator
         self.role = role
+        self.digest_key = digest_key
         self.open = True
 
     def call(self, command: Command, params: Mapping[str, Any] | None = None) -> Reply:

@@ -7,7 +7,6 @@ Also the record of a call refused on the line before dispatch (:meth:`Dispatcher
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from module.sessions import SessionTable
 from module.states import ModuleState
 from module.wire.defs import AuditEvent, Command, Role, State, Status
 from module.wire.messages import Reply
-from module.wire.params import ParamsError, digest_map
+from module.wire.audit.digest import call_digests
 
 __all__ = ["Dispatcher", "PoweredOff", "MAX_KEY_ID"]
 
@@ -45,6 +44,7 @@ class _Outcome:
     approved: bool = False
     message: str = ""
     result: ServiceResult = field(default_factory=ServiceResult)
+    digest_key: bytes | None = None  # the caller's session's, copied before a handler can close the session
 
 
 class Dispatcher:
@@ -177,18 +177,21 @@ class Dispatcher:
              session_id: int, now: int) -> _Outcome:
         """Identify, check state, authorise, validate, run; any failure becomes a status."""
         public_params: Mapping[str, Any] = _strip_secret(spec, params)
+        key: bytes | None = None
         try:
             if spec is None:
                 raise ServiceError(Status.UNKNOWN_COMMAND, f"no service with code 0x{command:02x}")
             self._identify(spec, ctx, session_id, now)
+            key = bytes(ctx.session.digest_key) if ctx.session else None
             self._check_state(spec)
             self._authorise(spec, ctx)
             typed, public_params = validate_params(spec, params)
             result = spec.handler(self.ports, ctx, typed)
         except Exception as exc:  # mapped in _failure; a defect stops the module in HARD_ERROR
             status, message = self._failure(exc)
-            return _Outcome(status, public_params, message=message)
-        return _Outcome(Status.OK, public_params, approved=spec.approved and result.approved, result=result)
+            return _Outcome(status, public_params, message=message, digest_key=key)
+        return _Outcome(Status.OK, public_params, approved=spec.approved and result.approved, result=result,
+                        digest_key=key)
 
     def _failure(self, exc: Exception) -> tuple[Status, str]:
         """The status and message a failed call answers with; failed tests and defects enter an error state."""
@@ -209,6 +212,10 @@ class Dispatcher:
     def _service_record(self, command: int, session_id: int, ctx: CallContext, outcome: _Outcome,
                         response: Reply) -> AuditEntry:
         ok = outcome.status is Status.OK
+        spec = self.services.get(command)
+        # keyed by the caller's session, so an export alone checks no guess (module.wire.audit.digest)
+        request_digest, response_digest = call_digests(outcome.digest_key, spec is not None and spec.public,
+                                                       outcome.public_params, response.data)
         return AuditEntry(
             kind=RecordKind.SERVICE,
             code=command,
@@ -218,8 +225,8 @@ class Dispatcher:
             operator=ctx.operator,
             role=ctx.role,
             key_ids=tuple(outcome.result.key_ids) or _key_ids_of(outcome.public_params),
-            request_digest=_digest(outcome.public_params),
-            response_digest=_digest(response.data),
+            request_digest=request_digest,
+            response_digest=response_digest,
             detail=(outcome.result.audit_detail if ok else outcome.message)[:120],
         )
 
@@ -285,13 +292,6 @@ class Dispatcher:
 def _strip_secret(spec: ServiceSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:
     secret = {p.name for p in spec.params if p.secret} if spec else set()
     return {k: v for k, v in params.items() if k not in secret}
-
-
-def _digest(values: Mapping[str, Any]) -> bytes:
-    try:
-        return digest_map(values)
-    except (ParamsError, TypeError):
-        return hashlib.sha256(b"cmsim: unencodable parameters").digest()
 
 
 def _key_ids_of(params: Mapping[str, Any]) -> tuple[int, ...]:

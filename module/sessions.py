@@ -29,6 +29,7 @@ class Session:
     host_to_module: bytearray
     module_to_host: bytearray
     confirm_key: bytearray
+    digest_key: bytearray  # the key of this session's audit digests (module.wire.audit.digest)
     created_ns: int
     last_used_ns: int
     authenticated: bool = False
@@ -37,7 +38,7 @@ class Session:
     counters: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
 
     def wipe(self) -> None:
-        for secret in (self.host_to_module, self.module_to_host, self.confirm_key):
+        for secret in (self.host_to_module, self.module_to_host, self.confirm_key, self.digest_key):
             secret[:] = bytes(len(secret))
 
 

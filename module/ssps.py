@@ -274,6 +274,14 @@ SSPS: tuple[Ssp, ...] = (
         (), (), (RAM,), (), "one session", (Z_SESSION, Z_SERVICE, Z_POWER),
         (Access(C.AUTH_BEGIN, G), Access(C.AUTH_FINISH, E), Access(C.LOGOUT, Z), Access(C.ZEROISE, Z)),
         group=SESSION),
+    Ssp("session audit digest key", "CSP", "HMAC-SHA-256 key", _bits(32), _SESSION_STRENGTH, "none",
+        "SP 800-56C one-step KDF (SHA-256) of the login's ECDH shared secret, with its own label "
+        "(FixedInfo = label || the transcript hash)",
+        "every call of the session: the key of its audit record's request and response digests, so that an "
+        "export alone checks no guess at what a call carried", (), (), (RAM,), (), "one session",
+        (Z_SESSION, Z_SERVICE, Z_POWER),
+        (Access(C.AUTH_BEGIN, G), Access(C.AUTH_FINISH, E), Access(C.LOGOUT, Z), Access(C.ZEROISE, Z)),
+        group=SESSION),
     # --- random bits ------------------------------------------------------------------------------
     Ssp("entropy input", "CSP", "entropy input and nonce (SP 800-90B samples)", "384-bit entropy input, 128-bit nonce",
         "as claimed for the noise source (section 2.7)", "none", "read from the noise source through the health tests",

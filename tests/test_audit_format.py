@@ -4,6 +4,7 @@ worked examples in docs/audit-format.md (decoded, re-encoded and checked, so the
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import re
 import struct
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from host_tools.audit_digest import check_call
 from module.audit import sink
 from module.wire.audit import chain as af
 from module.wire.audit.chain import chain_next, genesis, module_tag
@@ -36,6 +38,7 @@ from module.wire.audit.export import (
     iter_export,
     write_export,
 )
+from module.wire.audit.digest import request_digest, response_digest
 from module.wire.audit.policy import policy_digest
 from module.wire.audit.record import (
     HEADER_SIZE,
@@ -55,6 +58,7 @@ from module.wire.audit.record import (
 )
 from module.wire.audit.signature import KeyStatement, SigAlg, sign_statement, verify_checkpoint
 from module.wire.defs import Command, Role, Status
+from module.wire.params import decode_map, encode_map
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "audit-format.md"
 SERIAL = "CMSIM-0001"
@@ -478,3 +482,24 @@ def test_doc_worked_example_checkpoint() -> None:
     assert chain_next(bytes.fromhex(prev), data).hex() == ex["chain"]
     # Ed25519 is deterministic: re-signing the statement gives the documented bytes.
     assert sign_statement(statement.encode(), key) == record.checkpoint.signature
+
+
+def test_doc_worked_example_digests() -> None:
+    """The section's construction redone with hmac and hashlib; the wire code and the host helper agree."""
+    ex = _doc_block("audit-example-digest")
+    key = bytes.fromhex(ex["digest_key"])
+    sent = {"key_id": 7, "plaintext": b"4821", "aad": b""}
+    answer = {"plaintext": b"4821"}
+    request_encoding, response_encoding = bytes.fromhex(ex["request_encoding"]), bytes.fromhex(ex["response_encoding"])
+    assert decode_map(request_encoding) == sent and encode_map(sent) == request_encoding
+    assert decode_map(response_encoding) == answer and encode_map(answer) == response_encoding
+    assert hmac.new(key, b"cmsim/audit/request/v1\0" + request_encoding, hashlib.sha256).hexdigest() \
+        == ex["request_digest"] == request_digest(key, sent).hex()
+    assert hmac.new(key, b"cmsim/audit/response/v1\0" + response_encoding, hashlib.sha256).hexdigest() \
+        == ex["response_digest"] == response_digest(key, answer).hex()
+    assert hashlib.sha256(request_encoding).hexdigest() == ex["request_unkeyed"] == request_digest(None, sent).hex()
+    assert hashlib.sha256(response_encoding).hexdigest() == ex["response_unkeyed"]
+    assert hashlib.sha256(bytes.fromhex("0600000000")).hexdigest() == ex["status_unkeyed"]
+    record = _service(code=int(Command.ENCRYPT), request_digest=bytes.fromhex(ex["request_digest"]))
+    assert check_call(record, key, Command.ENCRYPT, sent).ok
+    assert not check_call(record, bytes(32), Command.ENCRYPT, sent).request

@@ -112,7 +112,7 @@ def test_the_host_takes_only_the_response_with_its_sequence_number(module: Modul
 
 def test_request_frame_matches_the_documented_layout() -> None:
     """The host's own sealing agrees with the hand-built one, byte for byte."""
-    keys = SessionKeys(bytes(range(32)), bytes(range(32, 64)), bytes(32))
+    keys = SessionKeys(bytes(range(32)), bytes(range(32, 64)), bytes(32), bytes(32))
     ours = request_frame(int(Command.RANDOM), {"length": 3}, 9, 4, AESGCM(keys.host_to_module))
     assert ours == hand_sealed_request(keys, 9, 4, Command.RANDOM, {"length": 3})
 

@@ -136,6 +136,8 @@ def test_the_login_example_recomputes_from_its_inputs_alone() -> None:
     fixed_info = b"cmsim session keys v2" + th
     okm = b"".join(hashlib.sha256(struct.pack(">I", i) + z + fixed_info).digest() for i in (1, 2, 3))
     assert (okm[:32], okm[32:64], okm[64:]) == (v["host_to_module key"], v["module_to_host key"], v["confirm key"])
+    # the audit digest key: its own one-step KDF, one block (docs/audit-format.md)
+    assert hashlib.sha256(struct.pack(">I", 1) + z + b"cmsim audit digest key v1" + th).digest() == v["audit digest key"]
     finish = one_frame("example-auth-finish")
     assert (finish.session_id, finish.seq, finish.code, finish.flags) == (0x01020304, 1, Command.AUTH_FINISH,
                                                                           Flags.ENCRYPTED)

@@ -98,7 +98,7 @@ def test_no_secret_leaks_and_zeroisation_leaves_nothing(make_module: ModuleFacto
         if op.name in PASSWORDS:  # what logs in: never in flash, in an audit record or in an answer
             secrets[f"auth key of {op.name}"] = derive_auth_key(PASSWORDS[op.name], op.salt, op.iterations)
     for i, keys in enumerate(transport.session_keys):
-        for part in ("host_to_module", "module_to_host", "confirm"):
+        for part in ("host_to_module", "module_to_host", "confirm", "digest"):
             secrets[f"session {i} {part} key"] = getattr(keys, part)
     audit_seed = module.flash.read("audit_key")
     assert audit_seed

@@ -67,7 +67,7 @@ def test_logout_and_zeroise_wipe_every_session_key(module: Module, client: Clien
         session = client.login("officer", PASSWORDS["officer"])
         held = module.sessions.get(session.session_id)
         assert held is not None
-        parts = [held.host_to_module, held.module_to_host, held.confirm_key]
+        parts = [held.host_to_module, held.module_to_host, held.confirm_key, held.digest_key]
         assert not any(zero(part) for part in parts)
         if end is Command.LOGOUT:
             session.logout()

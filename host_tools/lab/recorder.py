@@ -4,8 +4,10 @@ It sits between :class:`host_tools.client.Client` and the wire transport, so log
 and raw calls all pass through it. Each logical request (a retransmission is the same request) is
 one :class:`CallRecord`: command, session, the operator and role the session belongs to, the
 answer's status and indicator, and the request and response digests the module's record must
-carry (SHA-256 of the canonical parameter encoding, secret parameters left out, as
-``docs/audit-format.md`` describes). The audit step matches these against the exported trail.
+carry (``module.wire.audit.digest``: keyed by the session's digest key, which this transport
+learns at each login's ``bind_session``, as only the host that logged in can; secret parameters
+left out; as ``docs/audit-format.md`` describes). The audit step matches these against the
+exported trail.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from host_tools.errors import CmsimError
 from module.wire.defs import Command, Role, Status
 from module.wire.handshake import SessionKeys
 from module.wire.messages import Reply
-from module.wire.params import ParamsError, digest_map
+from module.wire.audit.digest import call_digests
 
 __all__ = ["CallRecord", "RecordingTransport", "command_name"]
 
@@ -54,9 +56,11 @@ class CallRecord:
 class RecordingTransport:
     """A :class:`host_tools.client.CallTransport` that records every call before passing it on."""
 
-    def __init__(self, inner: Any, secret_params: Mapping[int, frozenset[str]]) -> None:
+    def __init__(self, inner: Any, secret_params: Mapping[int, frozenset[str]], public: frozenset[int]) -> None:
         self.inner = inner
         self.secret_params = secret_params
+        self.public = public  # codes of the services callable without a session (unkeyed digests)
+        self.digest_keys: dict[int, bytes] = {}  # session id -> its digest key, from bind_session
         self.calls: list[CallRecord] = []
         self.sessions: dict[int, tuple[str, Role]] = {}
         self.step = ""
@@ -70,12 +74,14 @@ class RecordingTransport:
     def name_session(self, session_id: int, operator: str, role: Role) -> None:
         self.sessions[session_id] = (operator, role)
 
-    def _request_digest(self, command: int, params: Mapping[str, Any]) -> bytes | None:
+    def _digests(self, command: int, session_id: int, params: Mapping[str, Any],
+                 data: Mapping[str, Any]) -> tuple[bytes | None, bytes | None]:
+        """The digests the module's record must carry; None for a session this host has no key of."""
+        key = self.digest_keys.get(session_id) if session_id else None
+        if session_id and key is None:
+            return None, None
         secret = self.secret_params.get(command, frozenset())
-        try:
-            return digest_map({k: v for k, v in params.items() if k not in secret})
-        except (ParamsError, TypeError):
-            return None
+        return call_digests(key, command in self.public, {k: v for k, v in params.items() if k not in secret}, data)
 
     def call(self, command: int, params: Mapping[str, Any], session_id: int) -> Reply:
         operator: str | None
@@ -85,17 +91,14 @@ class RecordingTransport:
         else:
             operator, role = "", Role.NONE
         record = CallRecord(len(self.calls), int(command), session_id, operator, role, None, False,
-                            self._request_digest(command, params), None, self.step, time.monotonic())
+                            self._digests(command, session_id, params, {})[0], None, self.step, time.monotonic())
         self.calls.append(record)
         try:
             reply = self.inner.call(command, params, session_id)
         except CmsimError:
             raise
         record.status, record.approved = reply.status, reply.approved
-        try:
-            record.response_digest = digest_map(reply.data)
-        except (ParamsError, TypeError):
-            record.response_digest = None
+        record.response_digest = self._digests(command, session_id, params, reply.data)[1]
         if command == Command.AUTH_FINISH and session_id not in self.sessions:
             # The module records a finished login against the operator who logged in (and, on
             # success, the role and the new session); a failed one against the operator, role NONE.
@@ -122,6 +125,7 @@ class RecordingTransport:
 
     # ------------------------------------------------------ pass-through
     def bind_session(self, session_id: int, keys: SessionKeys) -> None:
+        self.digest_keys[session_id] = keys.digest
         self.inner.bind_session(session_id, keys)
 
     def unbind_session(self, session_id: int) -> None:

@@ -52,7 +52,8 @@ class World:
         line.open()
         self.tap = TapTransport(line)  # keeps the last frame, for the lab's retransmits
         self.wire = WireTransport(self.tap, timeout=timeout, retries=1)
-        self.recorder = RecordingTransport(self.wire, {s.code: s.secret_params for s in policy.services})
+        self.recorder = RecordingTransport(self.wire, {s.code: s.secret_params for s in policy.services},
+                                           frozenset(s.code for s in policy.services if s.public))
         self.recorder.on_call = self._counted
         # The lab tests the module, not the line: a pin store of its own for this run (a lab device
         # is often a fresh one under the default serial), and the device's lowest iteration count.

@@ -33,8 +33,8 @@ class AuditEntry:
     operator: str = ""  # operator id ("" when unauthenticated)
     role: Role = Role.NONE
     key_ids: tuple[int, ...] = ()
-    request_digest: bytes = EMPTY_DIGEST  # SHA-256 of the non-secret request parameters
-    response_digest: bytes = EMPTY_DIGEST  # SHA-256 of the response data
+    request_digest: bytes = EMPTY_DIGEST  # of the non-secret request parameters (module.wire.audit.digest)
+    response_digest: bytes = EMPTY_DIGEST  # of the response data, keyed the same way
     detail: str = ""  # short non-secret text: "OPERATIONAL->SOFT_ERROR", "CAST AES-GCM pass"
 
 

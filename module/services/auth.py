@@ -74,6 +74,7 @@ def auth_begin(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) -
             host_to_module=bytearray(keys.host_to_module),
             module_to_host=bytearray(keys.module_to_host),
             confirm_key=bytearray(keys.confirm),
+            digest_key=bytearray(keys.digest),
             created_ns=now,
             last_used_ns=now,
             known_operator=op is not None,
@@ -114,7 +115,8 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
     sess.last_used_ns = now
     ctx.role = sess.role
     module.event(AuditEvent.LOGIN_SUCCESS, operator=op.name, role=op.role, session_id=session_id)
-    keys = SessionKeys(bytes(sess.host_to_module), bytes(sess.module_to_host), bytes(sess.confirm_key))
+    keys = SessionKeys(bytes(sess.host_to_module), bytes(sess.module_to_host), bytes(sess.confirm_key),
+                       bytes(sess.digest_key))
     return ServiceResult(
         {"role": int(op.role), "factory_credential": op.factory, "module_confirm": module_confirm(keys, sess.context)}
     )

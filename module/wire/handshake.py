@@ -59,6 +59,7 @@ EPHEMERAL_RANDOM_SIZE: Final = 40  # DRBG bytes per ephemeral private key (FIPS 
 HOST_MIN_ITERATIONS: Final = 100_000
 TRANSCRIPT_LABEL: Final = b"cmsim handshake v2"
 KDF_LABEL: Final = b"cmsim session keys v2"
+DIGEST_KDF_LABEL: Final = b"cmsim audit digest key v1"
 VERIFIER_LABEL: Final = b"cmsim verifier v2"
 CONFIRM_LABEL: Final = b"module confirm"
 IDENTITY_LABEL: Final = b"cmsim identity v2"
@@ -67,11 +68,13 @@ _P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2F
 
 @dataclass(frozen=True)
 class SessionKeys:
-    """Per-session keys: one AES-256 key per direction and the key-confirmation key."""
+    """Per-session keys: one AES-256 key per direction, the key-confirmation key, and the key of
+    the session's audit digests (``module.wire.audit.digest``: an export alone opens no guess)."""
 
     host_to_module: bytes
     module_to_host: bytes
     confirm: bytes
+    digest: bytes
 
 
 def derive_auth_key(password: str, salt: bytes, iterations: int, length: int = AUTH_KEY_SIZE) -> bytes:
@@ -107,9 +110,11 @@ def shared_secret(private: ec.EllipticCurvePrivateKey, peer_public: bytes) -> by
 
 
 def derive_session_keys(z: bytes, th: bytes) -> SessionKeys:
-    """SP 800-56C rev. 2 one-step KDF (SHA-256), FixedInfo = KDF label || TH; 96 bytes of keys."""
+    """SP 800-56C rev. 2 one-step KDF (SHA-256), FixedInfo = KDF label || TH: 96 bytes of channel
+    keys; the audit digest key from its own one-step KDF, FixedInfo = digest label || TH (32 bytes)."""
     okm = ConcatKDFHash(algorithm=hashes.SHA256(), length=96, otherinfo=KDF_LABEL + th).derive(z)
-    return SessionKeys(okm[:32], okm[32:64], okm[64:])
+    digest = ConcatKDFHash(algorithm=hashes.SHA256(), length=32, otherinfo=DIGEST_KDF_LABEL + th).derive(z)
+    return SessionKeys(okm[:32], okm[32:64], okm[64:], digest)
 
 
 def module_confirm(keys: SessionKeys, th: bytes) -> bytes:

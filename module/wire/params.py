@@ -122,6 +122,7 @@ def decode_map(data: bytes) -> dict[str, Value]:
 
 
 def digest_map(mapping: Mapping[str, Value]) -> bytes:
+    """SHA-256 of the canonical encoding: the unkeyed audit digest (``module.wire.audit.digest``)."""
     return hashlib.sha256(encode_map(mapping)).digest()
 
 

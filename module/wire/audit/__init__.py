@@ -12,6 +12,7 @@ One job per module, each imported directly (this package re-exports nothing):
 - :mod:`.policy`: the digest of the audit policy that every checkpoint signs;
 - :mod:`.checkpoint`: the checkpoint statement and a CHECKPOINT record's body;
 - :mod:`.record`: the record codec (and a LOSS record's body);
+- :mod:`.digest`: a SERVICE record's request and response digests, keyed per session;
 - :mod:`.export`: export files, written and read, in binary and JSON Lines.
 
 Byte layouts are documented in ``docs/audit-format.md``; a test checks its worked example.
