@@ -105,6 +105,22 @@ class WireTransport:
         except ChannelError as exc:
             raise InvalidResponseError(str(exc)) from None
 
+    def send_raw(self, data: bytes, session_id: int, seq: int) -> Frame | None:
+        """Write ``data`` as it is and await the frame numbered (session_id, seq), once: for a lab
+        that repeats an earlier request's exact bytes or forges one. No retransmit and no check of
+        the answer (the caller judges it); None when nothing came within the timeout."""
+        key = (session_id, seq)
+        with self._cond:
+            self._awaited[key] = None
+        try:
+            with self._write_lock:
+                self.transport.write(data)
+            return self._await(session_id, seq)
+        finally:
+            with self._cond:
+                self._awaited.pop(key, None)
+                self._resend.discard(key)
+
     def bind_session(self, session_id: int, keys: SessionKeys) -> None:
         """At AUTH_BEGIN's answer: protect this session's messages (AUTH_FINISH first) with its keys."""
         self._sessions[session_id] = _SessionState(AESGCM(keys.host_to_module), AESGCM(keys.module_to_host))

@@ -77,8 +77,7 @@ def snapshot(wire: WireTransport, tap: TapTransport, command: int, session_id: i
 
 def _exchange(wire: WireTransport, tap: TapTransport, data: bytes, session_id: int, seq: int,
               inbound: AESGCM | None) -> Answer:
-    tap.write(data)
-    frame = wire._await(session_id, seq)  # noqa: SLF001 - the same reader the wire uses
+    frame = wire.send_raw(data, session_id, seq)  # written through the tap, read by the wire's reader
     if frame is None:
         raise TransportError(f"no answer to the repeated frame (session {session_id:#x}, seq {seq})")
     protected = bool(frame.flags & Flags.ENCRYPTED)
