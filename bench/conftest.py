@@ -16,6 +16,13 @@ os.environ["CMSIM_HOME"] = tempfile.mkdtemp(prefix="cmsim-bench-home-")
 os.environ["CMSIM_MIN_ITERATIONS"] = "1000"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pin_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every benchmark's module is a new device with a new identity under the default serial: a pin
+    store of its own, or the second would be refused as an impostor of the first."""
+    monkeypatch.setenv("CMSIM_HOME", tempfile.mkdtemp(prefix="cmsim-bench-home-"))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     out = os.environ.get("CMSIM_BENCH_RESULTS")
     if out and RESULTS:
