@@ -1,6 +1,7 @@
 """Dispatch: one service call from request to released answer, in named steps: refuse what
 cannot be recorded, expire idle sessions, identify the caller, check state, role and parameters,
-run the handler, write the call's record, release (or withhold) the answer.
+run the handler, write the call's record, commit the call's flash writes and its record as one
+crash-consistent step (:class:`module.ports.JournalledFlash`), release (or withhold) the answer.
 
 Also the record of a call refused on the line before dispatch (:meth:`Dispatcher.record_refusal`).
 """
@@ -75,8 +76,9 @@ class Dispatcher:
         """Run one service call and answer it; raises :class:`PoweredOff` when the module is off.
 
         A call that gets as far as running (or is refused for state, session, role or parameters)
-        leaves one service record, written before its answer is released. When that record cannot
-        be written the answer is withheld (AUDIT_FULL or FLASH_FAILURE), except for the services
+        leaves one service record, committed with the call's effect before its answer is released.
+        When that record cannot be written the answer is withheld (AUDIT_FULL, the effect rolled
+        back, or FLASH_FAILURE), except for the services
         that drain the ring, which are answered with the missing record counted. Three other paths
         leave no service record: with the drop-next-service-record lab break armed (one shot);
         when the audit trail could not be opened at power-on (the call is counted in

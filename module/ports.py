@@ -3,7 +3,9 @@
 The module does no OS I/O of its own. Whoever hosts it (firmware_sim, or a test) hands in flash, a
 clock, an entropy source and its own code image, so self-tests, audit timestamps and every test
 are reproducible. Small in-memory implementations live here because they are pure logic and
-honour the same contracts as the real ones (as pyserial's ``loop://`` does for a port).
+honour the same contracts as the real ones (as pyserial's ``loop://`` does for a port), and so
+does :class:`JournalledFlash`, the pure-logic layer over any flash that makes a call's writes one
+crash-consistent step.
 """
 
 from __future__ import annotations

@@ -268,9 +268,11 @@ def test_a_power_cut_at_any_write_point_leaves_record_and_effect_together(
     assert again.after == dry.after, f"{command.name}: two runs of the same call leave different state"
     on_factory, run, who = _run_of(command)
     failures: list[str] = []
+    cuts = 0
     for n, length in enumerate(dry.points, start=1):
         for tear in ((0, length - 1) if length else (0,)):  # nothing of it, or all but its last byte
             state = tmp_path / f"cut-{n}-{tear}"
+            cuts += 1
             shutil.copytree(prepared.factory if on_factory else prepared.operational, state)
             flash = FaultyFlash(DirectoryFlash(state))
             module, client = boot(make_module, flash)
@@ -296,7 +298,7 @@ def test_a_power_cut_at_any_write_point_leaves_record_and_effect_together(
                 failures.append(f"{where}: a record without its effect")
             elif not recorded and now != dry.before:
                 failures.append(f"{where}: an effect without its record")
-    print(f"{command.name}: {len(dry.points)} write points, {len(failures)} failed")
+    print(f"{command.name}: {len(dry.points)} write points, {cuts} cuts, {len(failures)} failed")
     assert not failures, f"{command.name}: " + "; ".join(failures)
 
 
