@@ -194,7 +194,11 @@ class JournalledFlash:
     writes are idempotent), so after a power loss either every write of the call is in flash or
     none is. A call that wrote only audit slots (no effect to bind them to) skips the journal:
     its slots are written in order, each synced, as the ring's torn-slot rule expects.
-    Outside a call writes go straight through."""
+    Outside a call writes go straight through.
+
+    Once the journal is in flash the step is committed: a write in place that fails after it is
+    kept (reads see it) and goes into every later journal until it is in place, so a later step
+    never replaces the journal that still owes it."""
 
     def __init__(self, inner: Flash) -> None:
         self.inner = inner
@@ -202,6 +206,7 @@ class JournalledFlash:
         self._blobs: dict[str, bytes | None] = {}  # staged blob contents (None: deleted)
         self._regions: dict[str, _JournalledRegion] = {}
         self._sync_wanted: set[str] = set()  # regions synced during the call: synced at its commit
+        self._unapplied: list[tuple[int, str, int, int, bytes]] = []  # committed, not yet all in place
         self._recovered = False
 
     # ---------------------------------------------------------------- the call's step
@@ -222,45 +227,42 @@ class JournalledFlash:
         staged, self._staged, self._blobs = self._staged, None, {}
         if not staged:
             return
-        if all(kind == _J_REGION and name == staged[0][1] for kind, name, _, _, _ in staged):
+        if not self._unapplied and all(kind == _J_REGION and name == staged[0][1] for kind, name, _, _, _ in staged):
             for op in staged:  # records only: in order, each synced before the next when the ring asks
                 self._apply(op)
                 if op[1] in self._sync_wanted:
                     self._regions[op[1]].inner.sync()
             return
-        self.inner.write(JOURNAL_FLASH_NAME, _encode_journal(staged))
-        self._apply_all(staged)
-        self.inner.delete(JOURNAL_FLASH_NAME)
+        ops = self._unapplied + staged
+        self.inner.write(JOURNAL_FLASH_NAME, _encode_journal(ops))  # the commit point
+        self._unapplied = ops
+        try:
+            self._apply_all(ops)
+            self.inner.delete(JOURNAL_FLASH_NAME)
+        except FlashError:
+            return  # committed all the same: the journal holds them for the next step or boot
+        self._unapplied = []
 
     # ---------------------------------------------------------------- Flash
     def read(self, name: str) -> bytes | None:
         self._recover()
         if self._staged is not None and name in self._blobs:
             return self._blobs[name]
+        owed = self._owed_blobs()
+        if name in owed:
+            return owed[name]
         return self.inner.read(name)
 
     def write(self, name: str, data: bytes) -> None:
-        self._recover()
-        if self._staged is None:
-            self.inner.write(name, data)
-            return
-        _check_name(name)
-        self._staged.append((_J_WRITE, name, 0, 0, bytes(data)))
-        self._blobs[name] = bytes(data)
+        self._write_op((_J_WRITE, name, 0, 0, bytes(data)))
 
     def delete(self, name: str) -> None:
-        self._recover()
-        if self._staged is None:
-            self.inner.delete(name)
-            return
-        _check_name(name)
-        self._staged.append((_J_DELETE, name, 0, 0, b""))
-        self._blobs[name] = None
+        self._write_op((_J_DELETE, name, 0, 0, b""))
 
     def names(self) -> list[str]:
         self._recover()
         names = set(self.inner.names()) - {JOURNAL_FLASH_NAME}
-        for name, data in self._blobs.items():
+        for name, data in (*self._owed_blobs().items(), *self._blobs.items()):
             (names.add if data is not None else names.discard)(name)
         return sorted(names)
 
@@ -273,14 +275,34 @@ class JournalledFlash:
         return existing
 
     # ---------------------------------------------------------------- mechanism
-    def _stage_region(self, name: str, size: int, offset: int, data: bytes) -> bool:
-        if self._staged is None:
-            return False
-        self._staged.append((_J_REGION, name, size, offset, bytes(data)))
-        return True
+    def _write_op(self, op: tuple[int, str, int, int, bytes]) -> None:
+        """Staged within a call; outside one, straight through (or, while a committed step is
+        still owed, as a step of its own, so the journal that owes it is never replaced)."""
+        self._recover()
+        kind, name, _, _, data = op
+        if kind != _J_REGION:
+            _check_name(name)
+        if self._staged is None and not self._unapplied:
+            self._apply(op)
+            return
+        alone = self._staged is None
+        if alone:
+            self.begin()
+        assert self._staged is not None
+        self._staged.append(op)
+        if kind != _J_REGION:
+            self._blobs[name] = data if kind == _J_WRITE else None
+        if alone:
+            self.commit()
 
-    def _staged_region_writes(self, name: str) -> list[tuple[int, bytes]]:
-        return [(off, data) for kind, n, _, off, data in self._staged or () if kind == _J_REGION and n == name]
+    def _owed_blobs(self) -> dict[str, bytes | None]:
+        return {name: (data if kind == _J_WRITE else None)
+                for kind, name, _, _, data in self._unapplied if kind != _J_REGION}
+
+    def _overlaid_region_writes(self, name: str) -> list[tuple[int, bytes]]:
+        """Writes to region ``name`` that reads must see over flash: owed ones, then staged ones."""
+        return [(off, data) for kind, n, _, off, data in (*self._unapplied, *(self._staged or ()))
+                if kind == _J_REGION and n == name]
 
     def _apply(self, op: tuple[int, str, int, int, bytes]) -> None:
         kind, name, size, offset, data = op
@@ -321,7 +343,7 @@ class _JournalledRegion:
 
     def read(self, offset: int, length: int) -> bytes:
         data = self.inner.read(offset, length)
-        staged = self._flash._staged_region_writes(self._name)
+        staged = self._flash._overlaid_region_writes(self._name)
         if not staged:
             return data
         out = bytearray(data)
@@ -333,8 +355,7 @@ class _JournalledRegion:
 
     def write(self, offset: int, data: bytes) -> None:
         _check_span(offset, len(data), self.inner.size)
-        if not self._flash._stage_region(self._name, self.inner.size, offset, data):
-            self.inner.write(offset, data)
+        self._flash._write_op((_J_REGION, self._name, self.inner.size, offset, bytes(data)))
 
     def sync(self) -> None:
         if self._flash.active:  # within a call: at its commit
