@@ -8,8 +8,10 @@ also torn); after a reboot on the same files the durable state must be exactly t
 the call or exactly the state after it, and it must be the one after it exactly when the call's
 service record is in the trail: no record without its effect, no effect without its record.
 
-The module's entropy is seeded so that two runs of the same call leave the same bytes in flash
-(a key store entry is compared without its material, which some libraries draw themselves).
+The state directory skips fsync (the cut is simulated: what a write point did not do never
+reaches the files). The module's entropy is seeded so that two runs of the same call leave the
+same bytes in flash (a key store entry is compared without its material, which some libraries
+draw themselves).
 """
 
 from __future__ import annotations
@@ -235,7 +237,7 @@ def _login(client: Client, who: str, module: Module) -> Any:
 def dry_run(make_module: ModuleFactory, prepared: Prepared, command: Command, tmp: Path) -> Outcome:
     on_factory, run, who = _run_of(command)
     shutil.copytree(prepared.factory if on_factory else prepared.operational, tmp)
-    flash = FaultyFlash(DirectoryFlash(tmp))
+    flash = FaultyFlash(DirectoryFlash(tmp, durable=False))
     module, client = boot(make_module, flash)
     before = durable_state(tmp, module)
     session = _login(client, who, module)
@@ -243,7 +245,7 @@ def dry_run(make_module: ModuleFactory, prepared: Prepared, command: Command, tm
     run(client, prepared, session)
     points = [p.length if p.kind == "region" else 0 for p in flash.points[start:]]
     module.power_off()
-    rebooted, _ = boot(make_module, DirectoryFlash(tmp))
+    rebooted, _ = boot(make_module, DirectoryFlash(tmp, durable=False))
     return Outcome(points, before, durable_state(tmp, rebooted))
 
 
@@ -274,7 +276,7 @@ def test_a_power_cut_at_any_write_point_leaves_record_and_effect_together(
             state = tmp_path / f"cut-{n}-{tear}"
             cuts += 1
             shutil.copytree(prepared.factory if on_factory else prepared.operational, state)
-            flash = FaultyFlash(DirectoryFlash(state))
+            flash = FaultyFlash(DirectoryFlash(state, durable=False))
             module, client = boot(make_module, flash)
             before = records_of(module)
             session = _login(client, who, module)
@@ -283,7 +285,7 @@ def test_a_power_cut_at_any_write_point_leaves_record_and_effect_together(
                 run(client, prepared, session)
             del module, client, session  # the power is gone: nothing of that module survives
 
-            rebooted, _ = boot(make_module, DirectoryFlash(state))
+            rebooted, _ = boot(make_module, DirectoryFlash(state, durable=False))
             where = f"write {n} of {len(dry.points)} (tear {tear})"
             assert rebooted.state in (State.OPERATIONAL, State.UNINITIALISED), \
                 f"{command.name}, {where}: {rebooted.state.name} {rebooted.last_error}"
