@@ -10,7 +10,6 @@ crash-consistent step.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -369,24 +368,28 @@ def _encode_journal(staged: list[tuple[int, str, int, int, bytes]]) -> bytes:
     for kind, name, size, offset, data in staged:
         raw_name = name.encode()
         parts += [_J_OP.pack(kind, len(raw_name), size, offset, len(data)), raw_name, data]
-    body = b"".join(parts)
-    return body + hashlib.sha256(body).digest()
+    return b"".join(parts)
 
 
 def _decode_journal(raw: bytes) -> list[tuple[int, str, int, int, bytes]]:
-    """The journal's writes; one that is not whole was never committed (its blob is replaced
-    atomically, so this means the flash broke its contract): refused, not guessed at."""
-    body, digest = raw[:-32], raw[-32:]
-    if len(raw) < 40 or body[:4] != _J_MAGIC or hashlib.sha256(body).digest() != digest:
-        raise FlashError("the call journal is not whole")
-    (count,), at, ops = struct.unpack_from(">I", body, 4), 8, []
-    for _ in range(count):
-        kind, name_len, size, offset, length = _J_OP.unpack_from(body, at)
-        at += _J_OP.size
-        name = body[at : at + name_len].decode()
-        at += name_len
-        ops.append((kind, name, size, offset, body[at : at + length]))
-        at += length
+    """The journal's writes. Its blob is replaced atomically (whole or absent, the flash's
+    contract), so one that does not parse exactly is damage: refused, never guessed at."""
+    try:
+        if raw[:4] != _J_MAGIC:
+            raise ValueError("no journal magic")
+        (count,), at, ops = struct.unpack_from(">I", raw, 4), 8, []
+        for _ in range(count):
+            kind, name_len, size, offset, length = _J_OP.unpack_from(raw, at)
+            at += _J_OP.size
+            name, data = raw[at : at + name_len].decode(), raw[at + name_len : at + name_len + length]
+            at += name_len + length
+            if kind not in (_J_WRITE, _J_DELETE, _J_REGION) or len(data) != length:
+                raise ValueError("a write of the journal is cut short")
+            ops.append((kind, name, size, offset, data))
+        if at != len(raw):
+            raise ValueError("bytes after the last write")
+    except (ValueError, struct.error, UnicodeDecodeError) as exc:
+        raise FlashError(f"the call journal is damaged: {exc}") from exc
     return ops
 
 

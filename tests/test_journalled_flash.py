@@ -85,3 +85,10 @@ def test_a_write_in_place_failing_after_the_journal_is_still_committed_and_owed(
     flash.write("c", b"later")  # outside a call: a step of its own that still carries what is owed
     assert JournalledFlash(inner).read("a") == b"new a" and inner.read("c") == b"later"
     assert JOURNAL_FLASH_NAME not in inner.names()
+
+
+def test_a_damaged_journal_is_refused_not_guessed_at() -> None:
+    inner, _ = _flash()
+    inner.write(JOURNAL_FLASH_NAME, b"CMSC\x00\x00\x00\x01 cut short")
+    with pytest.raises(FlashError, match="damaged"):
+        JournalledFlash(inner).read("a")
