@@ -8,7 +8,8 @@ does not happen (the directory flash replaces blobs atomically, so a cut leaves 
 region write happens only in part (its first ``tear`` bytes, or with ``suffix`` all but those,
 torn as a real flash write can be), and then :class:`PowerCut` is raised. PowerCut derives from BaseException so that nothing in the module
 can catch it and carry on: the test drops the module object, as the power would, and boots a new
-one on the same files.
+one on the same files. (The module writes a call's effect and record through a journal, so a
+call's write points are the journal object, the writes in place and the journal's removal.)
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from module.identity import DeviceIdentity, IdentityKey
 from module.keystore import KeyStore
 from module.lab import LAB_BREAKS, FaultPlan, LabBreaks, LabHooks
 from module.operators import OperatorStore
-from module.ports import Clock, CodeImage, EntropySource, Flash
+from module.ports import Clock, CodeImage, EntropySource, Flash, JournalledFlash
 from module.power import BOOT_FLASH_NAME, Power
 from module.recorder import AuditRecorder
 from module.rng import Rng
@@ -69,15 +69,16 @@ class Module:
         audit: AuditSink | None = None,
     ) -> None:
         self.config = config or ModuleConfig()
-        self.flash, self.clock, self.code, self.seal = flash, clock, code, seal
+        # every part writes through the journal, so each call's writes are one crash-consistent step
+        self.flash, self.clock, self.code, self.seal = JournalledFlash(flash), clock, code, seal
         self.entropy = HealthTestedSource(entropy)
         # The module's own sink is the hash-chained ring in flash; tests of the core and the
         # benchmarks' "audit off" baseline may plug in another AuditSink.
-        sink: AuditSink = audit if audit is not None else AuditTrail(flash, self.config.serial, self.config.audit)
+        sink: AuditSink = audit if audit is not None else AuditTrail(self.flash, self.config.serial, self.config.audit)
         self.recorder = AuditRecorder(sink, clock)
         self.faults, self.breaks = FaultPlan(), LabBreaks()
-        self.operators = OperatorStore(flash)
-        self.keys = KeyStore(flash, self.config.max_keys)
+        self.operators = OperatorStore(self.flash)
+        self.keys = KeyStore(self.flash, self.config.max_keys)
         self.sessions = SessionTable(
             self.config.max_sessions,
             int(self.config.session_idle_timeout_s * 1e9),
@@ -110,7 +111,8 @@ class Module:
                                        keys=self.keys, sessions=self.sessions)
         self.lab = LabHooks(rec, self.faults, self.breaks)
         self.dispatcher = Dispatcher(services=self.services, ports=self, states=self.states, recorder=rec,
-                                     sessions=self.sessions, clock=self.clock, breaks=self.breaks)
+                                     sessions=self.sessions, clock=self.clock, breaks=self.breaks,
+                                     flash=self.flash, reload=self.power.reload)
 
     # ------------------------------------------------------------------ what the parts hold
     @property

@@ -1,13 +1,14 @@
 """Dispatch: one service call from request to released answer, in named steps: refuse what
 cannot be recorded, expire idle sessions, identify the caller, check state, role and parameters,
-run the handler, write the call's record, release (or withhold) the answer.
+run the handler, write the call's record, commit the call's flash writes and its record as one
+crash-consistent step (:class:`module.ports.JournalledFlash`), release (or withhold) the answer.
 
 Also the record of a call refused on the line before dispatch (:meth:`Dispatcher.record_refusal`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from module.audit.sink import AuditEntry, RecordKind
 from module.errors import SelfTestFailure, ServiceError
 from module.fsm import ERROR_STATES, data_output_allowed
 from module.lab import LabBreaks
-from module.ports import Clock, FlashError
+from module.ports import Clock, FlashError, JournalledFlash
 from module.recorder import AuditRecorder
 from module.services.context import CallContext, ServicePorts
 from module.services.registry import ServiceResult, ServiceSpec, validate_params
@@ -58,6 +59,8 @@ class Dispatcher:
         sessions: SessionTable,
         clock: Clock,
         breaks: LabBreaks,
+        flash: JournalledFlash | None = None,
+        reload: Callable[[], None] | None = None,
     ) -> None:
         self.services = services
         self.ports = ports  # what every handler is given
@@ -66,13 +69,16 @@ class Dispatcher:
         self.sessions = sessions
         self.clock = clock
         self.breaks = breaks
+        self.flash = flash  # each call's writes, its record's included, commit as one step
+        self.reload = reload  # memory back to flash when that step could not be committed
 
     def call(self, command: int, params: Mapping[str, Any] | None = None, session_id: int = 0) -> Reply:
         """Run one service call and answer it; raises :class:`PoweredOff` when the module is off.
 
         A call that gets as far as running (or is refused for state, session, role or parameters)
-        leaves one service record, written before its answer is released. When that record cannot
-        be written the answer is withheld (AUDIT_FULL or FLASH_FAILURE), except for the services
+        leaves one service record, committed with the call's effect before its answer is released.
+        When that record cannot be written the answer is withheld (AUDIT_FULL, the effect rolled
+        back, or FLASH_FAILURE), except for the services
         that drain the ring, which are answered with the missing record counted. Three other paths
         leave no service record: with the drop-next-service-record lab break armed (one shot);
         when the audit trail could not be opened at power-on (the call is counted in
@@ -87,16 +93,24 @@ class Dispatcher:
         refused = self._refuse_unrecordable(spec, drains) or self._refuse_public_excess(spec, session_id)
         if refused is not None:
             return refused
-        now = self.clock.monotonic_ns()
-        self._expire_sessions(now)
-        ctx = CallContext(session=None, operator="", role=Role.NONE, command=command)
-        outcome = self._run(spec, command, params, ctx, session_id, now)
-        if outcome.result.data and not data_output_allowed(self.states.state, spec.states if spec else frozenset()):
-            outcome = _Outcome(Status.MODULE_ERROR, outcome.public_params,
-                               message=f"data output inhibited in {self.states.state.name}")
-        response = Reply(outcome.status, outcome.approved, outcome.result.data, outcome.message)
-        entry = self._service_record(command, session_id, ctx, outcome, response)
-        return self._release(entry, response, drains)
+        if self.flash is not None:
+            self.flash.begin()
+        try:
+            now = self.clock.monotonic_ns()
+            self._expire_sessions(now)
+            ctx = CallContext(session=None, operator="", role=Role.NONE, command=command)
+            state_before = self.states.state
+            outcome = self._run(spec, command, params, ctx, session_id, now)
+            if outcome.result.data and not data_output_allowed(self.states.state, spec.states if spec else frozenset()):
+                outcome = _Outcome(Status.MODULE_ERROR, outcome.public_params,
+                                   message=f"data output inhibited in {self.states.state.name}",
+                                   digest_key=outcome.digest_key)
+            response = Reply(outcome.status, outcome.approved, outcome.result.data, outcome.message)
+            entry = self._service_record(command, session_id, ctx, outcome, response)
+            return self._release(entry, response, drains, state_before)
+        finally:
+            if self.flash is not None and self.flash.active:  # a power cut on the way: nothing of it stays
+                self.flash.abort()
 
     def record_refusal(self, command: int, session_id: int, status: Status, message: str, *,
                        channel_ok: bool = False) -> Reply:
@@ -230,11 +244,13 @@ class Dispatcher:
             detail=(outcome.result.audit_detail if ok else outcome.message)[:120],
         )
 
-    def _release(self, entry: AuditEntry, response: Reply, drains: bool) -> Reply:
-        """Write-ahead: the answer goes out only once its record is in flash."""
+    def _release(self, entry: AuditEntry, response: Reply, drains: bool, state_before: State) -> Reply:
+        """Write-ahead: the answer goes out only once its record is in flash, committed in one
+        step with the call's effect (every flash write the call made), so that after a power loss
+        flash holds both or neither."""
         if self.breaks.drop_next_service_record:
             self.breaks.drop_next_service_record = False
-            return response
+            return self._commit(response, state_before)
         try:
             self.recorder.append(entry)
         except AuditError:
@@ -242,12 +258,45 @@ class Dispatcher:
             # A drain service is still answered, so an exhausted ring can always be drained;
             # any other result is withheld, as it could not be recorded.
             if not drains:
-                return Reply(Status.AUDIT_FULL, False, {}, "audit ring exhausted: result withheld")
+                withheld = Reply(Status.AUDIT_FULL, False, {}, "audit ring exhausted: result withheld")
+                if self.flash is None or self.states.state is not state_before or self.reload is None:
+                    return self._commit(withheld, state_before, withheld)
+                # nothing of the call is kept, its effect included: as if refused before it ran
+                self.flash.abort()
+                self._roll_back(state_before, "audit ring exhausted")
+                self.recorder.sink.count_refusal()
+                return withheld
             if self.recorder.fault:
                 self.recorder.unrecorded += 1
         except FlashError as exc:
-            return Reply(Status.FLASH_FAILURE, False, {}, f"audit record could not be written, result withheld: {exc}")
-        return response
+            return self._commit(response, state_before, Reply(
+                Status.FLASH_FAILURE, False, {}, f"audit record could not be written, result withheld: {exc}"))
+        return self._commit(response, state_before)
+
+    def _commit(self, response: Reply, state_before: State, instead: Reply | None = None) -> Reply:
+        """Commit the call's writes; answer ``instead`` if given. When the commit fails nothing of
+        the call reached flash: memory is reloaded from flash (or, when the call moved the module
+        to another state, the module stops in HARD_ERROR, which only a power cycle leaves) and the
+        call is answered FLASH_FAILURE, nothing changed."""
+        if self.flash is None or not self.flash.active:
+            return instead or response
+        try:
+            self.flash.commit()
+        except FlashError as exc:
+            self._roll_back(state_before, str(exc))
+            return Reply(Status.FLASH_FAILURE, False, {}, f"flash write failed, nothing changed: {exc}")
+        return instead or response
+
+    def _roll_back(self, state_before: State, why: str) -> None:
+        stopped = self.states.state is not state_before
+        if not stopped and self.reload is not None:
+            try:
+                self.reload()
+            except (AuditError, FlashError) as exc:
+                why, stopped = f"{why}; reloading from flash failed: {exc}", True
+        if stopped or self.reload is None:
+            self.states.enter_error(SelfTestFailure("flash", f"a call's writes could not be committed: {why}",
+                                                    hard=True))
 
     # ------------------------------------------------------------------ access control
     def _identify(self, spec: ServiceSpec, ctx: CallContext, session_id: int, now: int) -> None:

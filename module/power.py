@@ -89,6 +89,14 @@ class Power:
         self.factory.wipe_memory()
         self.identity.wipe_memory()
 
+    def reload(self) -> None:
+        """Memory back to what flash holds: after a call whose writes could not be committed
+        (none of them reached flash), so that memory and flash agree again."""
+        self.factory.wipe_memory()  # the stores' load() wipes what they held
+        if self.recorder.chained is not None:
+            self.recorder.sink.open(self.recorder.boot)
+        self._load_persistent()
+
     def run_self_tests(self, *, pre_operational: bool) -> bool:
         """The pre-operational suite, then the error state or a usable one; True when all passed."""
         personalization = f"{MODULE_NAME} {self.config.serial} boot {self.recorder.boot}".encode()
