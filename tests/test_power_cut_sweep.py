@@ -39,7 +39,7 @@ from module.ports import ManualClock
 from module.services.catalog import SPECS
 from module.wire.audit.chain import chain_next
 from module.wire.audit.record import RecordKind, decode_record
-from module.wire.defs import AuditPolicy, Command, KdfAlg, KeyType, KeyUse, Role, SspAccess, State
+from module.wire.defs import AuditPolicy, Command, KdfAlg, KeyType, KeyUse, LabAlgorithm, Role, SspAccess, State, Status
 
 
 class SeededNoise:
@@ -188,6 +188,13 @@ def _run_of(command: Command) -> tuple[bool, Callable[[Client, Prepared, Any], o
         return False, lambda c, p, s: s.logout(), "alice"
     if command is Command.AUDIT_ACK:
         return False, lambda c, p, s: _ack(s), "audrey"
+    if command is Command.LAB_ALGORITHM_TEST:  # lab mode only: refused on this device, the refusal recorded
+        def refused(c: Client, p: Prepared, s: Any) -> None:
+            with pytest.raises(DeviceError) as info:
+                s.call(command, {"algorithm": int(LabAlgorithm.HMAC_DRBG_SHA256), "length": 32,
+                                 "entropy": bytes(32), "nonce": bytes(16)})
+            assert info.value.status is Status.UNKNOWN_COMMAND
+        return False, refused, _caller(command)
     spec = next(spec for spec in SPECS if spec.command is command)
     if Role.NONE in spec.roles:  # public: no session
         return False, lambda c, p, s: c.call(command, _params(command, p)), ""
