@@ -195,12 +195,12 @@ def _result(test: str, step: int, outcome: Outcome, reason: str = "") -> LabResu
 
 def test_the_summary_line_names_what_did_not_run_and_why() -> None:
     report = LabReport("quick", 7, "2026-01-01T00:00:00+00:00")
-    report.results = [_result("ACVP set", 1, Outcome.PASSED), _result("walk", 6, Outcome.NOT_RUN, "no time"),
+    report.results = [_result("ACVP set", 1, Outcome.PASSED), _result("walk", 5, Outcome.NOT_RUN, "no time"),
                       _result("SHA-256", 1, Outcome.NOT_RUN, "no vectors"),
                       _result("HMAC", 1, Outcome.NOT_RUN, "no vectors")]
     line = report.summary_line()
     assert line.startswith("lab run (quick plan, seed 7): PASSED: 1 passed, 0 failed, 3 not run")
-    assert line.endswith("; not run: SHA-256 (step 1), HMAC (step 1): no vectors; not run: walk (step 6): no time")
+    assert line.endswith("; not run: SHA-256 (step 1), HMAC (step 1): no vectors; not run: walk (step 5): no time")
     assert report.ok
     report.strict = True  # --strict, and --plan full
     assert not report.ok and report.summary_line().startswith("lab run (quick plan, seed 7): FAILED")

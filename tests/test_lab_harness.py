@@ -21,11 +21,13 @@ from host_tools.device_process import DeviceProcess, running_device
 from host_tools.lab import vectors
 from host_tools.lab.harness import run_lab
 from host_tools.lab.policy import Policy
+from host_tools.lab.report import summary_text
 from host_tools.lab.results import Outcome, Result
 from host_tools.lab.steps.audit import match
 from host_tools.lab.steps.auth import AuthStep
 from host_tools.lab.steps.base import AuditView, finalize
 from host_tools.lab.steps.image import EVIL_VERSION, IntegrityImageStep
+from host_tools.lab.steps import matrix
 from host_tools.lab.steps.keys import KeyRulesStep
 from host_tools.lab.steps.output import OutputStep
 from host_tools.lab.world import World
@@ -36,7 +38,7 @@ from module.core import Module, ModuleConfig
 from module.operators import AuthPolicy
 from module.ports import Flash
 from module.wire.audit.record import RecordKind, decode_record
-from module.wire.defs import AuditEvent, Command, State, Status
+from module.wire.defs import AuditEvent, Command, KeyUse, State, Status
 import lab_defects
 
 DEVICE_ARGS = ["--pbkdf2-iterations", "1000"]
@@ -79,8 +81,19 @@ def test_quick_plan_passes_from_the_cli_and_writes_its_report(seal_file: Path, t
 
 
 def test_full_plan_passes(seal_file: Path) -> None:
-    report = run_lab(plan="full", seed=5, device_args=["--seal", str(seal_file)])
+    printed: list[str] = []
+    report = run_lab(plan="full", seed=5, device_args=["--seal", str(seal_file)], progress=printed.append)
     assert report.ok, [(r.id, r.failures[:2]) for r in report.results if r.failed] + report.errors
+    # The progress lines come in step order, every step once in a run, and the report's steps
+    # (summary and markdown list them in ascending order) are the same steps in the same order.
+    printed_steps = [int(line.split(":")[0].removeprefix("step ")) for line in printed]
+    assert printed_steps == sorted(printed_steps), printed
+    assert list(dict.fromkeys(printed_steps)) == list(range(1, 11)), printed
+    assert printed[-1] == "step 10: audit completeness"  # it collects the whole run's trail, so it runs last
+    assert sorted({r.step for r in report.results}) == list(dict.fromkeys(printed_steps))
+    summary_steps = [int(line.split()[1]) for line in summary_text(report).splitlines()[1:]
+                     if line.startswith("  step ")]
+    assert summary_steps == list(range(1, 11))
     assert report.not_run == 0 or not vectors.available()
     if vectors.available():
         assert report.vectors["AES-256-GCM decrypt"] == 375
@@ -222,7 +235,7 @@ def run_step(proc: DeviceProcess, make: Callable[[World], Any]) -> dict[str, Res
         assert world.collector is not None
         view = AuditView(world.collector, world.calls)
         match(world.calls, [r for r in world.collector.service_records() if r.seq <= world.collector.verified_through],
-              view, Result("audit", 5, "P.audit", "completeness"))
+              view, Result("audit", 10, "P.audit", "completeness"))
         finalize(step.cases, view)
         if hasattr(step, "finish"):
             step.finish(view)
@@ -328,3 +341,48 @@ def test_an_indicator_set_on_non_approved_services_fails_the_per_service_check(s
     assert indicator.outcome is Outcome.FAILED
     assert indicator.failures == ["ENCAPSULATE: 1 of 1 served calls answered with the indicator set, the table says "
                                   "not approved"]
+
+
+# ------------------------------------------------- step 4's indicator check: the clear side
+def run_indicator_check(proc: DeviceProcess) -> tuple[Result, list[Any]]:
+    """Step 4's indicator check alone, with its audit checks over the calls it made."""
+    assert proc.lab_port is not None
+    world = World(proc.port, proc.lab_port, Policy.load())
+    try:
+        world.setup()
+        check = matrix.IndicatorCheck(world)
+        result = check.run()
+        world.drain()
+        world.drain()
+        assert world.collector is not None
+        view = AuditView(world.collector, world.calls)
+        match(world.calls, [r for r in world.collector.service_records() if r.seq <= world.collector.verified_through],
+              view, Result("audit", 10, "P.audit", "completeness"))
+        check.finish(view)
+        return result, list(world.calls)
+    finally:
+        world.close()
+
+
+def test_the_indicator_check_serves_sign_ecdsa_sha1_with_the_indicator_clear(lab_device: DeviceProcess) -> None:
+    result, calls = run_indicator_check(lab_device)
+    assert result.outcome is Outcome.PASSED, result.failures
+    signs = [c for c in calls if c.command == Command.SIGN_ECDSA_SHA1]
+    assert len(signs) == 1 and signs[0].status is Status.OK and signs[0].approved is False
+    assert any(n.endswith("1 served non-approved calls (indicator clear)") for n in result.notes), result.notes
+
+
+def test_the_indicator_check_fails_when_sign_ecdsa_sha1_is_refused(lab_device: DeviceProcess,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # The check's old key: made for approved signing, which the module keeps from the non-approved service.
+    class ApprovedUse:
+        SIGN_NON_APPROVED = KeyUse.SIGN
+
+    monkeypatch.setattr(matrix, "KeyUse", ApprovedUse)
+    result, calls = run_indicator_check(lab_device)
+    assert result.outcome is Outcome.FAILED
+    assert [c.status for c in calls if c.command == Command.SIGN_ECDSA_SHA1] == [Status.KEY_USE_DENIED]
+    assert result.failures[0].startswith("SIGN_ECDSA_SHA1 with a key for non-approved signing answered "
+                                         "KEY_USE_DENIED with the indicator clear (expected OK, indicator clear)")
+    assert result.failures[1] == ("no non-approved service was served in the whole run: the indicator's clear "
+                                  "side was never seen on a served call")

@@ -6,11 +6,11 @@
 Steps (each result mapped to its ISO/IEC 19790:2012 clause; the audit trail's to this product's
 own requirement, as the standard has none at levels 1-3): 1 algorithm testing with NIST CAVP
 vectors and ACVP vector sets (through the acvp-wrapper code path), 2 self-tests, 3 fault
-injection, 4 role x service matrix, 5 audit completeness, 6 state-machine conformance, 7 data
-output in error and zeroised states and zeroisation completeness, 8 the integrity test against a
-modified code image, 9 authentication under attack, 10 key management and the indicator per
-service. Steps 1-4 and 6-10 run first; step 5 then collects the whole trail and every step's
-audit checks run against it. See docs/lab.md.
+injection, 4 role x service matrix, 5 state-machine conformance, 6 data output in error and
+zeroised states and zeroisation completeness, 7 the integrity test against a modified code image,
+8 authentication under attack, 9 key management and the indicator per service, 10 audit
+completeness. The steps run in their numbered order; step 10 comes last because it collects the
+whole run's trail, and every step's audit checks then run against it. See docs/lab.md.
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ STEP_TITLES = {
     2: "Self-tests",
     3: "Fault injection",
     4: "Roles and services",
-    5: "Audit completeness",
-    6: "State-machine conformance",
-    7: "Data output in error and zeroised states; zeroisation completeness",
-    8: "Integrity test against a modified code image",
-    9: "Authentication under attack",
-    10: "Key management and the indicator per service",
+    5: "State-machine conformance",
+    6: "Data output in error and zeroised states; zeroisation completeness",
+    7: "Integrity test against a modified code image",
+    8: "Authentication under attack",
+    9: "Key management and the indicator per service",
+    10: "Audit completeness",
 }
 NOT_COVERED = [
     "ACVP (step 1, acvp.*): only what the wrapper registers (docs/lab.md); SHA Monte Carlo tests run one "
@@ -73,13 +73,13 @@ NOT_COVERED = [
     "key); a lab-only algorithm-test service is planned.",
     "HMAC: the package has RFC 4231 vectors only (no CAVP HMAC.rsp).",
     "The role x service matrix runs in OPERATIONAL with every role; the other states are probed without a session "
-    "(step 6) and the error states' refusals by step 3.",
+    "(step 5) and the error states' refusals by step 3.",
     "Lab-port faults not injected here: failed flash write, flipped audit bit, power cut at a flash write "
     "(tests/test_lab_mode.py and tests/test_power_loss.py exercise them); a flipped audit bit makes the "
     "module stop in HARD_ERROR for good, by design.",
-    "Step 8 boots modified copies of the code image as devices of their own: their requests are not part of "
+    "Step 7 boots modified copies of the code image as devices of their own: their requests are not part of "
     "this run's audit trail; only their state, last error and version are reported.",
-    "Step 9's lockout needs ten failures a second apart: full plan only.",
+    "Step 8's lockout needs ten failures a second apart: full plan only.",
     "ISO/IEC 19790 7.5-7.8 (software security, operational environment, physical and non-invasive security) and "
     "7.12 have no interface-level test in a simulation.",
 ]
@@ -215,12 +215,12 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
         guarded(3, "fault injection", lambda: report.results.extend(faults.run()))
         guarded(4, "role x service matrix", lambda: report.results.extend(matrix.run()))
         guarded(4, "approved indicator", lambda: report.results.append(indicator.run()))
-        guarded(6, "state walk", lambda: report.results.extend(walk.run()))
-        guarded(7, "data output and zeroisation", lambda: report.results.extend(output.run()))
-        guarded(8, "integrity against a modified image", lambda: report.results.extend(image.run()))
-        guarded(9, "authentication", lambda: report.results.extend(auth.run()))
-        guarded(10, "key management", lambda: report.results.extend(keys.run()))
-        guarded(5, "audit completeness", audit.run_live)
+        guarded(5, "state walk", lambda: report.results.extend(walk.run()))
+        guarded(6, "data output and zeroisation", lambda: report.results.extend(output.run()))
+        guarded(7, "integrity against a modified image", lambda: report.results.extend(image.run()))
+        guarded(8, "authentication", lambda: report.results.extend(auth.run()))
+        guarded(9, "key management", lambda: report.results.extend(keys.run()))
+        guarded(10, "audit completeness", audit.run_live)  # last: its final collection covers every step
         report.results.extend(audit.results())
         cases = selftests.cases + faults.cases + matrix.cases + walk.cases + output.cases + auth.cases + keys.cases
         assert world.collector is not None
@@ -241,7 +241,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
                         "requests": len(world.calls), "keys": [k.hex() for k in world.collector.keys_seen]}
         report.notes += world.notes
         for r in report.results:
-            if r.step == 6:
+            if r.step == 5:
                 report.not_covered += [n for n in r.notes if n.startswith("not exercised")]
     except CmsimError as exc:
         report.errors.append(f"{type(exc).__name__}: {exc}")
@@ -254,7 +254,7 @@ def _run(plan: str, seed: int, port: str, lab_port: str, policy: Policy, officer
     return report
 
 
-_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: PRODUCT_AUDIT, 6: "7.11", 7: "7.3", 8: "7.10", 9: "7.4", 10: "7.9"}
+_STEP_CLAUSE = {1: "7.2", 2: "7.10", 3: "7.10", 4: "7.4", 5: "7.11", 6: "7.3", 7: "7.10", 8: "7.4", 9: "7.9", 10: PRODUCT_AUDIT}
 
 
 def _evidence(results: list[Result], view: AuditView) -> None:

@@ -1,4 +1,4 @@
-"""Step 5, audit completeness: every request in the trail exactly once; chain, checkpoints, acknowledgement.
+"""Step 10, audit completeness: every request in the trail exactly once; chain, checkpoints, acknowledgement.
 
 The recording transport kept every request the harness sent (the lab port's power cycles and
 injections are not requests: they leave EVENT records). The verified trail's SERVICE records from
@@ -121,12 +121,12 @@ def match(calls: list[CallRecord], records: list[AuditRecord], view: AuditView, 
 class AuditStep:
     def __init__(self, world: World) -> None:
         self.world = world
-        self.completeness = Result("audit.completeness", 5, PRODUCT_AUDIT,
+        self.completeness = Result("audit.completeness", 10, PRODUCT_AUDIT,
                                    "audit completeness: every request exactly once in the trail, with its operator, "
                                    "service, outcome, indicator and digests")
-        self.chain = Result("audit.chain", 5, PRODUCT_AUDIT,
+        self.chain = Result("audit.chain", 10, PRODUCT_AUDIT,
                             "audit chain and signed checkpoints verify offline (each drain bound to a fresh nonce)")
-        self.ack = Result("audit.ack", 5, PRODUCT_AUDIT,
+        self.ack = Result("audit.ack", 10, PRODUCT_AUDIT,
                           "audit acknowledgement frees exactly the verified records; a wrong head is refused")
         self.upto_call = 0
         self.started = 0.0

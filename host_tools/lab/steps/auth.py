@@ -1,4 +1,4 @@
-"""Step 9, authentication under attack (ISO/IEC 19790 7.4.3; FIPS 140-3 IG and SP 800-140E for
+"""Step 8, authentication under attack (ISO/IEC 19790 7.4.3; FIPS 140-3 IG and SP 800-140E for
 the strength of authentication), through the wire as an attacker with the line would try it.
 
 A User of the lab's own (``lab-probe``) is created for it and deleted afterwards; an id that
@@ -63,15 +63,15 @@ class AuthStep:
         auth = world.policy.doc.get("authentication", {})
         self.delay = float(auth.get("failure_delay_s", 1.0))
         self.threshold = int(auth.get("lockout_threshold", 10))
-        self.parallel = Result("auth.parallel", 9, "7.4", "parallel logins: one half-open login per id (a second "
+        self.parallel = Result("auth.parallel", 8, "7.4", "parallel logins: one half-open login per id (a second "
                                "AUTH_BEGIN replaces the first, which cannot then be finished)")
-        self.oracle = Result("auth.delay", 9, "7.4", "failure delay: within it the right password is refused like a "
+        self.oracle = Result("auth.delay", 8, "7.4", "failure delay: within it the right password is refused like a "
                              "wrong one (no correct-guess oracle); after it, it logs in")
-        self.enumeration = Result("auth.enumeration", 9, "7.4", "no enumeration of ids: an unknown id's answers and "
+        self.enumeration = Result("auth.enumeration", 8, "7.4", "no enumeration of ids: an unknown id's answers and "
                                   "statuses are those of a real one")
-        self.lockout = Result("auth.lockout", 9, "7.4", "lockout after the published number of failures, for a real "
+        self.lockout = Result("auth.lockout", 8, "7.4", "lockout after the published number of failures, for a real "
                               "and an unknown id alike; the right password refused until unlocked")
-        self.factory = Result("auth.factory", 9, "7.4", "the factory credential no longer logs in after "
+        self.factory = Result("auth.factory", 8, "7.4", "the factory credential no longer logs in after "
                               "initialisation")
 
     def results(self) -> list[Result]:

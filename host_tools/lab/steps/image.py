@@ -1,4 +1,4 @@
-"""Step 8, the integrity test against a modified code image (ISO/IEC 19790 7.10 pre-operational
+"""Step 7, the integrity test against a modified code image (ISO/IEC 19790 7.10 pre-operational
 software integrity test; 7.5 the integrity technique; FIPS 140-3 IG 10.3.A).
 
 The lab copies the code image (the ``module`` package and the ``firmware_sim`` device around it,
@@ -89,10 +89,10 @@ class IntegrityImageStep:
     def __init__(self, policy: Policy, *, python: str = sys.executable) -> None:
         self.policy = policy  # the run's published tables (on_failure of the integrity test)
         self.python = python  # the interpreter the devices run on (tests hand in a deliberately broken one)
-        self.control = Result("integrity.control", 8, "7.10", "an unmodified, freshly sealed copy of the code image "
+        self.control = Result("integrity.control", 7, "7.10", "an unmodified, freshly sealed copy of the code image "
                               "boots into the factory state")
         self.results: dict[str, Result] = {
-            name: Result(f"integrity.{name.strip('.')}", 8, "7.10",
+            name: Result(f"integrity.{name.strip('.')}", 7, "7.10",
                          f"integrity test against a modified image: a changed {name} fails the boot")
             for name in CHANGES
         }

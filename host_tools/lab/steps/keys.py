@@ -1,4 +1,4 @@
-"""Step 10, key management and the indicator per service (ISO/IEC 19790 7.9 SSP management; 7.4
+"""Step 9, key management and the indicator per service (ISO/IEC 19790 7.9 SSP management; 7.4
 and FIPS 140-3 IG 2.4.C for the approved-service indicator), through the wire as the lab's User.
 
 * Key-usage separation: a key is refused every use its attributes do not give it (an encryption
@@ -46,12 +46,12 @@ class KeyRulesStep:
     def __init__(self, world: World) -> None:
         self.world = world
         self.cases: list[Case] = []
-        self.usage = Result("keys.usage", 10, "7.9", "key-usage separation: every use a key's attributes do not give "
+        self.usage = Result("keys.usage", 9, "7.9", "key-usage separation: every use a key's attributes do not give "
                             "it refused; one purpose per key")
-        self.export = Result("keys.export", 10, "7.9", "export rules for derived secrets: a host-known KEK never wraps "
+        self.export = Result("keys.export", 9, "7.9", "export rules for derived secrets: a host-known KEK never wraps "
                              "a generated key; derived keys inherit non-exportability; an exportable derived key "
                              "leaves as the value its peer computes")
-        self.indicator = Result("indicator.per-service", 10, "7.4", "approved-service indicator per service against "
+        self.indicator = Result("indicator.per-service", 9, "7.4", "approved-service indicator per service against "
                                 "the published table (every served call of each service)")
         self._made: list[int] = []
 

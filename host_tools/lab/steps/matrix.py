@@ -21,7 +21,7 @@ import time
 from host_tools.lab.results import Result
 from host_tools.lab.steps.base import AuditView, Case
 from host_tools.lab.world import AUDITOR, USER, World
-from module.wire.defs import Command, KeyType, Status
+from module.wire.defs import Command, KeyType, KeyUse, Status
 
 __all__ = ["MatrixStep", "IndicatorCheck"]
 
@@ -106,13 +106,30 @@ class IndicatorCheck:
         self.cases: list[Case] = []
 
     def run(self) -> Result:
-        # A non-approved service served once, so the indicator's "not approved" side is exercised.
+        """Serve SIGN_ECDSA_SHA1 once, so the indicator's clear side is seen on a served call.
+
+        One purpose per key: a key made for approved signing is refused by the non-approved service,
+        so the key is generated for non-approved signing only. A refusal fails the check."""
         w = self.world
         w.ensure_operational()
-        non_approved = [s for s in w.policy.services if not s.approved and s.command == "SIGN_ECDSA_SHA1"]
-        if non_approved:
-            key = w.raw(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256)}, USER)
-            w.raw(Command.SIGN_ECDSA_SHA1, {"key_id": key.data["key_id"], "message": b"abc"}, USER)
+        svc = w.policy.by_name.get("SIGN_ECDSA_SHA1")
+        if svc is None or svc.approved:
+            self.result.notes.append("the published table lists no non-approved SIGN_ECDSA_SHA1: not called")
+            return self.result
+        self.result.calls.append(w.mark())
+        key = w.raw(Command.KEY_GENERATE, {"key_type": int(KeyType.EC_P256), "uses": int(KeyUse.SIGN_NON_APPROVED)},
+                    USER)
+        if not self.result.check(key.status is Status.OK and "key_id" in key.data,
+                                 f"KEY_GENERATE of a P-256 key for non-approved signing answered {key.status.name}: "
+                                 f"{key.message}"):
+            return self.result
+        self.result.calls.append(w.mark())
+        reply = w.raw(Command.SIGN_ECDSA_SHA1, {"key_id": key.data["key_id"], "message": b"abc"}, USER)
+        self.result.check(reply.status is Status.OK and not reply.approved,
+                          f"SIGN_ECDSA_SHA1 with a key for non-approved signing answered {reply.status.name} with "
+                          f"the indicator {'set' if reply.approved else 'clear'} (expected OK, indicator clear): "
+                          f"{reply.message}")
+        w.raw(Command.KEY_DELETE, {"key_id": key.data["key_id"]}, USER)
         return self.result
 
     def finish(self, view: AuditView) -> None:
@@ -139,6 +156,8 @@ class IndicatorCheck:
                     r.failed += 1
         for message in wrong[:50]:
             r.add_failure(message)
+        r.check(served_non_approved > 0, "no non-approved service was served in the whole run: the indicator's "
+                                         "clear side was never seen on a served call")
         r.notes.append(f"{r.run} answers checked; {served_non_approved} served non-approved calls "
                        "(indicator clear)")
         if served_non_approved:

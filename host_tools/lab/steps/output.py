@@ -1,4 +1,4 @@
-"""Step 7, data output in error and zeroised states, and zeroisation completeness.
+"""Step 6, data output in error and zeroised states, and zeroisation completeness.
 
 ISO/IEC 19790 7.3 (data output inhibited in error states), 7.11 (no cryptographic operation in
 an error state: no signed checkpoint), 7.9 (zeroisation of every SSP) and 7.4 (the factory
@@ -60,19 +60,19 @@ class OutputStep:
     def __init__(self, world: World) -> None:
         self.world = world
         self.cases: list[Case] = []
-        self.soft = Result("output.soft-error", 7, "7.3", "no data output in SOFT_ERROR: retransmits of earlier "
+        self.soft = Result("output.soft-error", 6, "7.3", "no data output in SOFT_ERROR: retransmits of earlier "
                            "data-bearing requests and new requests on live sessions refused without data")
-        self.hard = Result("output.hard-error", 7, "7.3", "no data output in HARD_ERROR: retransmits of earlier "
+        self.hard = Result("output.hard-error", 6, "7.3", "no data output in HARD_ERROR: retransmits of earlier "
                            "data-bearing requests and new requests on live sessions refused without data")
-        self.zeroised = Result("output.zeroised", 7, "7.3", "no data output after ZEROISE: earlier frames and new "
+        self.zeroised = Result("output.zeroised", 6, "7.3", "no data output after ZEROISE: earlier frames and new "
                                "requests on old session ids refused as unknown sessions, in ZEROISED and after "
                                "the power cycle")
-        self.checkpoint = Result("output.checkpoint", 7, "7.11", "no signed checkpoint from ERROR_ENTERED until a "
+        self.checkpoint = Result("output.checkpoint", 6, "7.11", "no signed checkpoint from ERROR_ENTERED until a "
                                  "passing self-test (AUDIT_CHECKPOINT refused live; every error stretch of the "
                                  "run's trail checked)")
-        self.zeroise = Result("zeroise.completeness", 7, "7.9", "zeroisation from HARD_ERROR and from OPERATIONAL: "
+        self.zeroise = Result("zeroise.completeness", 6, "7.9", "zeroisation from HARD_ERROR and from OPERATIONAL: "
                               "no session, cached answer, key or verifier survives")
-        self.factory = Result("factory.scope", 7, "7.4", "the factory credential's session is refused every service "
+        self.factory = Result("factory.scope", 6, "7.4", "the factory credential's session is refused every service "
                               "but its own, without data")
         self.key_ids: list[int] = []
 
