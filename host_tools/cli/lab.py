@@ -43,8 +43,9 @@ def lab() -> None:
 @pass_ctx
 def lab_run(c: Ctx, plan: str, seed: int | None, report_dir: Path | None, data_port: str | None,
             lab_port: str | None, device_args: tuple[str, ...], policy_path: str | None, strict: bool) -> None:
-    """Run the lab battery (algorithm vectors, self-tests, fault injection, role x service matrix, audit
-    completeness, state machine) through the wire and the lab port; exit 0 when everything passed, 5
+    """Run the lab battery (algorithm vectors, self-tests, fault injection, role x service matrix, state
+    machine, data output and zeroisation, modified image, authentication, key management, audit
+    completeness, in that order) through the wire and the lab port; exit 0 when everything passed, 5
     when anything failed or, with --strict or --plan full, did not run (the summary line names each
     test not run and why). With --port the device must be factory-fresh, or give a Crypto Officer's
     --operator (and CMSIM_PASSWORD); the run zeroises and re-initialises it."""
