@@ -19,7 +19,7 @@ from module.core import Module
 from module.wire.defs import Command, Role, Status
 from module.wire.params import encode_map
 
-KEY_ID_MAX = 2**32 - 1  # the protocol's key id is a 32-bit number (docs/protocol.md)
+KEY_ID_MAX = 2**32 - 1  # key ids are 32-bit unsigned numbers
 
 
 def test_a_refusal_on_a_half_open_login_names_no_operator(module: Module, client: Client) -> None:
