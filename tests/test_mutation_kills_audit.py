@@ -1,11 +1,12 @@
 """Audit trail rules the `make mutate` runs found untested (each test names the mutant it kills).
 
 From docs/audit-format.md: under block the last 4 slots take module-made records only, so an entry
-fits while fewer than ``capacity - 4`` slots are used; the ring metadata carries 16 bytes of SHA-256
-over it; a whole slot holding another module's record does not belong in this ring; an export that
-starts at seq 0 starts at this module's genesis; an archive takes only its own module's exports. From
-the write-ahead rule (security policy): a result whose record cannot be written is withheld, and a
-call is refused before it runs unless all the records it may write fit.
+fits while fewer than ``capacity - 4`` slots are used; at boot anything wrong in the ring but a torn
+last append raises AuditRingCorrupted (a metadata blob whose checksum does not match, a record of
+another module, which the module tag in every record names); an anchor at seq 0 must be the genesis
+(the verifier checks that case). An archive takes only its own module's exports. From the
+write-ahead rule (security policy): a result whose record cannot be written is withheld, and a call
+is refused before it runs unless all the records it may write fit.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from module.wire.defs import Command, DigestAlg, State, Status
 from test_audit_ring import SEED, SERIAL, entry, make, times
 
 MODULE_ONLY_SLOTS = 4  # "the last 4 slots take module-made records" (docs/audit-format.md)
-META_CHECK_SIZE = 16  # the metadata's SHA-256, cut to 16 bytes
+META_SIZE, META_CHECK_SIZE = 98, 16  # the metadata blob (docs/audit-format.md); its last 16 bytes: SHA-256 of the rest
 OTHER = "CMSIM-OTHER"
 
 
@@ -66,7 +67,7 @@ def test_ring_metadata_with_a_wrong_checksum_is_refused_even_when_its_first_byte
     flash = MemoryFlash()
     fill(make(flash), 6)
     raw = flash.read("audit-meta")
-    assert raw is not None
+    assert raw is not None and len(raw) == META_SIZE
     body, check = raw[:-META_CHECK_SIZE], raw[-META_CHECK_SIZE:]
     assert hashlib.sha256(body).digest()[:META_CHECK_SIZE] == check
     # refused_total (a u64 at offset 39 of the >8sBIHQQQQQBHQQQ body) takes values until the body's

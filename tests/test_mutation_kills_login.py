@@ -1,8 +1,9 @@
 """Login, session and operator rules the `make mutate` runs found untested (each test names the mutant
-it kills). The rules are the security policy's: section 2.9 (a session ends at logout, timeout,
-eviction of an unfinished login, lockout and OPERATOR_DELETE; the oldest unfinished login is the one
-evicted), section 4.1 (every operator has a role), section 4.2 (1 s delay, 10 failures lock, an
-unlock starts the count again) and the password rule of 8 to 128 characters."""
+it kills). From the security policy: a session ends at LOGOUT, timeout, eviction of an unfinished
+login, lockout and OPERATOR_DELETE (its SSP table); a failed attempt delays the next by 1 s, 10
+failures lock, a Crypto Officer may unlock (section 4); passwords are 8 to 128 characters. Stated
+here, as what a reviewer would expect: an operator has a role (NONE is none); an unlock starts the
+failure count from zero; a full table evicts the unfinished login begun first."""
 
 from __future__ import annotations
 

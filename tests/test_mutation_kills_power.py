@@ -1,8 +1,9 @@
 """Power, zeroisation and self-test rules the `make mutate` runs found untested (each test names the
-mutant it kills). From the security policy: power-off and zeroisation leave no DRBG state (K and V
-overwritten, SP 800-90A's uninstantiate); a zeroisation from an error state destroys the audit key's
-seed in flash; a module holding only the factory credential is UNINITIALISED after every boot; a
-CAST without its known answer fails (a test that cannot run has not passed)."""
+mutant it kills). From the security policy: ZEROISE overwrites the DRBG state, and from an error
+state (no DRBG to make a successor) destroys the audit key without one; power-off forgets every
+volatile secret (the DRBG's K and V among them: SP 800-90A's uninstantiate); the factory state is
+UNINITIALISED until INITIALISE (the state table); every approved algorithm passes its known-answer
+test before use, and a test that cannot run has not passed."""
 
 from __future__ import annotations
 
