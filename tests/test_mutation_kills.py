@@ -35,6 +35,13 @@ def test_a_refusal_on_a_half_open_login_names_no_operator(module: Module, client
     assert reply.status is Status.MESSAGE_REJECTED
     (record,) = view.since(start)
     assert (record.entry.session_id, record.entry.operator, record.entry.role) == (begin["session_id"], "", Role.NONE)
+    # The same for a frame that passed the half-open session's channel check (parameters that do not
+    # decode): the channel shows who holds the keys, not that they know alice's password.
+    start = view.next_seq
+    module.record_refusal(int(Command.AUTH_FINISH), begin["session_id"], Status.INVALID_PARAMETER, "bad params",
+                          channel_ok=True)
+    (record,) = view.since(start)
+    assert (record.entry.session_id, record.entry.operator, record.entry.role) == (begin["session_id"], "", Role.NONE)
     # On alice's finished login: a frame that passed the channel check (parameters that do not decode)
     # is hers; one that failed it proves nothing about who sent it and names no one.
     with client.login("alice", PASSWORDS["alice"]) as alice:
