@@ -3,7 +3,8 @@ it kills). From the security policy: a session ends at LOGOUT, timeout, eviction
 login, lockout and OPERATOR_DELETE (its SSP table); a failed attempt delays the next by 1 s, 10
 failures lock, a Crypto Officer may unlock (section 4); passwords are 8 to 128 characters. Stated
 here, as what a reviewer would expect: an operator has a role (NONE is none); an unlock starts the
-failure count from zero; a full table evicts the unfinished login begun first."""
+failure count from zero; a full table evicts the unfinished login begun first; a host forgets the
+sessions INITIALISE ends."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import Any
 import pytest
 
 from conftest import PASSWORDS, ModuleFactory, begin_params, initialise, with_config
-from firmware_sim.device import InProcessTransport
+from firmware_sim.device import EndpointLine, InProcessTransport
 from host_tools.client import Client
-from host_tools.errors import AuthenticationError, DeviceError
+from host_tools.errors import AuthenticationError, DeviceError, TransportError
+from host_tools.link import WireTransport
 from module.core import Module
+from module.endpoint import Endpoint
 from module.ports import ManualClock
 from module.wire.defs import Command, Role, Status
 from module.wire.messages import Reply
@@ -169,3 +172,45 @@ def test_a_full_table_evicts_the_oldest_unfinished_login(make_module: ModuleFact
     newest = client.call(Command.AUTH_BEGIN, begin_params("nobody")).data["session_id"]
     assert begun[0] not in module.sessions
     assert all(sid in module.sessions for sid in (*begun[1:], newest))
+
+
+def test_the_failure_delay_is_a_whole_second(client: Client, clock: ManualClock) -> None:
+    """Half a second after a failure the right password still fails; a second after, it logs in
+    (auth-delay-unit)."""
+    with pytest.raises(AuthenticationError):
+        client.login("alice", "wrong-password-1")
+    clock.advance(FAILURE_DELAY_S / 2)
+    with pytest.raises(AuthenticationError):  # refused for the delay: not counted, the delay not restarted
+        client.login("alice", PASSWORDS["alice"])
+    clock.advance(FAILURE_DELAY_S / 2)
+    client.login("alice", PASSWORDS["alice"]).logout()
+
+
+def test_an_own_password_change_waits_out_the_failure_delay(client: Client, clock: ManualClock) -> None:
+    """The current password proves who changes it like a login does: within the delay after a failed
+    login, even the right one is AUTH_FAILED and nothing changes; after it, the change goes through
+    (auth-begin-no-lock-check)."""
+    change = {"password": "alice-new-pass-1", "current_password": PASSWORDS["alice"]}
+    with client.login("alice", PASSWORDS["alice"]) as alice:
+        with pytest.raises(AuthenticationError):
+            client.login("alice", "wrong-password-1")
+        with pytest.raises(DeviceError) as early:
+            alice.call(Command.OPERATOR_CHANGE_PASSWORD, change)
+        assert early.value.status is Status.AUTH_FAILED
+        clock.advance(FAILURE_DELAY_S)
+        client.login("alice", PASSWORDS["alice"]).logout()  # the old password still holds
+        clock.advance(FAILURE_DELAY_S)
+        alice.call(Command.OPERATOR_CHANGE_PASSWORD, change)
+    client.login("alice", "alice-new-pass-1").logout()
+
+
+def test_the_host_forgets_the_factory_session_after_initialise(make_module: ModuleFactory) -> None:
+    """INITIALISE ends every session on the device, the factory credential's too: the host marks its
+    session closed and drops its keys (client-initialise-keeps-session)."""
+    module = make_module()
+    client = Client(WireTransport(EndpointLine(Endpoint(module)), timeout=0.05, retries=0))
+    factory = client.login(module.config.factory_operator, module.config.factory_password)
+    factory.call(Command.INITIALISE, {"operator": "officer", "password": PASSWORDS["officer"]})
+    assert factory.open is False
+    with pytest.raises(TransportError):  # the host holds no keys for it any more
+        client.call(Command.KEY_LIST, {}, factory.session_id)
