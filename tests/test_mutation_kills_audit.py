@@ -4,15 +4,17 @@ From docs/audit-format.md: under block the last 4 slots take module-made records
 fits while fewer than ``capacity - 4`` slots are used; at boot anything wrong in the ring but a torn
 last append raises AuditRingCorrupted (a metadata blob whose checksum does not match, a record of
 another module, which the module tag in every record names); an anchor at seq 0 must be the genesis
-(the verifier checks that case). An archive takes only its own module's exports. From the
-write-ahead rule (security policy): a result whose record cannot be written is withheld, and a call
-is refused before it runs unless all the records it may write fit.
+(the verifier checks that case), and the end marker's head must be the records' chain value. An
+archive takes only its own module's exports. From the write-ahead rule (security policy): a result
+whose record cannot be written is withheld, and a call is refused before it runs unless all the
+records it may write fit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from pathlib import Path
 
 import pytest
@@ -27,8 +29,10 @@ from module.audit.trail import AuditConfig, AuditRingCorrupted, AuditRingExhaust
 from module.core import Module
 from module.ports import ManualClock, MemoryFlash
 from module.wire.audit.chain import genesis
-from module.wire.audit.export import write_export
+from module.wire.audit.export import TAG_END, ExportEnd, write_export
 from module.wire.defs import Command, DigestAlg, State, Status
+from test_audit_edges import export_across_a_gap
+from test_audit_edges import verify as verify_edges
 from test_audit_ring import SEED, SERIAL, entry, make, times
 
 MODULE_ONLY_SLOTS = 4  # "the last 4 slots take module-made records" (docs/audit-format.md)
@@ -109,6 +113,20 @@ def test_an_export_from_seq_0_must_start_at_the_genesis() -> None:
         write_export(out, SERIAL, [], anchor=(0, head))
         out.seek(0)
         assert verify_export(out, key, expected_serial=SERIAL).reason is expected, head.hex()
+
+
+@pytest.mark.parametrize("byte", [0, 31])
+def test_an_end_marker_whose_head_differs_from_the_chain_is_refused(byte: int) -> None:
+    """Same record count and next_seq, a head wrong in one end byte: HASH_MISMATCH (verify-end-head-unchecked)."""
+    blob = export_across_a_gap((3, 9))
+    assert verify_edges(blob).ok
+    size = struct.calcsize(ExportEnd.FORMAT)
+    assert blob[-size - 1] == TAG_END  # the file ends with the end marker
+    records, next_seq, head = struct.unpack(ExportEnd.FORMAT, blob[-size:])
+    wrong = bytearray(head)
+    wrong[byte] ^= 1
+    result = verify_edges(blob[:-size] + struct.pack(ExportEnd.FORMAT, records, next_seq, bytes(wrong)))
+    assert not result.ok and result.reason is Reason.HASH_MISMATCH
 
 
 def test_the_archive_refuses_another_modules_export_signed_by_its_key(tmp_path: Path) -> None:
