@@ -13,10 +13,12 @@ really write, each named, so a survivor is a missing test and not noise. Per mut
 
 Two workers run side by side (``--jobs``). A kill whose only failing test checks a generated
 document (``docs_tests`` in the list) is re-run without those tests: if nothing else fails, the
-mutant counts as a survivor (the generated-text check is no behavioural test). An entry whose
-original snippet is not found exactly once in its file is stale: reported, not counted, and the
-driver exits non-zero so the list is kept current. Exit status 0 only with no stale entry and a
-score at or above ``--min-score``.
+mutant counts as a survivor (the generated-text check is no behavioural test). A survivor the list
+marks ``[equivalent]`` (with the reason no test can tell it from the code) is printed with that
+reason and left out of the score's denominator. An entry whose original snippet is not found
+exactly once in its file is stale: reported, not counted, and the driver exits non-zero so the
+list is kept current; so does a mutant marked equivalent that a test kills. Exit status 0 only
+with neither and a score at or above ``--min-score``.
 """
 
 from __future__ import annotations
@@ -234,23 +236,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(outcomes: list[Outcome], plan: Plan, min_score: float) -> int:
+    """Print the score and what it leaves out; the exit status says whether the list is current and
+    the score reached. A survivor listed in [equivalent] is counted apart, out of the denominator
+    (no test can tell it from the code); one listed there but killed is reported, so a wrong mark
+    does not stay."""
     by = {v: [o for o in outcomes if o.verdict == v] for v in ("killed", "timeout", "survived", "docs-only", "stale")}
-    applicable = len(outcomes) - len(by["stale"])
+    equivalent = [o for o in by["survived"] + by["docs-only"] if o.mutation.id in plan.equivalent]
+    survivors = [o for o in by["survived"] + by["docs-only"] if o.mutation.id not in plan.equivalent]
+    applicable = len(outcomes) - len(by["stale"]) - len(equivalent)
     killed = len(by["killed"]) + len(by["timeout"])
     score = 100.0 * killed / applicable if applicable else 0.0
-    print(f"\nscore: {killed}/{applicable} killed ({score:.1f}%); {len(by['timeout'])} of them by a hang "
-          f"(timeout); {len(by['docs-only'])} caught only by a generated-document check (counted as survivors)")
-    for o in by["survived"] + by["docs-only"]:
-        why = plan.equivalent.get(o.mutation.id)
-        tag = f"equivalent: {why}" if why else "MISSING TEST"
+    print(f"\nscore: {killed}/{applicable} killed ({score:.1f}%), {len(equivalent)} equivalent left out of the "
+          f"count; {len(by['timeout'])} of the kills by a hang (timeout); {len(by['docs-only'])} caught only by a "
+          f"generated-document check (counted as survivors)")
+    for o in survivors:
         more = f" ({'; '.join(o.notes)})" if o.notes else ""
-        print(f"  {o.verdict}: {o.mutation.id} ({o.mutation.file}): {o.mutation.bug} [{tag}]{more}")
+        print(f"  {o.verdict}: {o.mutation.id} ({o.mutation.file}): {o.mutation.bug} [MISSING TEST]{more}")
+    for o in equivalent:
+        print(f"  equivalent: {o.mutation.id} ({o.mutation.file}): {plan.equivalent[o.mutation.id]}")
+    wrongly_marked = [o for o in by["killed"] + by["timeout"] if o.mutation.id in plan.equivalent]
+    for o in wrongly_marked:
+        print(f"  MARKED EQUIVALENT BUT KILLED: {o.mutation.id} by {o.killer or 'a hang'}: remove it from [equivalent]")
     for o in by["timeout"]:
         print(f"  timeout: {o.mutation.id}: the suite hung ({o.phase})")
     for o in by["stale"]:
         print(f"  STALE: {o.mutation.id} ({o.mutation.file}, group {o.mutation.group}): {'; '.join(o.notes)}")
     if by["stale"]:
         print("stale entries: refresh their 'original' snippets in mutate/mutations.toml")
+    if by["stale"] or wrongly_marked:
         return 2
     return 0 if score >= min_score else 1
 
