@@ -2,15 +2,16 @@
 
 Expected values come from the security policy and the published formats, never from the module's
 own tables: who a record names, what a record's request digest covers (docs/audit-format.md: the
-SHA-256 of the canonical encoding of the non-secret request parameters), which key ids it names.
+HMAC under the session's digest key of the canonical encoding of the non-secret request
+parameters), which key ids it names.
 """
 
 from __future__ import annotations
 
+import hmac
+
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-import hashlib
 
 from conftest import PASSWORDS
 from audit_view import sink_of
@@ -65,8 +66,9 @@ def test_a_refused_call_keeps_no_digest_of_its_password(module: Module, client: 
         assert module.call(Command.OPERATOR_CREATE, params, alice.session_id).status is Status.ACCESS_DENIED
         (record,) = [r for r in view.since(start) if r.entry.code == Command.OPERATOR_CREATE]
     public = {k: v for k, v in params.items() if k != "password"}
-    assert record.entry.request_digest == hashlib.sha256(encode_map(public)).digest()
-    assert record.entry.request_digest != hashlib.sha256(encode_map(params)).digest()
+    label = b"cmsim/audit/request/v1\0"  # docs/audit-format.md: keyed by the session's digest key
+    assert record.entry.request_digest == hmac.digest(alice.digest_key, label + encode_map(public), "sha256")
+    assert record.entry.request_digest != hmac.digest(alice.digest_key, label + encode_map(params), "sha256")
 
 
 def test_a_refused_request_records_only_numbers_that_can_be_key_ids(module: Module, client: Client) -> None:

@@ -161,14 +161,15 @@ def test_the_shortest_allowed_password_is_eight_characters(client: Client, lengt
 
 
 def test_a_full_table_evicts_the_oldest_unfinished_login(make_module: ModuleFactory, clock: ManualClock) -> None:
-    """With every slot taken by unfinished logins, a new AUTH_BEGIN evicts the one begun first, and
-    the newer ones stay (sessions-evict-newest)."""
-    module = make_module(clock=clock, config=with_config(max_sessions=3))
+    """With every place for unfinished logins taken, past each one's guard time, a new AUTH_BEGIN
+    evicts the one begun first, and the newer ones stay (sessions-evict-newest)."""
+    module = make_module(clock=clock, config=with_config(max_unfinished_logins=3, login_guard_s=2.0))
     client = initialise(module)
     begun = []
     for name in ("alice", "audrey", "officer"):
         begun.append(client.call(Command.AUTH_BEGIN, begin_params(name)).data["session_id"])
         clock.advance(1.0)
+    clock.advance(2.0)  # every one past its guard (the newest by 2 s)
     newest = client.call(Command.AUTH_BEGIN, begin_params("nobody")).data["session_id"]
     assert begun[0] not in module.sessions
     assert all(sid in module.sessions for sid in (*begun[1:], newest))
