@@ -186,7 +186,8 @@ class WireTransport:
                 continue
             key = next((k for k in self._awaited if item.session_id == k[0] and item.seq == k[1]), None)
             if key is not None:
-                self._awaited[key] = item
+                if self._awaited[key] is None:  # the first answer stands (a retransmit's is the same)
+                    self._awaited[key] = item
             elif item.session_id == 0 and item.seq == 0 and item.code == Status.BAD_FRAME:
                 log.info("%s: the device saw a frame damaged; %d in flight sent again", self.name, len(self._awaited))
                 self._resend.update(k for k, v in self._awaited.items() if v is None)
