@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from audit_view import sink_of
 from conftest import PASSWORDS, ModuleFactory, begin_params, initialise, with_config
 from firmware_sim.device import InProcessTransport
 from firmware_sim.faults import FaultyFlash
@@ -20,7 +21,7 @@ from module.ports import MemoryFlash
 from host_tools.client import Client
 from module.operators import AuthPolicy
 from module.ports import ManualClock
-from module.wire.defs import Command, Status
+from module.wire.defs import AuditEvent, Command, Status
 from module.wire.handshake import NONCE_SIZE, derive_auth_key, derive_session_keys, shared_secret, transcript_hash
 
 Finish = Callable[[str], Status]
@@ -132,3 +133,48 @@ def test_unknown_ids_announce_the_iterations_known_ones_do(make_module: ModuleFa
     known = {announced(name) for name in PASSWORDS}
     assert known == {1000}  # the counts the operators were created with
     assert {announced(f"ghost-{i}") for i in range(20)} <= known
+
+
+def test_every_refused_login_does_the_same_flash_work(make_module: ModuleFactory, clock: ManualClock) -> None:
+    """A failed AUTH_FINISH writes the same flash objects whatever the id: known or unknown,
+    evaluated or refused within the delay, locking the id or locked already, the last Crypto
+    Officer (only delayed, never locked) past its delay or within it, and again after a power
+    cycle. The audit record of each attempt shows the case is the one named."""
+    policy = AuthPolicy()
+    flash = FaultyFlash(MemoryFlash())
+    modules = [make_module(flash=flash, clock=clock)]
+    client = initialise(modules[0])
+    work: dict[str, list[tuple[str, str]]] = {}
+
+    def attempt(case: str, name: str, reason: str, code: AuditEvent = AuditEvent.LOGIN_FAILURE) -> None:
+        work[case] = _writes_of_failed_finish(client, flash, name)
+        record = sink_of(modules[-1]).records[-2].entry  # the attempt's event, then the call's record
+        assert (record.code, record.operator, record.detail.startswith(reason)) == (code, name, True), case
+
+    attempt("known id, evaluated", "audrey", "wrong auth key")
+    reference = work["known id, evaluated"]
+    assert ("write", "operators") in reference, "a failed login writes the operator table"
+    for failure in range(1, policy.lockout_threshold + 1):  # alice and an unknown id lock, the only officer does not
+        locking = AuditEvent.OPERATOR_LOCKOUT if failure == policy.lockout_threshold else AuditEvent.LOGIN_FAILURE
+        attempt(f"known id, failure {failure}", "alice", "wrong auth key", locking)
+        attempt(f"unknown id, failure {failure}", "ghost", "wrong auth key", locking)
+        attempt(f"last officer, failure {failure}", "officer", "wrong auth key")
+        clock.advance(policy.max_failure_delay_s)
+    attempt("unknown id, evaluated", "nobody", "wrong auth key")
+    attempt("last officer, past its delay", "officer", "wrong auth key")
+    attempt("last officer, within its delay", "officer", "within")
+    attempt("known id, evaluated again", "audrey", "wrong auth key")
+    attempt("known id, within the delay", "audrey", "within")
+    attempt("unknown id, within the delay", "nobody", "within")
+    attempt("known id, locked", "alice", "operator locked")
+    attempt("unknown id, locked", "ghost", "operator locked")
+    modules[0].power_off()
+    modules.append(make_module(flash=flash, clock=clock))
+    client = Client(InProcessTransport(modules[-1]))
+    attempt("known id, locked, after a power cycle", "alice", "operator locked")
+    attempt("unknown id, after a power cycle (its lock was volatile)", "ghost", "wrong auth key")
+    attempt("last officer, after a power cycle", "officer", "within")
+    attempt("known id, after a power cycle", "audrey", "wrong auth key")
+    attempt("unknown id, after a power cycle", "nobody", "wrong auth key")
+    differing = {case: writes for case, writes in work.items() if writes != reference}
+    assert not differing, (reference, differing)

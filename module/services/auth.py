@@ -94,6 +94,7 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
     ctx.operator = sess.operator
     now = module.clock.monotonic_ns()
     op = module.operators.get(sess.operator)
+    stale = op is not None and (op.failures > 0 or op.locked)  # what a success must clear in flash
     # Delay and lock first, before the auth key is looked at, and every failure answers alike:
     # the answer never says whether a guess made within the delay (or while locked) was right.
     refusal = _delayed_or_locked(module, sess.operator, now)
@@ -101,10 +102,9 @@ def auth_finish(module: AuthPorts, ctx: CallContext, params: Mapping[str, Any]) 
         _fail(module, sess, refusal)
     candidate = verifier_of(auth_key)
     if op is None or not hmac.compare_digest(candidate, bytes(op.verifier)):
-        _record_failure(module, sess.operator, now)
-        _fail(module, sess, "wrong auth key")
-    if op.failures:
-        op.failures = 0
+        _fail(module, sess, "wrong auth key", locked=_record_failure(module, sess.operator, now))
+    if stale:
+        op.failures, op.locked, op.locked_at_ns = 0, False, None
         module.operators.save()
     full = module.sessions.refusal(op.name, op.role)  # only now: the limits say nothing before the proof
     if full is not None:
@@ -131,10 +131,15 @@ def prove_current_password(module: AuthPorts, name: str, password: str) -> None:
     if reason is None and op is not None:
         candidate = verifier_of(derive_auth_key(password, op.salt, op.iterations))
         if hmac.compare_digest(candidate, bytes(op.verifier)):
-            return
-        _record_failure(module, name, now)
+            return  # the change that follows saves the table, and with it what the check cleared
+        locked = _record_failure(module, name, now)
         reason = "wrong current password"
-    module.event(AuditEvent.LOGIN_FAILURE, status=Status.AUTH_FAILED, operator=name, detail=reason or "no operator")
+    else:
+        locked = False
+    module.operators.save()  # once, for every failure alike (see _fail)
+    code, status = _failure_event(locked)
+    module.event(code, status=status, operator=name, role=op.role if locked and op is not None else Role.NONE,
+                 detail=reason or "no operator")
     raise ServiceError(Status.AUTH_FAILED, "the current password is not right")
 
 
@@ -151,12 +156,28 @@ def _new_session_id(module: AuthPorts) -> int:
             return int(candidate)
 
 
-def _fail(module: AuthPorts, sess: Session, reason: str) -> NoReturn:
-    """Close the half-open login and answer AUTH_FAILED; only the audit record says why."""
+def _fail(module: AuthPorts, sess: Session, reason: str, *, locked: bool = False) -> NoReturn:
+    """Close the half-open login and answer AUTH_FAILED; only the audit record says why.
+
+    Every failure does the same flash work, whether the guess was evaluated or refused (delayed,
+    locked), whether the id is known or not, and whether it locks the id or not: one rewrite of
+    the operator table (with what the check changed, e.g. a lock restarted after a power cycle,
+    or as it was) and one audit record, an OPERATOR_LOCKOUT in place of the LOGIN_FAILURE when
+    this failure locked the id (known or unknown)."""
+    module.operators.save()
     module.sessions.close(sess.session_id)
-    module.event(AuditEvent.LOGIN_FAILURE, status=Status.AUTH_FAILED, operator=sess.operator,
+    code, status = _failure_event(locked)
+    module.event(code, status=status, operator=sess.operator, role=sess.role if locked else Role.NONE,
                  session_id=sess.session_id, detail=reason)
     raise ServiceError(Status.AUTH_FAILED, "authentication failed")
+
+
+def _failure_event(locked: bool) -> tuple[AuditEvent, Status]:
+    """How a failed attempt is recorded: as the lockout when it locked the id (one record either
+    way, so a locking failure writes no more than any other)."""
+    if locked:
+        return AuditEvent.OPERATOR_LOCKOUT, Status.OPERATOR_LOCKED
+    return AuditEvent.LOGIN_FAILURE, Status.AUTH_FAILED
 
 
 def _decoy_iterations(module: AuthPorts, name: str) -> int:
@@ -186,20 +207,19 @@ def _never_locked(module: AuthPorts, name: str) -> bool:
 
 
 def _delayed_or_locked(module: AuthPorts, name: str, now: int) -> str | None:
-    """Why no auth key may be evaluated for ``name`` now (locked, or within the failure delay), or None."""
+    """Why no auth key may be evaluated for ``name`` now (locked, or within the failure delay), or
+    None. What it changes (a lock ended or lifted) is in memory only: the caller saves it once."""
     op = _attempts(module, name)
     policy = module.config.auth
     if op.locked and _never_locked(module, name):
         # locked while another officer was unlocked, and that one is gone or locked since
         op.locked, op.locked_at_ns = False, None
-        module.operators.save()
     if op.locked:
         if op.locked_at_ns is None:
             op.locked_at_ns = now  # locked in an earlier boot: the lock period restarts now
         if now - op.locked_at_ns < policy.lockout_s * 1e9:
             return "operator locked after repeated failures"
         op.locked, op.failures, op.locked_at_ns = False, 0, None
-        module.operators.save()
     delay = policy.delay_after(op.failures)
     if op.last_failure_ns is None and op.failures >= policy.lockout_threshold:
         op.last_failure_ns = now  # escalated in an earlier boot: the delay restarts now
@@ -209,9 +229,10 @@ def _delayed_or_locked(module: AuthPorts, name: str, now: int) -> str | None:
     return None
 
 
-def _record_failure(module: AuthPorts, name: str, now: int) -> None:
-    """Count a failure, for a known id or an unknown one alike: the same flash write either way
-    (an unknown id's count is not stored, but the operator table is rewritten all the same)."""
+def _record_failure(module: AuthPorts, name: str, now: int) -> bool:
+    """Count a failure, for a known id or an unknown one alike, in memory: the caller saves the
+    operator table once (an unknown id's count is not stored, but the table is rewritten all the
+    same) and records the failure. True when this failure locked the id."""
     op = _attempts(module, name)
     op.failures += 1
     op.last_failure_ns = now
@@ -219,5 +240,5 @@ def _record_failure(module: AuthPorts, name: str, now: int) -> None:
         op.locked, op.locked_at_ns = True, now
         if isinstance(op, Operator):
             module.sessions.close_operator(name)
-            module.event(AuditEvent.OPERATOR_LOCKOUT, status=Status.OPERATOR_LOCKED, operator=name, role=op.role)
-    module.operators.save()
+        return True
+    return False
