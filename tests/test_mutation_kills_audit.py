@@ -193,3 +193,18 @@ def test_a_call_that_may_write_more_records_than_fit_is_refused_before_it_runs(m
     assert after.next_seq == before.next_seq
     assert after.records_refused == before.records_refused + 1
     assert sink_of(module).records[-1].entry.code == Command.DIGEST
+
+
+def test_a_self_test_that_would_fail_is_refused_before_it_runs_on_a_tight_ring(make_module: ModuleFactory) -> None:
+    """The up-front room check decides before the CASTs run: with a CAST fault armed and room for two
+    records, SELF_TEST is refused and the module stays OPERATIONAL. Admitted with room for one, the
+    failing CAST would move the module to SOFT_ERROR, a change the refusal of its record cannot undo
+    (dispatch-room-for-one)."""
+    module, alice = tight_module(make_module, ManualClock())
+    fill_to(module, alice, 128 - MODULE_ONLY_SLOTS - 2)
+    module.inject_fault("cast", "AES-256-GCM encrypt")
+    before = module.trail.status()
+    reply = module.call(Command.SELF_TEST, {}, alice)
+    assert reply.status is Status.AUDIT_FULL
+    assert module.state is State.OPERATIONAL
+    assert module.trail.status().next_seq == before.next_seq
