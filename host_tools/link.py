@@ -82,15 +82,12 @@ class WireTransport:
             else:
                 self._clear_seq = self._clear_seq % 0xFFFFFFFF + 1
                 seq = self._clear_seq
-            self._awaited[(session_id, seq)] = None
-            self.peak_in_flight = max(self.peak_in_flight, len(self._awaited))
+            self._await_from_now((session_id, seq))
         try:
             frame = request_frame(command, params, session_id, seq, state.outbound if state is not None else None)
             response = self._exchange(encode_frame(frame), session_id, seq)
         finally:
-            with self._cond:
-                self._awaited.pop((session_id, seq), None)
-                self._resend.discard((session_id, seq))
+            self._await_no_more((session_id, seq))
         # _await took only a frame numbered (session_id, seq): an answer renumbered on the line is
         # skipped like a stale one, so it can never stand for this request's.
         if not response.flags & Flags.RESPONSE:
@@ -109,17 +106,24 @@ class WireTransport:
         """Write ``data`` as it is and await the frame numbered (session_id, seq), once: for a lab
         that repeats an earlier request's exact bytes or forges one. No retransmit and no check of
         the answer (the caller judges it); None when nothing came within the timeout."""
-        key = (session_id, seq)
         with self._cond:
-            self._awaited[key] = None
+            self._await_from_now((session_id, seq))
         try:
             with self._write_lock:
                 self.transport.write(data)
             return self._await(session_id, seq)
         finally:
-            with self._cond:
-                self._awaited.pop(key, None)
-                self._resend.discard(key)
+            self._await_no_more((session_id, seq))
+
+    def _await_from_now(self, key: tuple[int, int]) -> None:
+        """Under the lock: frames numbered ``key`` are filed for the caller from now on."""
+        self._awaited[key] = None
+        self.peak_in_flight = max(self.peak_in_flight, len(self._awaited))
+
+    def _await_no_more(self, key: tuple[int, int]) -> None:
+        with self._cond:
+            self._awaited.pop(key, None)
+            self._resend.discard(key)
 
     def bind_session(self, session_id: int, keys: SessionKeys) -> None:
         """At AUTH_BEGIN's answer: protect this session's messages (AUTH_FINISH first) with its keys."""
